@@ -1,0 +1,26 @@
+/* cli.h - the `kefu` command line: one file per subcommand. */
+#ifndef KEFU_CLI_H
+#define KEFU_CLI_H
+
+#include <stdio.h>
+
+#include "kefu.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+} cli_command;
+
+/* Subcommands (each in cmd_<name>.c). */
+int cmd_text(int argc, char **argv);
+
+/* Shared helpers (util.c). */
+void cli_json_string(FILE *out, const char *s, size_t len);
+/* Prints "kefu: file:line:col: message" for a failed load/call. */
+void cli_report(const char *what, int status, const kefu_diag *diag);
+/* Reads one line (without the newline) into *buf; returns its length or -1
+ * at end of input. */
+long cli_getline(char **buf, size_t *cap, FILE *in);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * main.c - `kefu`, the command-line host.  Each subcommand lives in its own
+ * file and uses the public header only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kefu COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nkefu %s; `kefu COMMAND --help` for a command's options\n",
+            kefu_version_string());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kefu %s\n", kefu_version_string());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "kefu: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

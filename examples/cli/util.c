@@ -1,0 +1,66 @@
+/* util.c - helpers shared by the subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_json_string(FILE *out, const char *s, size_t len)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (c < 0x20)
+                fprintf(out, "\\u%04x", c);
+            else
+                fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+void cli_report(const char *what, int status, const kefu_diag *diag)
+{
+    char buf[1024];
+    if (diag && kefu_diag_status(diag) != KEFU_OK) {
+        kefu_diag_format(diag, buf, sizeof buf);
+        fprintf(stderr, "kefu: %s: %s\n", what, buf);
+    } else {
+        fprintf(stderr, "kefu: %s: %s\n", what, kefu_strerror(status));
+    }
+}
+
+long cli_getline(char **buf, size_t *cap, FILE *in)
+{
+    size_t n = 0;
+    int c;
+    if (!*buf) {
+        *cap = 256;
+        *buf = malloc(*cap);
+        if (!*buf)
+            return -1;
+    }
+    while ((c = fgetc(in)) != EOF && c != '\n') {
+        if (n + 2 > *cap) {
+            char *nb = realloc(*buf, *cap * 2);
+            if (!nb)
+                return -1;
+            *buf = nb;
+            *cap *= 2;
+        }
+        (*buf)[n++] = (char)c;
+    }
+    if (c == EOF && n == 0)
+        return -1;
+    if (n > 0 && (*buf)[n - 1] == '\r')
+        n--;
+    (*buf)[n] = '\0';
+    return (long)n;
+}

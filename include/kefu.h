@@ -1,0 +1,242 @@
+/*
+ * kefu.h - the public interface of kefu (客服), an embeddable library that
+ * triages contact-center messages: intent, emotion, escalation rules and
+ * skill-based routing.
+ *
+ * Conventions (doc/api.md has the long form):
+ *  - Functions return a kefu status (0 = KEFU_OK, negative = error) unless
+ *    they are plain accessors.  Out-parameters come first.
+ *  - Text is passed as pointer + length in bytes and must be UTF-8.
+ *  - Every *_new / *_load has a *_free that accepts NULL.
+ *  - A kefu_model is immutable after loading and may be shared by any number
+ *    of threads.  Everything else (text scratch, sessions, routers) belongs
+ *    to one thread at a time.
+ *  - Errors are described by a kefu_diag kept on the object that failed, or
+ *    passed in by the caller to loaders that have no object yet.
+ *  - The library never prints, never reads the clock or the environment and
+ *    never aborts.
+ */
+#ifndef KEFU_H
+#define KEFU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ---------------------------------------------------------------------- */
+
+#define KEFU_VERSION_MAJOR 0
+#define KEFU_VERSION_MINOR 1
+#define KEFU_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH */
+#define KEFU_VERSION_NUMBER \
+    (KEFU_VERSION_MAJOR * 10000 + KEFU_VERSION_MINOR * 100 + KEFU_VERSION_PATCH)
+#define KEFU_STRINGIFY_(x) #x
+#define KEFU_STRINGIFY(x) KEFU_STRINGIFY_(x)
+#define KEFU_VERSION_STRING                                           \
+    KEFU_STRINGIFY(KEFU_VERSION_MAJOR) "." KEFU_STRINGIFY(            \
+        KEFU_VERSION_MINOR) "." KEFU_STRINGIFY(KEFU_VERSION_PATCH)
+
+#if defined(_WIN32)
+#  define KEFU_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#  define KEFU_API __attribute__((visibility("default")))
+#else
+#  define KEFU_API
+#endif
+
+/** Version of the library actually linked, e.g. "0.1.0". */
+KEFU_API const char *kefu_version_string(void);
+/** Version of the library actually linked, as KEFU_VERSION_NUMBER. */
+KEFU_API uint32_t kefu_version_number(void);
+
+/* ------------------------------------------------------------------------
+ * Status codes.  The values are part of the ABI and never change.
+ * ---------------------------------------------------------------------- */
+
+typedef enum kefu_status {
+    KEFU_OK = 0,
+    KEFU_E_NOMEM = -1,     /**< an allocation failed */
+    KEFU_E_ARG = -2,       /**< invalid argument (NULL, out of range) */
+    KEFU_E_UTF8 = -3,      /**< text is not valid UTF-8 (diag: offset) */
+    KEFU_E_TOO_LONG = -4,  /**< text longer than the configured maximum */
+    KEFU_E_IO = -5,        /**< a file could not be read or written */
+    KEFU_E_SYNTAX = -6,    /**< malformed YAML or expression (diag: position) */
+    KEFU_E_MODEL = -7,     /**< well-formed but invalid model content */
+    KEFU_E_CORRUPT = -8,   /**< a binary model, session or snapshot is damaged */
+    KEFU_E_VERSION = -9,   /**< unsupported format version */
+    KEFU_E_PATTERN = -10,  /**< a regular expression does not compile */
+    KEFU_E_TYPE = -11,     /**< a rule expression is ill-typed */
+    KEFU_E_UNKNOWN = -12,  /**< unknown key, fact, name or id */
+    KEFU_E_LIMIT = -13,    /**< a resource limit was hit (match limit, size) */
+    KEFU_E_STATE = -14,    /**< the call is not valid in the current state */
+    KEFU_E_EXISTS = -15,   /**< the name or id is already in use */
+    KEFU_E_BUFFER = -16,   /**< the caller's buffer is too small */
+    KEFU_E_EMPTY = -17     /**< nothing to do: no data, no examples */
+} kefu_status;
+
+/** A static, English description of a status code; never NULL. */
+KEFU_API const char *kefu_strerror(int status);
+
+/* ------------------------------------------------------------------------
+ * Allocation.  Pass NULL anywhere an allocator is accepted to use the C
+ * library's malloc/realloc/free.  The allocator is copied; `user` must stay
+ * valid for the life of the objects created with it.  PCRE2 allocates
+ * through it as well; libyaml and utf8proc use plain malloc internally
+ * (only while loading, never while classifying).
+ * ---------------------------------------------------------------------- */
+
+typedef struct kefu_allocator {
+    void *(*malloc_fn)(size_t size, void *user);
+    void *(*realloc_fn)(void *ptr, size_t size, void *user);
+    void (*free_fn)(void *ptr, void *user);
+    void *user;
+} kefu_allocator;
+
+/* ------------------------------------------------------------------------
+ * Diagnostics: what went wrong and where.  A kefu_diag is owned by whoever
+ * created it (the caller for kefu_diag_new, the object for *_diag()).
+ * Strings returned by accessors live until the next call that writes the
+ * diagnostic or until it is freed.
+ * ---------------------------------------------------------------------- */
+
+typedef struct kefu_diag kefu_diag;
+
+KEFU_API kefu_diag *kefu_diag_new(const kefu_allocator *alloc);
+KEFU_API void kefu_diag_free(kefu_diag *diag);
+/** Status code of the last failure, KEFU_OK when none. */
+KEFU_API int kefu_diag_status(const kefu_diag *diag);
+/** Human-readable message; "" when none. */
+KEFU_API const char *kefu_diag_message(const kefu_diag *diag);
+/** File the problem is in; "" for memory buffers or when not applicable. */
+KEFU_API const char *kefu_diag_file(const kefu_diag *diag);
+/** 1-based line and column (columns count characters); 0 when unknown. */
+KEFU_API uint32_t kefu_diag_line(const kefu_diag *diag);
+KEFU_API uint32_t kefu_diag_column(const kefu_diag *diag);
+/** 0-based byte offset in the input; UINT64_MAX when unknown. */
+KEFU_API uint64_t kefu_diag_offset(const kefu_diag *diag);
+/**
+ * Formats "file:line:column: message" (parts omitted when unknown) into buf,
+ * always NUL-terminated when cap > 0.  Returns the length the full text needs,
+ * not counting the NUL.
+ */
+KEFU_API size_t kefu_diag_format(const kefu_diag *diag, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * Text stage: validation, normalisation, tokenisation.  A kefu_text is a
+ * per-thread scratch object; it allocates while growing, then reuses.
+ * ---------------------------------------------------------------------- */
+
+typedef struct kefu_text kefu_text;
+
+/** Options for kefu_text_set / kefu_text_get. */
+typedef enum kefu_text_option {
+    KEFU_TEXT_MAX_BYTES = 1,   /**< longest accepted input, default 65536 */
+    KEFU_TEXT_T2S = 2,         /**< fold Traditional to Simplified, default 1 */
+    KEFU_TEXT_CASEFOLD = 3     /**< Unicode case folding, default 1 */
+} kefu_text_option;
+
+/** Token classes. */
+typedef enum kefu_token_kind {
+    KEFU_TOKEN_WORD = 1,   /**< letters (Latin and other alphabetic scripts) */
+    KEFU_TOKEN_CJK = 2,    /**< one Han ideograph, kana or hangul syllable */
+    KEFU_TOKEN_NUMBER = 3, /**< digits, with . , separators inside */
+    KEFU_TOKEN_EMOJI = 4,  /**< one emoji (pictographic symbol) */
+    KEFU_TOKEN_PUNCT = 5,  /**< a run of the same punctuation, e.g. "!!!" */
+    KEFU_TOKEN_SYMBOL = 6  /**< any other non-space character */
+} kefu_token_kind;
+
+/**
+ * One token.  `size` must be set to sizeof(kefu_token) by the caller; the
+ * struct only grows at the end.  `text` points into the text object's
+ * normalised buffer and lives until the next kefu_text_run on it.
+ * Offsets refer to the original input: bytes and code points, end exclusive.
+ */
+typedef struct kefu_token {
+    uint32_t size;
+    uint32_t kind;        /**< kefu_token_kind */
+    const char *text;     /**< normalised token text (not NUL-terminated) */
+    uint32_t text_len;
+    uint32_t byte_start;
+    uint32_t byte_end;
+    uint32_t char_start;
+    uint32_t char_end;
+} kefu_token;
+
+KEFU_API int kefu_text_new(kefu_text **out, const kefu_allocator *alloc);
+KEFU_API void kefu_text_free(kefu_text *text);
+KEFU_API int kefu_text_set(kefu_text *text, kefu_text_option opt, int64_t value);
+KEFU_API int kefu_text_get(const kefu_text *text, kefu_text_option opt, int64_t *value);
+/** Valid range of an option (inclusive). */
+KEFU_API int kefu_text_bounds(kefu_text_option opt, int64_t *lo, int64_t *hi);
+/**
+ * Validates, normalises and tokenises `s`.  On KEFU_E_UTF8 the diagnostic
+ * offset is the first bad byte; on any error the previous result is cleared
+ * and nothing else happens.
+ */
+KEFU_API int kefu_text_run(kefu_text *text, const char *s, size_t len);
+/** Normalised text of the last run (NFKC, case-folded, spaces folded). */
+KEFU_API const char *kefu_text_normalized(const kefu_text *text, size_t *len);
+KEFU_API size_t kefu_text_token_count(const kefu_text *text);
+KEFU_API int kefu_text_token(const kefu_text *text, size_t i, kefu_token *out);
+KEFU_API const kefu_diag *kefu_text_diag(const kefu_text *text);
+/** Checks UTF-8 only; *bad_offset gets the first bad byte on KEFU_E_UTF8. */
+KEFU_API int kefu_utf8_check(const char *s, size_t len, size_t *bad_offset);
+
+/* ------------------------------------------------------------------------
+ * Models.  A model is loaded from a YAML file or buffer (see doc/model.md)
+ * or from a binary model written by kefu_model_save.  Once loaded it is
+ * immutable and may be shared by any number of threads.
+ * ---------------------------------------------------------------------- */
+
+typedef struct kefu_model kefu_model;
+
+/**
+ * Loads a model file, YAML or binary (recognised by its magic bytes).
+ * `diag` may be NULL; when given it receives the error position.
+ */
+KEFU_API int kefu_model_load(kefu_model **out, const char *path,
+                             const kefu_allocator *alloc, kefu_diag *diag);
+/**
+ * Loads a model from memory.  `name` is used in diagnostics (may be NULL);
+ * `base_dir` resolves relative includes (NULL: includes are refused).
+ */
+KEFU_API int kefu_model_load_buffer(kefu_model **out, const char *data,
+                                    size_t len, const char *name,
+                                    const char *base_dir,
+                                    const kefu_allocator *alloc,
+                                    kefu_diag *diag);
+KEFU_API void kefu_model_free(kefu_model *model);
+/** The model's `name:` (or ""), lives as long as the model. */
+KEFU_API const char *kefu_model_name(const kefu_model *model);
+
+/* ------------------------------------------------------------------------
+ * Intents, entities, redaction (intent.c, entity.c, redact.c)
+ * ---------------------------------------------------------------------- */
+
+/* ------------------------------------------------------------------------
+ * Emotion (emotion.c)
+ * ---------------------------------------------------------------------- */
+
+/* ------------------------------------------------------------------------
+ * Rules and sessions (rule_*.c, session.c)
+ * ---------------------------------------------------------------------- */
+
+/* ------------------------------------------------------------------------
+ * Routing (router.c)
+ * ---------------------------------------------------------------------- */
+
+/* ------------------------------------------------------------------------
+ * Staffing arithmetic (staffing.c)
+ * ---------------------------------------------------------------------- */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEFU_H */

@@ -1,0 +1,586 @@
+/*
+ * text.c - validation, normalisation and tokenisation.
+ *
+ * Normalisation works one "segment" at a time: a starter code point and the
+ * combining marks after it.  Each segment is decomposed (compatibility +
+ * case fold), put in canonical order and recomposed, so the result is NFKC
+ * case-folded text, and every output code point knows which bytes of the
+ * input it came from.  That is what lets later stages report spans in the
+ * caller's text.  ASCII and common CJK take a fast path that needs no table
+ * look-up.  Nothing is allocated once the buffers have grown to the size of
+ * the largest message seen.
+ */
+#include "text.h"
+
+#include <utf8proc.h>
+
+#include "t2s_table.h"
+
+#define SEG_MAX 64 /* code points of one decomposed segment */
+
+void kefu_text_init(kefu_text *t, const kefu_allocator *alloc)
+{
+    memset(t, 0, sizeof *t);
+    kefu_mem_init(&t->mem, alloc);
+    kefu_diag_init(&t->diag, alloc);
+    t->max_bytes = 65536;
+    t->t2s = 1;
+    t->casefold = 1;
+}
+
+void kefu_text_release(kefu_text *t)
+{
+    kefu_buf_release(&t->mem, &t->norm);
+    kefu_dealloc(&t->mem, t->cps);
+    kefu_dealloc(&t->mem, t->toks);
+    t->cps = NULL;
+    t->toks = NULL;
+    t->ncps = t->cap_cps = t->ntoks = t->cap_toks = 0;
+}
+
+KEFU_API int kefu_text_new(kefu_text **out, const kefu_allocator *alloc)
+{
+    kefu_mem mem;
+    kefu_text *t;
+    if (!out)
+        return KEFU_E_ARG;
+    *out = NULL;
+    kefu_mem_init(&mem, alloc);
+    t = kefu_alloc(&mem, sizeof *t);
+    if (!t)
+        return KEFU_E_NOMEM;
+    kefu_text_init(t, alloc);
+    *out = t;
+    return KEFU_OK;
+}
+
+KEFU_API void kefu_text_free(kefu_text *t)
+{
+    kefu_mem mem;
+    if (!t)
+        return;
+    mem = t->mem;
+    kefu_text_release(t);
+    kefu_dealloc(&mem, t);
+}
+
+KEFU_API int kefu_text_bounds(kefu_text_option opt, int64_t *lo, int64_t *hi)
+{
+    int64_t l, h;
+    switch (opt) {
+    case KEFU_TEXT_MAX_BYTES: l = 1; h = (int64_t)1 << 30; break;
+    case KEFU_TEXT_T2S:
+    case KEFU_TEXT_CASEFOLD: l = 0; h = 1; break;
+    default: return KEFU_E_ARG;
+    }
+    if (lo)
+        *lo = l;
+    if (hi)
+        *hi = h;
+    return KEFU_OK;
+}
+
+KEFU_API int kefu_text_set(kefu_text *t, kefu_text_option opt, int64_t value)
+{
+    int64_t lo, hi;
+    if (!t || kefu_text_bounds(opt, &lo, &hi) != KEFU_OK)
+        return KEFU_E_ARG;
+    if (value < lo || value > hi)
+        return kefu_diag_msg(&t->diag, KEFU_E_ARG,
+                             "option %d: value %lld outside [%lld, %lld]",
+                             (int)opt, (long long)value, (long long)lo,
+                             (long long)hi);
+    switch (opt) {
+    case KEFU_TEXT_MAX_BYTES: t->max_bytes = value; break;
+    case KEFU_TEXT_T2S: t->t2s = (int)value; break;
+    case KEFU_TEXT_CASEFOLD: t->casefold = (int)value; break;
+    }
+    return KEFU_OK;
+}
+
+KEFU_API int kefu_text_get(const kefu_text *t, kefu_text_option opt,
+                           int64_t *value)
+{
+    if (!t || !value)
+        return KEFU_E_ARG;
+    switch (opt) {
+    case KEFU_TEXT_MAX_BYTES: *value = t->max_bytes; return KEFU_OK;
+    case KEFU_TEXT_T2S: *value = t->t2s; return KEFU_OK;
+    case KEFU_TEXT_CASEFOLD: *value = t->casefold; return KEFU_OK;
+    }
+    return KEFU_E_ARG;
+}
+
+/* ---- UTF-8 ---- */
+
+int kefu_utf8_validate(const char *str, size_t len, size_t *bad)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1; cp = c & 0x1F; min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2; cp = c & 0x0F; min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            goto fail;
+        }
+        if (len - i <= n)
+            goto fail;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                goto fail;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            goto fail;
+        i += n + 1;
+    }
+    return KEFU_OK;
+fail:
+    if (bad)
+        *bad = i;
+    return KEFU_E_UTF8;
+}
+
+KEFU_API int kefu_utf8_check(const char *s, size_t len, size_t *bad_offset)
+{
+    if (!s && len)
+        return KEFU_E_ARG;
+    return kefu_utf8_validate(s, len, bad_offset);
+}
+
+size_t kefu_utf8_encode(uint32_t c, char *o)
+{
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | (c >> 6));
+        o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12));
+        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18));
+    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* ---- character classes ---- */
+
+bool kefu_is_cjk(uint32_t c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+           (c >= 0x20000 && c <= 0x3134F) || (c >= 0xF900 && c <= 0xFAFF) ||
+           (c >= 0x3040 && c <= 0x30FF) || (c >= 0xAC00 && c <= 0xD7AF) ||
+           c == 0x3007;
+}
+
+uint32_t kefu_t2s(uint32_t c)
+{
+    size_t lo = 0, hi = KEFU_ARRAY_LEN(kefu_t2s_table);
+    if (c < kefu_t2s_table[0][0])
+        return c;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (kefu_t2s_table[mid][0] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < KEFU_ARRAY_LEN(kefu_t2s_table) && kefu_t2s_table[lo][0] == c)
+        return kefu_t2s_table[lo][1];
+    return c;
+}
+
+static bool is_emoji(uint32_t c)
+{
+    return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) ||
+           (c >= 0x2B00 && c <= 0x2BFF) || (c >= 0x2300 && c <= 0x23FF) ||
+           c == 0x3030 || c == 0x303D || c == 0x3297 || c == 0x3299;
+}
+
+static bool is_space(uint32_t c)
+{
+    if (c < 0x80)
+        return c == ' ' || (c >= 0x09 && c <= 0x0D) || c < 0x20 || c == 0x7F;
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_CC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+enum cls { C_SPACE, C_LETTER, C_MARK, C_DIGIT, C_CJK, C_EMOJI, C_PUNCT,
+           C_SYMBOL };
+
+static enum cls classify(uint32_t c)
+{
+    if (c < 0x80) {
+        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+            return C_LETTER;
+        if (c >= '0' && c <= '9')
+            return C_DIGIT;
+        if (is_space(c))
+            return C_SPACE;
+        if (c == '$' || c == '+' || c == '<' || c == '=' || c == '>' ||
+            c == '^' || c == '`' || c == '|' || c == '~')
+            return C_SYMBOL;
+        return C_PUNCT;
+    }
+    if (kefu_is_cjk(c))
+        return C_CJK;
+    if (is_emoji(c))
+        return C_EMOJI;
+    if (is_space(c))
+        return C_SPACE;
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+        return C_LETTER;
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+        return C_MARK;
+    case UTF8PROC_CATEGORY_ND:
+        return C_DIGIT;
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+        return C_PUNCT;
+    default:
+        return C_SYMBOL;
+    }
+}
+
+/* ---- normalisation ---- */
+
+static int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
+                   uint32_t c0, uint32_t c1)
+{
+    char enc[4];
+    size_t n;
+    kefu_ncp *e;
+    if (kefu_grow(&t->mem, (void **)&t->cps, &t->cap_cps, t->ncps + 1,
+                  sizeof *t->cps))
+        return KEFU_E_NOMEM;
+    n = kefu_utf8_encode(cp, enc);
+    e = &t->cps[t->ncps++];
+    e->cp = cp;
+    e->norm_off = (uint32_t)t->norm.len;
+    e->byte_start = b0;
+    e->byte_end = b1;
+    e->char_start = c0;
+    e->char_end = c1;
+    return kefu_buf_append(&t->mem, &t->norm, enc, n);
+}
+
+/*
+ * Emits the normalised form of one code point (or of a folded space), with
+ * whitespace collapsed: a space is written only between two non-spaces.
+ */
+static int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
+                       uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
+{
+    int rc;
+    if (t->t2s)
+        cp = kefu_t2s(cp);
+    if (is_space(cp)) {
+        *pending_space = t->ncps > 0;
+        return KEFU_OK;
+    }
+    if (*pending_space) {
+        uint32_t pb = t->cps[t->ncps - 1].byte_end;
+        uint32_t pc = t->cps[t->ncps - 1].char_end;
+        *pending_space = 0;
+        rc = emit_cp(t, ' ', pb, b0, pc, c0);
+        if (rc)
+            return rc;
+    }
+    return emit_cp(t, cp, b0, b1, c0, c1);
+}
+
+/* Canonical ordering of a decomposed segment (insertion sort, stable). */
+static void canonical_order(utf8proc_int32_t *buf, utf8proc_ssize_t n)
+{
+    for (utf8proc_ssize_t i = 1; i < n; i++) {
+        utf8proc_int32_t c = buf[i];
+        int cc = utf8proc_get_property(c)->combining_class;
+        utf8proc_ssize_t j = i;
+        if (cc == 0)
+            continue;
+        while (j > 0 && utf8proc_get_property(buf[j - 1])->combining_class > cc) {
+            buf[j] = buf[j - 1];
+            j--;
+        }
+        buf[j] = c;
+    }
+}
+
+static int normalise(kefu_text *t, const unsigned char *s, size_t len)
+{
+    utf8proc_int32_t seg[SEG_MAX + 32];
+    utf8proc_option_t opts = UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
+                             UTF8PROC_IGNORE |
+                             (t->casefold ? UTF8PROC_CASEFOLD : 0);
+    int pending_space = 0;
+    size_t i = 0;
+    uint32_t chars = 0;
+
+    while (i < len) {
+        size_t seg_start = i, j;
+        uint32_t char_start = chars;
+        utf8proc_ssize_t n = 0;
+        uint32_t c = s[i];
+
+        /* Fast paths: ASCII, and unified ideographs, which NFKC and case
+         * folding leave alone (a following combining mark is rare enough
+         * to take the slow path). */
+        if (c < 0x80 && (i + 1 >= len || s[i + 1] < 0x80)) {
+            if (t->casefold && c >= 'A' && c <= 'Z')
+                c += 32;
+            i++;
+            chars++;
+            int rc = emit_folded(t, c, &pending_space, (uint32_t)seg_start,
+                                 (uint32_t)i, char_start, chars);
+            if (rc)
+                return rc;
+            continue;
+        }
+        j = i;
+        c = kefu_utf8_next(s, len, &j);
+        if (c >= 0x4E00 && c <= 0x9FFF && (j >= len || s[j] < 0xCC)) {
+            i = j;
+            chars++;
+            int rc = emit_folded(t, c, &pending_space, (uint32_t)seg_start,
+                                 (uint32_t)i, char_start, chars);
+            if (rc)
+                return rc;
+            continue;
+        }
+
+        /* Slow path: a starter and the non-starters that follow it. */
+        do {
+            utf8proc_int32_t last = 0;
+            utf8proc_ssize_t m;
+            size_t k = i;
+            c = kefu_utf8_next(s, len, &k);
+            if (n > 0 &&
+                utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0)
+                break;
+            m = utf8proc_decompose_char((utf8proc_int32_t)c, seg + n,
+                                        (utf8proc_ssize_t)KEFU_ARRAY_LEN(seg) - n,
+                                        opts, &last);
+            if (m < 0 || n + m > SEG_MAX) {
+                if (n > 0)
+                    break; /* flush what we have, start a new segment */
+                m = 1;     /* undecomposable oddity: keep it as it is */
+                seg[0] = (utf8proc_int32_t)c;
+            }
+            n += m;
+            i = k;
+            chars++;
+        } while (i < len);
+        canonical_order(seg, n);
+        if (n > 1) {
+            utf8proc_ssize_t r = utf8proc_normalize_utf32(seg, n, UTF8PROC_COMPOSE);
+            if (r >= 0)
+                n = r;
+        }
+        for (utf8proc_ssize_t k = 0; k < n; k++) {
+            int rc = emit_folded(t, (uint32_t)seg[k], &pending_space,
+                                 (uint32_t)seg_start, (uint32_t)i, char_start,
+                                 chars);
+            if (rc)
+                return rc;
+        }
+    }
+    return KEFU_OK;
+}
+
+/* ---- tokenisation ---- */
+
+static int push_tok(kefu_text *t, uint32_t kind, size_t a, size_t b)
+{
+    kefu_tok *k;
+    if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, t->ntoks + 1,
+                  sizeof *t->toks))
+        return KEFU_E_NOMEM;
+    k = &t->toks[t->ntoks++];
+    k->kind = kind;
+    k->norm_off = t->cps[a].norm_off;
+    k->norm_len = (b < t->ncps ? t->cps[b].norm_off : (uint32_t)t->norm.len) -
+                  k->norm_off;
+    k->ncp = (uint32_t)(b - a);
+    k->byte_start = t->cps[a].byte_start;
+    k->byte_end = t->cps[b - 1].byte_end;
+    k->char_start = t->cps[a].char_start;
+    k->char_end = t->cps[b - 1].char_end;
+    return KEFU_OK;
+}
+
+static int tokenise(kefu_text *t)
+{
+    size_t i = 0, n = t->ncps;
+    while (i < n) {
+        uint32_t c = t->cps[i].cp;
+        enum cls k = classify(c);
+        size_t j = i + 1;
+        uint32_t kind;
+        switch (k) {
+        case C_SPACE:
+            i++;
+            continue;
+        case C_LETTER:
+        case C_MARK:
+            /* letters, marks, digits after a letter, inner apostrophes */
+            while (j < n) {
+                enum cls kj = classify(t->cps[j].cp);
+                if (kj == C_LETTER || kj == C_MARK || kj == C_DIGIT) {
+                    j++;
+                } else if ((t->cps[j].cp == '\'' || t->cps[j].cp == 0x2019) &&
+                           j + 1 < n && classify(t->cps[j + 1].cp) == C_LETTER) {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            kind = KEFU_TOKEN_WORD;
+            break;
+        case C_DIGIT:
+            /* digits with single . or , between digits */
+            while (j < n) {
+                uint32_t cj = t->cps[j].cp;
+                if (classify(cj) == C_DIGIT)
+                    j++;
+                else if ((cj == '.' || cj == ',') && j + 1 < n &&
+                         classify(t->cps[j + 1].cp) == C_DIGIT)
+                    j += 2;
+                else
+                    break;
+            }
+            kind = KEFU_TOKEN_NUMBER;
+            break;
+        case C_CJK:
+            kind = KEFU_TOKEN_CJK;
+            break;
+        case C_EMOJI:
+            /* skin-tone modifiers belong to the emoji before them */
+            while (j < n && t->cps[j].cp >= 0x1F3FB && t->cps[j].cp <= 0x1F3FF)
+                j++;
+            kind = KEFU_TOKEN_EMOJI;
+            break;
+        case C_PUNCT:
+            while (j < n && t->cps[j].cp == c)
+                j++;
+            kind = KEFU_TOKEN_PUNCT;
+            break;
+        default:
+            kind = KEFU_TOKEN_SYMBOL;
+            break;
+        }
+        int rc = push_tok(t, kind, i, j);
+        if (rc)
+            return rc;
+        i = j;
+    }
+    return KEFU_OK;
+}
+
+static void text_reset(kefu_text *t)
+{
+    t->norm.len = 0;
+    if (t->norm.data)
+        t->norm.data[0] = '\0';
+    t->ncps = 0;
+    t->ntoks = 0;
+}
+
+KEFU_API int kefu_text_run(kefu_text *t, const char *s, size_t len)
+{
+    size_t bad = 0;
+    int rc;
+    if (!t)
+        return KEFU_E_ARG;
+    text_reset(t);
+    kefu_diag_clear(&t->diag);
+    if (!s && len)
+        return kefu_diag_msg(&t->diag, KEFU_E_ARG, "text is NULL");
+    if ((uint64_t)len > (uint64_t)t->max_bytes)
+        return kefu_diag_msg(&t->diag, KEFU_E_TOO_LONG,
+                             "text of %zu bytes exceeds the maximum of %lld",
+                             len, (long long)t->max_bytes);
+    if (kefu_utf8_validate(s, len, &bad) != KEFU_OK)
+        return kefu_diag_setf(&t->diag, KEFU_E_UTF8, NULL, 0, 0, bad,
+                              "invalid UTF-8 at byte %zu", bad);
+    if (kefu_buf_reserve(&t->mem, &t->norm, len) != KEFU_OK)
+        return kefu_diag_msg(&t->diag, KEFU_E_NOMEM, "out of memory");
+    rc = normalise(t, (const unsigned char *)s, len);
+    if (rc == KEFU_OK)
+        rc = tokenise(t);
+    if (rc) {
+        text_reset(t);
+        return kefu_diag_msg(&t->diag, rc, "%s", kefu_strerror(rc));
+    }
+    return KEFU_OK;
+}
+
+KEFU_API const char *kefu_text_normalized(const kefu_text *t, size_t *len)
+{
+    if (!t) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    if (len)
+        *len = t->norm.len;
+    return t->norm.data ? t->norm.data : "";
+}
+
+KEFU_API size_t kefu_text_token_count(const kefu_text *t)
+{
+    return t ? t->ntoks : 0;
+}
+
+KEFU_API int kefu_text_token(const kefu_text *t, size_t i, kefu_token *out)
+{
+    const kefu_tok *k;
+    if (!t || !out || out->size < sizeof(kefu_token) || i >= t->ntoks)
+        return KEFU_E_ARG;
+    k = &t->toks[i];
+    out->kind = k->kind;
+    out->text = t->norm.data + k->norm_off;
+    out->text_len = k->norm_len;
+    out->byte_start = k->byte_start;
+    out->byte_end = k->byte_end;
+    out->char_start = k->char_start;
+    out->char_end = k->char_end;
+    return KEFU_OK;
+}
+
+KEFU_API const kefu_diag *kefu_text_diag(const kefu_text *t)
+{
+    return t ? &t->diag : NULL;
+}
