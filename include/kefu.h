@@ -216,6 +216,20 @@ KEFU_API void kefu_model_free(kefu_model *model);
 KEFU_API const char *kefu_model_name(const kefu_model *model);
 
 /* ------------------------------------------------------------------------
+ * Scratch: the per-thread working memory for one model (like PCRE2's
+ * match_data next to its immutable pcre2_code).  A scratch is bound to the
+ * model it was made for; the model must outlive it.  Results read through
+ * a scratch live until the next call on that scratch.
+ * ---------------------------------------------------------------------- */
+
+typedef struct kefu_scratch kefu_scratch;
+
+KEFU_API int kefu_scratch_new(kefu_scratch **out, const kefu_model *model,
+                              const kefu_allocator *alloc);
+KEFU_API void kefu_scratch_free(kefu_scratch *scratch);
+KEFU_API const kefu_diag *kefu_scratch_diag(const kefu_scratch *scratch);
+
+/* ------------------------------------------------------------------------
  * Intents, entities, redaction (intent.c, entity.c, redact.c)
  * ---------------------------------------------------------------------- */
 

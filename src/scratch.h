@@ -1,0 +1,29 @@
+/*
+ * scratch.h - per-thread working memory bound to one model.  Each engine
+ * keeps its own working area here; the struct is internal and grows as
+ * engines need.  Engines must not keep results across calls elsewhere.
+ */
+#ifndef KEFU_SCRATCH_H
+#define KEFU_SCRATCH_H
+
+#include "core.h"
+#include "model.h"
+#include "text.h"
+
+struct kefu_emotion_scratch;
+struct kefu_intent_scratch;
+
+struct kefu_scratch {
+    kefu_mem mem;
+    const struct kefu_model *model;
+    kefu_diag diag;
+    kefu_text text;             /* tokens of the last message */
+    struct kefu_intent_scratch *intent;
+    struct kefu_emotion_scratch *emotion;
+};
+
+/* Runs the text stage on the scratch's text object; on failure the error
+ * is copied to the scratch's diag. */
+int kefu_scratch_text(kefu_scratch *s, const char *text, size_t len);
+
+#endif
