@@ -110,9 +110,10 @@ $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(STATIC)
 	$(CC) $(KEFU_CFLAGS) -Wno-missing-prototypes $< $(STATIC) $(KEFU_LDFLAGS) \
 	    $(CMOCKA_LIBS) $(LIBS) -o $@
 
-$(CASE_RUNNER): tests/case_runner.c $(STATIC)
+CASE_SRC := $(sort $(wildcard tests/case_*.c))
+$(CASE_RUNNER): $(CASE_SRC) tests/case_runner.h $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(KEFU_CFLAGS) $< $(STATIC) $(KEFU_LDFLAGS) $(LIBS) -o $@
+	$(CC) $(KEFU_CFLAGS) -Itests $(CASE_SRC) $(STATIC) $(KEFU_LDFLAGS) $(LIBS) -o $@
 
 $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/standalone_driver.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -134,7 +135,9 @@ check-unit: $(UNIT)
 check-cases: $(CASE_RUNNER) $(CLI)
 	@mkdir -p $(B)/results
 	@$(TEST_WRAP) $(CASE_RUNNER) tests/cases > $(B)/results/cases.log 2>&1; \
-	    rc=$$?; cat $(B)/results/cases.log; exit $$rc
+	    rc=$$?; grep -v '^cases ' $(B)/results/cases.log | sed '$$d'; \
+	    tail -n 1 $(B)/results/cases.log | sed 's/^/cases: /'; \
+	    tail -n 1 $(B)/results/cases.log | awk '{print $$1, $$3}' > $(B)/results/cases.count; exit $$rc
 
 check-fuzz: $(FUZZ_REPLAY)
 	@mkdir -p $(B)/results
