@@ -87,11 +87,14 @@ $(SHARED): $(OBJ) $(MAP)
 	ln -sf libkefu.so.$(VERSION) $(OUTLIB)/$(SONAME)
 	ln -sf $(SONAME) $(OUTLIB)/libkefu.so
 
+PC_SED = sed -e 's|@PREFIX@|$(prefix)|g' -e 's|@LIBDIR@|$(libdir)|g' \
+	    -e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+# The build tree's kefu.pc points at the default prefix; install writes one
+# for the prefix it installs to.
 $(PC): pkgconfig/kefu.pc.in include/kefu.h
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(prefix)|g' -e 's|@LIBDIR@|$(libdir)|g' \
-	    -e 's|@INCLUDEDIR@|$(includedir)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    $< > $@
+	$(PC_SED) $< > $@
 
 $(CLI): $(CLI_SRC) $(wildcard examples/cli/*.h) $(STATIC)
 	@mkdir -p $(dir $@)
@@ -126,7 +129,9 @@ TEST_WRAP ?=
 check: WERROR = -Werror
 check: all check-header check-unit check-cases check-exports check-fuzz \
        check-install check-bindings
-	@sh tools/summary.sh $(B)/results
+	@echo "== sanitizers (ASan + UBSan)"
+	@$(MAKE) -s asan
+	@sh tools/summary.sh $(B)/results build/asan/results
 
 check-unit: $(UNIT)
 	@mkdir -p $(B)/results
@@ -144,13 +149,16 @@ check-fuzz: $(FUZZ_REPLAY)
 	@sh tools/run-fuzz-replay.sh "$(TEST_WRAP)" $(B)/results $(FUZZ_REPLAY)
 
 check-exports: $(SHARED) $(MAP)
-	@sh tools/check-exports.sh $(SHARED) include/kefu.h
+	@mkdir -p $(B)/results
+	@sh tools/check-exports.sh $(SHARED) include/kefu.h && echo "1 0" > $(B)/results/exports.count
 
 check-header:
-	@sh tools/check-header.sh "$(CC)"
+	@mkdir -p $(B)/results
+	@sh tools/check-header.sh "$(CC)" && echo "1 0" > $(B)/results/header.count
 
 check-install: lib
-	@sh tools/check-install.sh "$(MAKE)"
+	@mkdir -p $(B)/results
+	@sh tools/check-install.sh "$(MAKE)" && echo "1 0" > $(B)/results/install.count
 
 check-bindings: lib
 	@sh tools/check-bindings.sh $(B)/results
@@ -192,7 +200,7 @@ install: lib cli
 	install -m 755 $(SHARED) $(DESTDIR)$(libdir)/libkefu.so.$(VERSION)
 	ln -sf libkefu.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libkefu.so
-	install -m 644 $(PC) $(DESTDIR)$(pkgconfigdir)/kefu.pc
+	$(PC_SED) pkgconfig/kefu.pc.in > $(DESTDIR)$(pkgconfigdir)/kefu.pc
 	install -m 755 $(CLI) $(DESTDIR)$(bindir)/kefu
 
 uninstall:

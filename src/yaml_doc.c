@@ -24,18 +24,29 @@ typedef struct builder {
     yaml_parser_t parser;
 } builder;
 
-/* libyaml columns are 0-based byte counts; report 1-based characters. */
-static uint32_t char_column(const kefu_ydoc *doc, size_t offset, size_t col0)
+/*
+ * libyaml's marks count characters: index from the start of the input,
+ * column from the start of the line (both 0-based).  Diagnostics report a
+ * 1-based character column and a byte offset, found from the line.
+ */
+static uint64_t byte_offset(const kefu_ydoc *doc, size_t line0, size_t col0)
 {
-    size_t start, cols = 0;
-    if (!doc->src || offset > doc->src_len || col0 > offset)
-        return (uint32_t)col0 + 1;
-    start = offset - col0;
-    for (size_t i = start; i < offset; i++)
-        if (((unsigned char)doc->src[i] & 0xC0) != 0x80)
-            cols++;
-    return (uint32_t)cols + 1;
+    size_t i = 0, line = 0;
+    if (!doc->src)
+        return UINT64_MAX;
+    while (i < doc->src_len && line < line0)
+        if (doc->src[i++] == '\n')
+            line++;
+    while (i < doc->src_len && col0 > 0) {
+        i++;
+        while (i < doc->src_len && ((unsigned char)doc->src[i] & 0xC0) == 0x80)
+            i++;
+        col0--;
+    }
+    return i;
 }
+
+#define MARK_OFFSET(b, m) byte_offset((b)->doc, (m).line, (m).column)
 
 static void node_free(const kefu_mem *mem, kefu_ynode *n)
 {
@@ -58,8 +69,8 @@ static kefu_ynode *node_new(builder *b, kefu_ytype type, yaml_mark_t mark)
     if (b->nodes >= YDOC_MAX_NODES) {
         kefu_diag_setf(b->diag, KEFU_E_LIMIT, b->doc->file,
                        (uint32_t)mark.line + 1,
-                       char_column(b->doc, mark.index, mark.column),
-                       mark.index, "too many YAML nodes (limit %u)",
+                       (uint32_t)mark.column + 1,
+                       MARK_OFFSET(b, mark), "too many YAML nodes (limit %u)",
                        YDOC_MAX_NODES);
         return NULL;
     }
@@ -71,8 +82,8 @@ static kefu_ynode *node_new(builder *b, kefu_ytype type, yaml_mark_t mark)
     b->nodes++;
     n->type = type;
     n->line = (uint32_t)mark.line + 1;
-    n->column = char_column(b->doc, mark.index, mark.column);
-    n->offset = mark.index;
+    n->column = (uint32_t)mark.column + 1;
+    n->offset = MARK_OFFSET(b, mark);
     return n;
 }
 
@@ -114,11 +125,11 @@ static int parse_error(builder *b)
     if (p->context)
         return kefu_diag_setf(
             b->diag, KEFU_E_SYNTAX, b->doc->file, (uint32_t)m.line + 1,
-            char_column(b->doc, m.index, m.column), m.index, "%s %s",
+            (uint32_t)m.column + 1, MARK_OFFSET(b, m), "%s %s",
             p->problem ? p->problem : "syntax error", p->context);
     return kefu_diag_setf(b->diag, KEFU_E_SYNTAX, b->doc->file,
                           (uint32_t)m.line + 1,
-                          char_column(b->doc, m.index, m.column), m.index,
+                          (uint32_t)m.column + 1, MARK_OFFSET(b, m),
                           "%s", p->problem ? p->problem : "syntax error");
 }
 
@@ -132,18 +143,16 @@ static int parse_node(builder *b, yaml_event_t *ev, int depth,
     if (depth > YDOC_MAX_DEPTH)
         return kefu_diag_setf(b->diag, KEFU_E_LIMIT, b->doc->file,
                               (uint32_t)ev->start_mark.line + 1,
-                              char_column(b->doc, ev->start_mark.index,
-                                          ev->start_mark.column),
-                              ev->start_mark.index,
+                              (uint32_t)ev->start_mark.column + 1,
+                              MARK_OFFSET(b, ev->start_mark),
                               "YAML nested deeper than %d levels",
                               YDOC_MAX_DEPTH);
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
         return kefu_diag_setf(b->diag, KEFU_E_MODEL, b->doc->file,
                               (uint32_t)ev->start_mark.line + 1,
-                              char_column(b->doc, ev->start_mark.index,
-                                          ev->start_mark.column),
-                              ev->start_mark.index,
+                              (uint32_t)ev->start_mark.column + 1,
+                              MARK_OFFSET(b, ev->start_mark),
                               "YAML aliases are not allowed in a model");
     case YAML_SCALAR_EVENT:
         n = node_new(b, KEFU_Y_SCALAR, ev->start_mark);
@@ -236,9 +245,8 @@ static int parse_node(builder *b, yaml_event_t *ev, int depth,
     default:
         return kefu_diag_setf(b->diag, KEFU_E_SYNTAX, b->doc->file,
                               (uint32_t)ev->start_mark.line + 1,
-                              char_column(b->doc, ev->start_mark.index,
-                                          ev->start_mark.column),
-                              ev->start_mark.index, "unexpected YAML event");
+                              (uint32_t)ev->start_mark.column + 1,
+                              MARK_OFFSET(b, ev->start_mark), "unexpected YAML event");
     }
 }
 
@@ -293,7 +301,8 @@ int kefu_ydoc_parse(kefu_ydoc *doc, const char *data, size_t len,
             rc = kefu_diag_setf(diag, KEFU_E_MODEL, file,
                                 (uint32_t)ev.start_mark.line + 1,
                                 (uint32_t)ev.start_mark.column + 1,
-                                ev.start_mark.index,
+                                byte_offset(doc, ev.start_mark.line,
+                                            ev.start_mark.column),
                                 "a model file holds one YAML document");
             yaml_event_delete(&ev);
             break;
