@@ -233,6 +233,47 @@ KEFU_API const kefu_diag *kefu_scratch_diag(const kefu_scratch *scratch);
  * Intents, entities, redaction (intent.c, entity.c, redact.c)
  * ---------------------------------------------------------------------- */
 
+/* ---- entities and slots (entity.c; doc/entities.md) ----
+ * Entities are defined in the model's `entities:` section: PCRE2 patterns
+ * (a group named `value` picks the value out of a longer match), lookup
+ * lists with synonyms, and built-in kinds (phone, amount, date, email,
+ * order_id).  They match the normalised text (NFKC, case-folded,
+ * Traditional folded to Simplified), and spans refer to the original.
+ */
+
+/**
+ * One extracted entity.  Set `size` to sizeof(kefu_entity); the struct only
+ * grows at the end.  `name` lives as long as the model; `value` is
+ * NUL-terminated and lives until the next call on the scratch.  Offsets
+ * refer to the text passed in: bytes and code points, end exclusive.
+ */
+typedef struct kefu_entity {
+    uint32_t size;
+    uint32_t index;       /**< entity index in the model (kefu_model_entity_name) */
+    const char *name;
+    const char *value;    /**< canonical value, e.g. "+8613812345678", "1299.00 CNY", "2024-05-01" */
+    uint32_t value_len;
+    uint32_t byte_start;
+    uint32_t byte_end;
+    uint32_t char_start;
+    uint32_t char_end;
+} kefu_entity;
+
+/**
+ * Extracts the model's entities from one message into the scratch.  On
+ * error (KEFU_E_UTF8, KEFU_E_TOO_LONG, KEFU_E_LIMIT when a pattern hits its
+ * match limit) the scratch holds no entities and its diag says why.
+ */
+KEFU_API int kefu_entities_extract(kefu_scratch *scratch, const char *text, size_t len);
+/** Number of entities found by the last extraction, in text order. */
+KEFU_API size_t kefu_entity_count(const kefu_scratch *scratch);
+/** The i-th entity of the last extraction; KEFU_E_ARG when out of range. */
+KEFU_API int kefu_entity_get(const kefu_scratch *scratch, size_t i, kefu_entity *out);
+/** Number of entities the model defines. */
+KEFU_API size_t kefu_model_entity_count(const kefu_model *model);
+/** Name of the model's entity i (lives as long as the model); NULL when out of range. */
+KEFU_API const char *kefu_model_entity_name(const kefu_model *model, size_t i);
+
 /* ------------------------------------------------------------------------
  * Emotion (emotion.c)
  * ---------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "entity.h"
 #include "text.h"
 
 #define KEFU_MODEL_FORMAT 1
@@ -33,11 +34,13 @@ static int parse_text_section(struct kefu_model *m, const kefu_ynode *n,
 
 static const section sections[] = {
     {"text", parse_text_section},
+    {"entities", kefu_entity_parse_section},
 };
 
 /* Run in this order after all files are read; released in reverse. */
 static const engine_step engines[] = {
     {NULL, NULL},
+    {kefu_entity_finish, kefu_entity_release},
 };
 
 /* ---- text settings ---- */

@@ -1,6 +1,8 @@
 /* scratch.c - per-thread working memory bound to one model. */
 #include "scratch.h"
 
+#include "entity.h"
+
 KEFU_API int kefu_scratch_new(kefu_scratch **out, const kefu_model *model,
                               const kefu_allocator *alloc)
 {
@@ -31,6 +33,7 @@ KEFU_API void kefu_scratch_free(kefu_scratch *s)
     if (!s)
         return;
     mem = s->mem;
+    kefu_entity_scratch_free(&mem, s->entity);
     kefu_text_release(&s->text);
     kefu_dealloc(&mem, s);
 }

@@ -12,6 +12,7 @@
 
 struct kefu_emotion_scratch;
 struct kefu_intent_scratch;
+struct kefu_entity_scratch;
 
 struct kefu_scratch {
     kefu_mem mem;
@@ -19,6 +20,7 @@ struct kefu_scratch {
     kefu_diag diag;
     kefu_text text;             /* tokens of the last message */
     struct kefu_intent_scratch *intent;
+    struct kefu_entity_scratch *entity;     /* entity.c */
     struct kefu_emotion_scratch *emotion;
 };
 

@@ -1,0 +1,62 @@
+/*
+ * pattern.h - PCRE2 as kefu's engines use it: compiled with the host's
+ * allocator, UTF + UCP, JIT when available, matched with limits so a
+ * pattern that would backtrack forever fails cleanly, and compile errors
+ * placed at the line and column inside the YAML scalar that holds the
+ * pattern.  Needs core and the YAML tree only.
+ */
+#ifndef KEFU_PATTERN_H
+#define KEFU_PATTERN_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "core.h"
+#include "yaml_doc.h"
+
+/* Limits applied to every match (see doc/entities.md). */
+#define KEFU_PATTERN_MATCH_LIMIT 200000u
+#define KEFU_PATTERN_DEPTH_LIMIT 2000u
+#define KEFU_PATTERN_HEAP_LIMIT 8192u /* KiB */
+
+/* A general context allocating through `mem` (the context must not outlive
+ * the allocator's user pointer).  NULL when out of memory. */
+pcre2_general_context *kefu_pattern_gctx(const kefu_mem *mem);
+
+/*
+ * Compiles `src` (UTF-8, NUL-terminated) with PCRE2_UTF | PCRE2_UCP | extra
+ * and JIT-compiles it when the platform supports JIT.  On failure returns
+ * KEFU_E_PATTERN (or KEFU_E_NOMEM) with PCRE2's message in msg and the
+ * offending byte offset in *erroff.
+ */
+int kefu_pattern_compile(pcre2_code **out, pcre2_general_context *gctx,
+                         const char *src, uint32_t extra, size_t *erroff,
+                         char *msg, size_t msg_cap);
+
+/*
+ * Compiles the pattern held by YAML scalar `n`; an error is reported at the
+ * line and column of the offending character inside the scalar when its
+ * position in the file can be known, else at the scalar.
+ */
+int kefu_pattern_compile_node(pcre2_code **out, pcre2_general_context *gctx,
+                              kefu_diag *d, const kefu_ydoc *doc,
+                              const kefu_ynode *n, uint32_t extra,
+                              const char *what);
+
+/* A match context with kefu's limits. NULL when out of memory. */
+pcre2_match_context *kefu_pattern_mctx(pcre2_general_context *gctx);
+
+/*
+ * One match of `code` in s[0..len) from `start` (text already validated).
+ * Returns 1 on a match (ovector in md), 0 when there is none, KEFU_E_LIMIT
+ * when a match/depth/heap/JIT stack limit was hit, KEFU_E_NOMEM, or
+ * KEFU_E_PATTERN for any other PCRE2 error.
+ */
+int kefu_pattern_match(const pcre2_code *code, const char *s, size_t len,
+                       size_t start, pcre2_match_data *md,
+                       pcre2_match_context *mctx);
+
+/* Highest capture group count of `code`. */
+uint32_t kefu_pattern_groups(const pcre2_code *code);
+
+#endif
