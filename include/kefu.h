@@ -274,6 +274,56 @@ KEFU_API size_t kefu_model_entity_count(const kefu_model *model);
 /** Name of the model's entity i (lives as long as the model); NULL when out of range. */
 KEFU_API const char *kefu_model_entity_name(const kefu_model *model, size_t i);
 
+/* ---- redaction (redact.c; doc/entities.md) ----
+ * Masks personal data before a host logs or stores a message: phone
+ * numbers, Chinese resident ID numbers (birth date and check character
+ * verified), bank-card numbers (Luhn), e-mail addresses, plus the custom
+ * patterns of the model's `redaction:` section.  Works with any model (the
+ * defaults apply when it has no `redaction:` section).
+ */
+
+/** What a redaction masked. */
+typedef enum kefu_redact_kind {
+    KEFU_REDACT_EMAIL = 1,
+    KEFU_REDACT_ID_CARD = 2,
+    KEFU_REDACT_BANK_CARD = 3,
+    KEFU_REDACT_PHONE = 4,
+    KEFU_REDACT_CUSTOM = 5
+} kefu_redact_kind;
+
+/**
+ * One masked span of the last kefu_redact, in the ORIGINAL text (bytes and
+ * code points, end exclusive).  Set `size` to sizeof(kefu_redaction).
+ * `name` is "email", "id_card", "bank_card", "phone" or the custom rule's
+ * name, and lives as long as the model.
+ */
+typedef struct kefu_redaction {
+    uint32_t size;
+    uint32_t kind;        /**< kefu_redact_kind */
+    const char *name;
+    uint32_t byte_start;
+    uint32_t byte_end;
+    uint32_t char_start;
+    uint32_t char_end;
+} kefu_redaction;
+
+/**
+ * Redacts one message into the scratch; read the result with
+ * kefu_redacted.  Does not disturb the scratch's other results (entities,
+ * intents).  On error (KEFU_E_UTF8, KEFU_E_TOO_LONG, KEFU_E_LIMIT) the
+ * redacted text is empty - never a partly masked copy - and the scratch's
+ * diag says why.
+ */
+KEFU_API int kefu_redact(kefu_scratch *scratch, const char *text, size_t len);
+/**
+ * The redacted text of the last successful kefu_redact, NUL-terminated
+ * ("" after an error); lives until the next kefu_redact on the scratch.
+ */
+KEFU_API const char *kefu_redacted(const kefu_scratch *scratch, size_t *len);
+/** Number of spans masked by the last kefu_redact. */
+KEFU_API size_t kefu_redaction_count(const kefu_scratch *scratch);
+KEFU_API int kefu_redaction_get(const kefu_scratch *scratch, size_t i, kefu_redaction *out);
+
 /* ------------------------------------------------------------------------
  * Emotion (emotion.c)
  * ---------------------------------------------------------------------- */

@@ -21,7 +21,7 @@
 /* ---- built-in kinds ---- */
 
 #define PHONE_RE                                                              \
-    "(?<![0-9])(?:(?:\\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])" \
+    "(?<![0-9])(?<![0-9][.,])(?:(?:\\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])" \
     "|(?<![0-9+])\\+[1-9][0-9]{0,2}[ -]?(?:\\([0-9]{1,4}\\)[ -]?)?[0-9]{1,4}" \
     "(?:[ -]?[0-9]{2,4}){1,4}(?![0-9])"                                        \
     "|(?<![0-9])0[1-9][0-9]{1,2}-[0-9]{7,8}(?![0-9])"                          \
@@ -814,8 +814,12 @@ static size_t cp_at(const kefu_text *t, size_t off)
     return lo;
 }
 
+/* Records cps [a, b) as a hit of `entity`; the value is `fixed` when given,
+ * else made from the match.  Returns 1, 0 when a check rejects it, or an
+ * error. */
 static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
-                   uint32_t entity, size_t a, size_t b, const char *orig)
+                   uint32_t entity, size_t a, size_t b, const char *orig,
+                   const char *fixed)
 {
     const struct kefu_entity_def *e = &s->model->entities->defs[entity];
     const kefu_text *t = &s->text;
@@ -831,7 +835,10 @@ static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
         b--;
         b1 = t->cps[b - 1].byte_end;
     }
-    rc = canon_value(&s->mem, &es->values, e, m, orig + b0, b1 - b0);
+    if (fixed)
+        rc = put_str(&s->mem, &es->values, fixed) ? KEFU_E_NOMEM : 1;
+    else
+        rc = canon_value(&s->mem, &es->values, e, m, orig + b0, b1 - b0);
     if (rc <= 0)
         return rc;
     if (kefu_buf_putc(&s->mem, &es->values, '\0') ||
@@ -894,7 +901,7 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
         }
         a = cp_at(&s->text, ms);
         b = cp_at(&s->text, me);
-        rc = a < b ? add_hit(s, es, idx, a, b, orig) : 0;
+        rc = a < b ? add_hit(s, es, idx, a, b, orig, NULL) : 0;
         if (rc < 0)
             return kefu_diag_msg(&s->diag, rc, "out of memory");
         if (rc == 0 || ov[1] == ov[0]) /* rejected or empty: step one char */
@@ -941,34 +948,13 @@ static int run_values(kefu_scratch *s, struct kefu_entity_scratch *es,
             if ((v->word_start && at > 0 && ascii_alnum((unsigned char)norm[at - 1])) ||
                 (v->word_end && end < len && ascii_alnum((unsigned char)norm[end])))
                 continue;
-            {
-                /* the value is the canonical entry, not the spelling */
-                span canon = {e->canon[v->canon], strlen(e->canon[v->canon])};
-                size_t a = cp_at(&s->text, at), b = cp_at(&s->text, end);
-                size_t off = es->values.len;
-                struct kefu_entity_hit *h;
-                if (e->norm != KEFU_NORM_TEXT) {
-                    rc = add_hit(s, es, idx, a, b, orig);
-                    if (rc < 0)
-                        return kefu_diag_msg(&s->diag, rc, "out of memory");
-                    continue;
-                }
-                if (put(&s->mem, &es->values, canon.s, canon.len) ||
-                    kefu_buf_putc(&s->mem, &es->values, '\0') ||
-                    kefu_grow(&s->mem, (void **)&es->hits, &es->cap, es->n + 1,
-                              sizeof *es->hits))
-                    return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
-                h = &es->hits[es->n++];
-                h->entity = idx;
-                h->value_off = (uint32_t)off;
-                h->value_len = (uint32_t)canon.len;
-                h->cp_start = (uint32_t)a;
-                h->cp_end = (uint32_t)b;
-                h->byte_start = s->text.cps[a].byte_start;
-                h->byte_end = s->text.cps[b - 1].byte_end;
-                h->char_start = s->text.cps[a].char_start;
-                h->char_end = s->text.cps[b - 1].char_end;
-            }
+            /* the value is the canonical entry, not the spelling, unless
+             * the entity asks for another normalisation */
+            rc = add_hit(s, es, idx, cp_at(&s->text, at), cp_at(&s->text, end),
+                         orig,
+                         e->norm == KEFU_NORM_TEXT ? e->canon[v->canon] : NULL);
+            if (rc < 0)
+                return kefu_diag_msg(&s->diag, rc, "out of memory");
         }
     }
     return KEFU_OK;
@@ -990,7 +976,8 @@ static void resolve_overlaps(struct kefu_entity_scratch *es)
 {
     size_t kept = 0;
     uint32_t end = 0;
-    qsort(es->hits, es->n, sizeof *es->hits, by_position);
+    if (es->n > 1)
+        qsort(es->hits, es->n, sizeof *es->hits, by_position);
     for (size_t i = 0; i < es->n; i++) {
         if (kept && es->hits[i].cp_start < end)
             continue;

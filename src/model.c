@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "entity.h"
+#include "redact.h"
 #include "text.h"
 
 #define KEFU_MODEL_FORMAT 1
@@ -35,12 +36,14 @@ static int parse_text_section(struct kefu_model *m, const kefu_ynode *n,
 static const section sections[] = {
     {"text", parse_text_section},
     {"entities", kefu_entity_parse_section},
+    {"redaction", kefu_redact_parse_section},
 };
 
 /* Run in this order after all files are read; released in reverse. */
 static const engine_step engines[] = {
     {NULL, NULL},
     {kefu_entity_finish, kefu_entity_release},
+    {kefu_redact_finish, kefu_redact_release},
 };
 
 /* ---- text settings ---- */

@@ -2,6 +2,7 @@
 #include "scratch.h"
 
 #include "entity.h"
+#include "redact.h"
 
 KEFU_API int kefu_scratch_new(kefu_scratch **out, const kefu_model *model,
                               const kefu_allocator *alloc)
@@ -34,6 +35,7 @@ KEFU_API void kefu_scratch_free(kefu_scratch *s)
         return;
     mem = s->mem;
     kefu_entity_scratch_free(&mem, s->entity);
+    kefu_redact_scratch_free(&mem, s->redact);
     kefu_text_release(&s->text);
     kefu_dealloc(&mem, s);
 }

@@ -13,6 +13,7 @@
 struct kefu_emotion_scratch;
 struct kefu_intent_scratch;
 struct kefu_entity_scratch;
+struct kefu_redact_scratch;
 
 struct kefu_scratch {
     kefu_mem mem;
@@ -21,6 +22,7 @@ struct kefu_scratch {
     kefu_text text;             /* tokens of the last message */
     struct kefu_intent_scratch *intent;
     struct kefu_entity_scratch *entity;     /* entity.c */
+    struct kefu_redact_scratch *redact;     /* redact.c */
     struct kefu_emotion_scratch *emotion;
 };
 
