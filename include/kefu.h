@@ -326,7 +326,120 @@ KEFU_API int kefu_redaction_get(const kefu_scratch *scratch, size_t i, kefu_reda
 
 /* ------------------------------------------------------------------------
  * Emotion (emotion.c)
+ *
+ * Six categories, each an intensity 0..100, plus an overall negativity.
+ * With any model (even one that is just `kefu: 1`) the built-in bilingual
+ * lexicon and rules are used; a model's `emotion:` section adds or
+ * overrides lexicon entries.  doc/emotion.md defines the scale: 50 means
+ * "more likely than not that a reader sees this emotion", 80 "clearly and
+ * strongly"; it is calibrated on public emotion data.
  * ---------------------------------------------------------------------- */
+
+/** Emotion categories; the values index kefu_emotion.score. */
+typedef enum kefu_emotion_category {
+    KEFU_EMOTION_ANGER = 0,          /**< 愤怒: anger, annoyance */
+    KEFU_EMOTION_ANXIETY = 1,        /**< 着急: anxiety, urgency */
+    KEFU_EMOTION_DISAPPOINTMENT = 2, /**< 失望: disappointment, frustration */
+    KEFU_EMOTION_SADNESS = 3,        /**< sadness */
+    KEFU_EMOTION_FEAR = 4,           /**< fear */
+    KEFU_EMOTION_JOY = 5             /**< joy, satisfaction, gratitude */
+} kefu_emotion_category;
+
+/** Number of categories (the size of the score array; never changes). */
+#define KEFU_EMOTION_COUNT 6
+
+/** "anger", "anxiety", "disappointment", "sadness", "fear", "joy";
+ *  NULL for a value out of range. */
+KEFU_API const char *kefu_emotion_category_name(int category);
+
+/**
+ * Scores of one message.  Set `size` to sizeof(kefu_emotion) before the
+ * call; the struct only grows at the end.
+ */
+typedef struct kefu_emotion {
+    uint32_t size;
+    float score[KEFU_EMOTION_COUNT]; /**< 0..100 per kefu_emotion_category */
+    float negativity;                /**< 0..100, all negative categories
+                                          against joy */
+    uint32_t matched;                /**< lexicon entries that matched */
+} kefu_emotion;
+
+/**
+ * Scores `text` (UTF-8, at most the model's text max_bytes, default 65536:
+ * longer input is KEFU_E_TOO_LONG) with the scratch's model.  Errors
+ * (KEFU_E_UTF8, KEFU_E_TOO_LONG, KEFU_E_ARG) are described by
+ * kefu_scratch_diag() and leave `out` zeroed except `size`.  Does not
+ * allocate once the scratch has seen a message of the same token count.
+ */
+KEFU_API int kefu_emotion_score(kefu_scratch *scratch, const char *text,
+                                size_t len, kefu_emotion *out);
+
+/**
+ * Conversation-level tracker: a smoothed level per category (an
+ * exponentially decaying average whose half-life is counted in turns, or
+ * in milliseconds of the host's clock), the peak, and the trend (least-
+ * squares slope over the last turns).  An optional external score per turn
+ * (e.g. voice arousal 0..100 from a speech engine) is blended into chosen
+ * categories with a configurable weight.  Belongs to one conversation.
+ */
+typedef struct kefu_emotion_track kefu_emotion_track;
+
+typedef enum kefu_emotion_track_option {
+    /** Half-life in turns, 1..1000 (default 3); used when HALF_LIFE_MS is 0. */
+    KEFU_EMOTION_TRACK_HALF_LIFE_TURNS = 1,
+    /** Half-life in milliseconds, 0..604800000 (default 0 = count turns). */
+    KEFU_EMOTION_TRACK_HALF_LIFE_MS = 2,
+    /** Weight of the external score in percent, 0..100 (default 30). */
+    KEFU_EMOTION_TRACK_EXTERNAL_WEIGHT = 3,
+    /** Which scores the external score is blended into: bit c for category
+     *  c, bit 6 for negativity (default anger|anxiety|negativity = 0x43). */
+    KEFU_EMOTION_TRACK_EXTERNAL_MASK = 4,
+    /** Turns the trend is measured over, 2..16 (default 4). */
+    KEFU_EMOTION_TRACK_TREND_TURNS = 5,
+    /** Slope in points per turn beyond which negativity counts as rising
+     *  or falling, 1..100 (default 5). */
+    KEFU_EMOTION_TRACK_TREND_THRESHOLD = 6
+} kefu_emotion_track_option;
+
+/** State of a conversation.  Set `size` to sizeof(kefu_emotion_level). */
+typedef struct kefu_emotion_level {
+    uint32_t size;
+    uint32_t turns;                  /**< messages seen */
+    float level[KEFU_EMOTION_COUNT]; /**< smoothed 0..100 */
+    float level_negativity;
+    float peak[KEFU_EMOTION_COUNT];  /**< highest single-turn score */
+    float peak_negativity;
+    float trend[KEFU_EMOTION_COUNT]; /**< points per turn, last turns */
+    float trend_negativity;
+    int32_t direction;               /**< negativity: 1 rising, -1 falling,
+                                          0 steady or too few turns */
+    uint32_t peak_turn;              /**< 1-based turn of peak negativity */
+} kefu_emotion_level;
+
+KEFU_API int kefu_emotion_track_new(kefu_emotion_track **out,
+                                    const kefu_allocator *alloc);
+KEFU_API void kefu_emotion_track_free(kefu_emotion_track *track);
+/** Forgets the conversation; options are kept. */
+KEFU_API void kefu_emotion_track_reset(kefu_emotion_track *track);
+KEFU_API int kefu_emotion_track_set(kefu_emotion_track *track,
+                                    kefu_emotion_track_option opt,
+                                    int64_t value);
+KEFU_API int kefu_emotion_track_option_get(const kefu_emotion_track *track,
+                                           kefu_emotion_track_option opt,
+                                           int64_t *value);
+/** Valid range of an option (inclusive). */
+KEFU_API int kefu_emotion_track_bounds(kefu_emotion_track_option opt,
+                                       int64_t *lo, int64_t *hi);
+/**
+ * Adds one turn.  `time_ms` is the host's clock (must not go backwards;
+ * only used with a half-life in milliseconds).  `external` is 0..100, or
+ * -1 when there is none.  KEFU_E_ARG leaves the tracker unchanged.
+ */
+KEFU_API int kefu_emotion_track_update(kefu_emotion_track *track,
+                                       const kefu_emotion *message,
+                                       int64_t time_ms, int32_t external);
+KEFU_API int kefu_emotion_track_get(const kefu_emotion_track *track,
+                                    kefu_emotion_level *out);
 
 /* ------------------------------------------------------------------------
  * Rules and sessions (rule_*.c, session.c)

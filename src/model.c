@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "emotion.h"
 #include "entity.h"
 #include "redact.h"
 #include "text.h"
@@ -35,6 +36,7 @@ static int parse_text_section(struct kefu_model *m, const kefu_ynode *n,
 
 static const section sections[] = {
     {"text", parse_text_section},
+    {"emotion", kefu_emotion_parse},
     {"entities", kefu_entity_parse_section},
     {"redaction", kefu_redact_parse_section},
 };
@@ -42,6 +44,7 @@ static const section sections[] = {
 /* Run in this order after all files are read; released in reverse. */
 static const engine_step engines[] = {
     {NULL, NULL},
+    {kefu_emotion_finish, kefu_emotion_release},
     {kefu_entity_finish, kefu_entity_release},
     {kefu_redact_finish, kefu_redact_release},
 };

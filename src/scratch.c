@@ -1,4 +1,5 @@
 /* scratch.c - per-thread working memory bound to one model. */
+#include "emotion.h"
 #include "scratch.h"
 
 #include "entity.h"
@@ -36,6 +37,7 @@ KEFU_API void kefu_scratch_free(kefu_scratch *s)
     mem = s->mem;
     kefu_entity_scratch_free(&mem, s->entity);
     kefu_redact_scratch_free(&mem, s->redact);
+    kefu_emotion_scratch_free(s);
     kefu_text_release(&s->text);
     kefu_dealloc(&mem, s);
 }

@@ -14,6 +14,7 @@ typedef struct cli_command {
 
 /* Subcommands (each in cmd_<name>.c). */
 int cmd_text(int argc, char **argv);
+int cmd_emotion(int argc, char **argv);
 
 /* Shared helpers (util.c). */
 void cli_json_string(FILE *out, const char *s, size_t len);

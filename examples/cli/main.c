@@ -9,6 +9,7 @@
 
 static const cli_command commands[] = {
     {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
+    {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
 };
 
 static void usage(FILE *out)
