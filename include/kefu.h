@@ -233,6 +233,128 @@ KEFU_API const kefu_diag *kefu_scratch_diag(const kefu_scratch *scratch);
  * Intents, entities, redaction (intent.c, entity.c, redact.c)
  * ---------------------------------------------------------------------- */
 
+/* ---- intents (intent.c; doc/intents.md) ----
+ * The model's `intents:` section gives each intent examples (any language),
+ * optional PCRE2 patterns that force or boost it, required slots and
+ * routing skills; the classifier is trained on load or restored from a
+ * binary model.  An unknown question is a first-class answer: out_of_scope
+ * is set and `intent` is "oos".
+ */
+
+/**
+ * Result of kefu_classify.  Set `size` to sizeof(kefu_intent_result); the
+ * struct only grows at the end.  `intent` lives as long as the model.
+ */
+typedef struct kefu_intent_result {
+    uint32_t size;
+    uint32_t out_of_scope;  /**< 1: no intent of the model fits */
+    const char *intent;     /**< best intent, or "oos" when out of scope */
+    int32_t intent_index;   /**< index in the model, -1 when out of scope */
+    float confidence;       /**< calibrated probability of the best intent */
+    float margin;           /**< confidence minus the runner-up's */
+    int32_t pattern;        /**< pattern that forced the intent, or -1 */
+    uint32_t missing_slots; /**< required slots of the intent not found */
+} kefu_intent_result;
+
+/**
+ * Classifies one message.  Top-k, missing slots and explanations of this
+ * result are read from the scratch until its next call.  Errors:
+ * KEFU_E_UTF8, KEFU_E_TOO_LONG, KEFU_E_LIMIT (a pattern hit its match
+ * limit), KEFU_E_STATE (the model has no intents); the diag says more.
+ */
+KEFU_API int kefu_classify(kefu_scratch *scratch, const char *text, size_t len,
+                           kefu_intent_result *out);
+/** How many intents kefu_classify keeps in its top list (default 5). */
+KEFU_API int kefu_classify_set_top(kefu_scratch *scratch, uint32_t k);
+/** Number of entries in the last result's top list. */
+KEFU_API size_t kefu_classify_top_count(const kefu_scratch *scratch);
+/** Entry i of the top list (by descending confidence; may include "oos"). */
+KEFU_API int kefu_classify_top(const kefu_scratch *scratch, size_t i,
+                               const char **intent, float *confidence);
+/** Name of the i-th required slot still missing; NULL past the end. */
+KEFU_API const char *kefu_classify_missing_slot(const kefu_scratch *scratch, size_t i);
+
+/** Kinds of explanation items. */
+typedef enum kefu_explain_kind {
+    KEFU_EXPLAIN_FEATURE = 1, /**< an n-gram; text is the tokens it came from */
+    KEFU_EXPLAIN_PATTERN = 2  /**< a pattern that matched; weight INFINITY = forced */
+} kefu_explain_kind;
+
+/**
+ * One contribution to a decision.  Set `size` in every element passed to
+ * kefu_classify_explain.  `text` is not NUL-terminated and lives until the
+ * next call on the scratch.
+ */
+typedef struct kefu_explain_item {
+    uint32_t size;
+    uint32_t kind;          /**< kefu_explain_kind */
+    const char *text;
+    uint32_t text_len;
+    float weight;           /**< contribution to the chosen intent's score */
+} kefu_explain_item;
+
+/**
+ * Fills up to `cap` items explaining the last kefu_classify on this
+ * scratch: matching patterns of the chosen intent first, then the features
+ * with the largest contributions (by absolute weight).  Returns the count.
+ */
+KEFU_API size_t kefu_classify_explain(kefu_scratch *scratch,
+                                      kefu_explain_item *items, size_t cap);
+
+/** Number of intents of the model (including "oos" when trained with it). */
+KEFU_API size_t kefu_model_intent_count(const kefu_model *model);
+/** Name of intent i; NULL when out of range. */
+KEFU_API const char *kefu_model_intent_name(const kefu_model *model, size_t i);
+/** Routing skill j of intent i; NULL past the end. */
+KEFU_API const char *kefu_model_intent_skill(const kefu_model *model, size_t i,
+                                             size_t j);
+
+/* ---- training and binary models (train.c, modelfile.c) ---- */
+
+/** What kefu_model_train learns. */
+typedef enum kefu_task {
+    KEFU_TASK_INTENT = 0,
+    KEFU_TASK_EMOTION = 1
+} kefu_task;
+
+/**
+ * Training options.  Initialise with kefu_train_options_init; the struct
+ * only grows at the end.  Zero values mean "the model YAML's or the
+ * default".  `progress` (may be NULL) is called after each epoch.
+ */
+typedef struct kefu_train_options {
+    uint32_t size;
+    uint32_t task;          /**< kefu_task */
+    uint32_t epochs;
+    float learning_rate;
+    uint64_t seed;
+    void (*progress)(uint32_t epoch, uint32_t epochs, double loss,
+                     double val_accuracy, void *user);
+    void *user;
+} kefu_train_options;
+
+KEFU_API void kefu_train_options_init(kefu_train_options *opts);
+
+/**
+ * Trains a model from a TSV file of `label<TAB>text` lines, with an
+ * optional YAML model (`config`: intents' patterns, slots and skills,
+ * entities, classifier settings, rules ...) and an optional validation TSV
+ * (used for calibration and to choose the out-of-scope threshold when it
+ * has `oos` lines).  Errors name the file and line.
+ */
+KEFU_API int kefu_model_train(kefu_model **out, const char *config,
+                              const char *train_tsv, const char *val_tsv,
+                              const kefu_train_options *opts,
+                              const kefu_allocator *alloc, kefu_diag *diag);
+
+/**
+ * Writes the model as a binary model file (see doc/model.md): loaded by
+ * kefu_model_load in milliseconds with no training.  Saving the model
+ * loaded from that file gives the same bytes.
+ */
+KEFU_API int kefu_model_save(const kefu_model *model, const char *path,
+                             kefu_diag *diag);
+
 /* ---- entities and slots (entity.c; doc/entities.md) ----
  * Entities are defined in the model's `entities:` section: PCRE2 patterns
  * (a group named `value` picks the value out of a longer match), lookup
@@ -443,15 +565,457 @@ KEFU_API int kefu_emotion_track_get(const kefu_emotion_track *track,
 
 /* ------------------------------------------------------------------------
  * Rules and sessions (rule_*.c, session.c)
+ *
+ * Escalation rules (doc/rules.md): typed, side-effect-free expressions over
+ * facts, compiled once into a kefu_ruleset, evaluated per message without
+ * allocating.  A rule set is immutable and reference counted: any number
+ * of threads may evaluate it while a host swaps in a new one through a
+ * kefu_rules_slot.  A kefu_facts holds one message's fact values; a
+ * kefu_rules_result holds one evaluation's outcome (both per thread).
  * ---------------------------------------------------------------------- */
+
+typedef struct kefu_ruleset kefu_ruleset;
+typedef struct kefu_rules_slot kefu_rules_slot;
+typedef struct kefu_facts kefu_facts;
+typedef struct kefu_rules_result kefu_rules_result;
+
+/** Types of facts and of trace values. */
+typedef enum kefu_fact_type {
+    KEFU_FACT_BOOL = 1,
+    KEFU_FACT_NUMBER = 2,
+    KEFU_FACT_STRING = 3,
+    KEFU_FACT_DURATION = 4,     /**< milliseconds */
+    KEFU_FACT_STRING_LIST = 5,
+    KEFU_FACT_NUMBER_LIST = 6
+} kefu_fact_type;
+
+/** How a rule set is evaluated (`rules: {mode: ...}`). */
+typedef enum kefu_rules_mode {
+    KEFU_RULES_ALL = 0,   /**< every rule in order; `stop` ends early */
+    KEFU_RULES_FIRST = 1  /**< stop after the first rule that fires */
+} kefu_rules_mode;
+
+/** Action kinds of a rule's `then:`. */
+typedef enum kefu_action_type {
+    KEFU_ACTION_ESCALATE = 1,  /**< queue / skill / tier */
+    KEFU_ACTION_PRIORITY = 2,  /**< value; raise = 1 adds, 0 sets */
+    KEFU_ACTION_SUGGEST = 3,   /**< arg: reply script id */
+    KEFU_ACTION_FLAG = 4,      /**< arg: review reason */
+    KEFU_ACTION_LOCK = 5,
+    KEFU_ACTION_TAG = 6,       /**< arg: the tag */
+    KEFU_ACTION_STOP = 7       /**< evaluation stopped after this rule */
+} kefu_action_type;
+
+/**
+ * One action of a fired rule.  Set `size` to sizeof(kefu_rule_action).
+ * Strings are NUL-terminated, "" when not given, and live as long as the
+ * rule set that produced them.
+ */
+typedef struct kefu_rule_action {
+    uint32_t size;
+    uint32_t type;        /**< kefu_action_type */
+    uint32_t rule;        /**< index of the rule (kefu_ruleset_rule_name) */
+    int32_t value;        /**< priority: the value or the amount to raise */
+    uint32_t raise;       /**< priority: 1 = raise by value, 0 = set */
+    const char *queue;    /**< escalate */
+    const char *skill;    /**< escalate */
+    const char *tier;     /**< escalate */
+    const char *arg;      /**< suggest, flag, tag */
+} kefu_rule_action;
+
+/** Outcome of one rule in the last evaluation. */
+typedef enum kefu_rule_state {
+    KEFU_RULE_SKIPPED = 0,   /**< not evaluated (an earlier rule stopped) */
+    KEFU_RULE_FALSE = 1,     /**< evaluated, did not fire */
+    KEFU_RULE_FIRED = 2,
+    KEFU_RULE_ERROR = 3      /**< evaluation failed (status says why) */
+} kefu_rule_state;
+
+typedef struct kefu_rule_outcome {
+    uint32_t size;
+    uint32_t state;        /**< kefu_rule_state */
+    int32_t status;        /**< KEFU_OK, or e.g. KEFU_E_LIMIT (regex) */
+    uint32_t trace_first;  /**< this rule's trace entries (traced runs) */
+    uint32_t trace_count;
+} kefu_rule_outcome;
+
+/** Kinds of trace entries. */
+typedef enum kefu_trace_kind {
+    KEFU_TRACE_FACT = 1,   /**< the value of a fact as read */
+    KEFU_TRACE_EXPR = 2    /**< the value of a sub-expression */
+} kefu_trace_kind;
+
+/**
+ * One traced value, in evaluation order (short-circuited parts do not
+ * appear).  `expr` points into the rule's source text (lives as long as the
+ * rule set); `string`/list values point into the facts (live until the
+ * facts change).  Set `size` to sizeof(kefu_trace_entry).
+ */
+typedef struct kefu_trace_entry {
+    uint32_t size;
+    uint32_t rule;
+    uint32_t kind;          /**< kefu_trace_kind */
+    uint32_t type;          /**< kefu_fact_type of the value */
+    const char *expr;       /**< source of the fact or sub-expression */
+    uint32_t expr_len;
+    uint32_t expr_offset;   /**< byte offset in the rule's `when` */
+    int32_t boolean;        /**< bool values */
+    double number;          /**< number; duration in milliseconds */
+    const char *string;     /**< string values (not NUL-terminated) */
+    uint32_t length;        /**< string bytes or list items */
+} kefu_trace_entry;
+
+/** Evaluation flags. */
+#define KEFU_RULES_TRACE 1u
+
+/**
+ * The rule set compiled from the model's `rules:`/`facts:` sections (an
+ * empty set when it has none).  Borrowed: lives as long as the model; take
+ * a reference with kefu_ruleset_ref to keep it longer.
+ */
+KEFU_API kefu_ruleset *kefu_model_rules(const kefu_model *model);
+/**
+ * Compiles a rule file (YAML with `rules:` and optionally `facts:`, `kefu:`,
+ * `name:`) against a model: the model's declared facts are known, the file
+ * may declare more.  `name` is used in diagnostics.  The model may be freed
+ * afterwards.  On error nothing is created and `diag` has the position.
+ */
+KEFU_API int kefu_ruleset_compile(kefu_ruleset **out, const kefu_model *model, const char *yaml, size_t len, const char *name, const kefu_allocator *alloc, kefu_diag *diag);
+/** kefu_ruleset_compile on the content of a file. */
+KEFU_API int kefu_ruleset_load(kefu_ruleset **out, const kefu_model *model, const char *path, const kefu_allocator *alloc, kefu_diag *diag);
+/** Takes one more reference; returns rs. */
+KEFU_API kefu_ruleset *kefu_ruleset_ref(kefu_ruleset *rs);
+/** Drops one reference; the set is freed with the last.  NULL is fine. */
+KEFU_API void kefu_ruleset_free(kefu_ruleset *rs);
+/** Number of rules, in evaluation order. */
+KEFU_API uint32_t kefu_ruleset_rule_count(const kefu_ruleset *rs);
+/** Name of rule i (evaluation order); "" when out of range. */
+KEFU_API const char *kefu_ruleset_rule_name(const kefu_ruleset *rs, uint32_t i);
+/** Source of rule i's `when`; "" when out of range. */
+KEFU_API const char *kefu_ruleset_rule_when(const kefu_ruleset *rs, uint32_t i);
+/** kefu_rules_mode of the set. */
+KEFU_API uint32_t kefu_ruleset_mode(const kefu_ruleset *rs);
+/** kefu_fact_type of a fact the set knows, or KEFU_E_UNKNOWN. */
+KEFU_API int kefu_ruleset_fact_type(const kefu_ruleset *rs, const char *name, size_t name_len);
+
+/**
+ * A slot holding the current rule set for hot swap.  Acquire returns a new
+ * reference (release it with kefu_ruleset_free); swap publishes `next`
+ * atomically (the slot takes its own reference) and drops the slot's
+ * reference to the old set, which lives on while holders keep it.
+ */
+KEFU_API int kefu_rules_slot_new(kefu_rules_slot **out, kefu_ruleset *initial, const kefu_allocator *alloc);
+KEFU_API void kefu_rules_slot_free(kefu_rules_slot *slot);
+KEFU_API kefu_ruleset *kefu_rules_slot_acquire(kefu_rules_slot *slot);
+KEFU_API int kefu_rules_slot_swap(kefu_rules_slot *slot, kefu_ruleset *next);
+
+/**
+ * Facts for the schema of a rule set (built-in facts, the declared host
+ * facts, the entities.* the rules use).  Unset facts read as zero values
+ * (false, 0, "", empty list, 0s) and has() is false for them.  Strings are
+ * copied.  Setting a name the schema does not know is KEFU_E_UNKNOWN,
+ * except `entities.*` names no rule uses, which are accepted and ignored;
+ * a wrong type is KEFU_E_TYPE.  Facts made for one rule set may be
+ * evaluated against another (hot swap): facts are matched by name.
+ */
+KEFU_API int kefu_facts_new(kefu_facts **out, kefu_ruleset *rs, const kefu_allocator *alloc);
+KEFU_API void kefu_facts_free(kefu_facts *facts);
+/** Re-targets facts at another rule set's schema, keeping values by name. */
+KEFU_API int kefu_facts_rebind(kefu_facts *facts, kefu_ruleset *rs);
+/** Unsets every fact. */
+KEFU_API void kefu_facts_clear(kefu_facts *facts);
+KEFU_API int kefu_facts_set_bool(kefu_facts *facts, const char *name, size_t name_len, int32_t value);
+KEFU_API int kefu_facts_set_number(kefu_facts *facts, const char *name, size_t name_len, double value);
+KEFU_API int kefu_facts_set_duration(kefu_facts *facts, const char *name, size_t name_len, int64_t ms);
+KEFU_API int kefu_facts_set_string(kefu_facts *facts, const char *name, size_t name_len, const char *s, size_t len);
+/** A list of strings: items[i] of lens[i] bytes (lens NULL: NUL-terminated). */
+KEFU_API int kefu_facts_set_strings(kefu_facts *facts, const char *name, size_t name_len, const char *const *items, const size_t *lens, size_t n);
+KEFU_API int kefu_facts_set_numbers(kefu_facts *facts, const char *name, size_t name_len, const double *items, size_t n);
+KEFU_API int kefu_facts_unset(kefu_facts *facts, const char *name, size_t name_len);
+KEFU_API const kefu_diag *kefu_facts_diag(const kefu_facts *facts);
+
+/** An evaluation result; grows to the largest rule set it has seen. */
+KEFU_API int kefu_rules_result_new(kefu_rules_result **out, const kefu_allocator *alloc);
+KEFU_API void kefu_rules_result_free(kefu_rules_result *res);
+/**
+ * Evaluates the rules on the facts (flags: KEFU_RULES_TRACE).  A rule whose
+ * evaluation fails (a regex hits its match limit, division by zero) does
+ * not fire; its outcome carries the status and evaluation goes on.  The
+ * result refers to `rs`, which must outlive the reads of the result.
+ */
+KEFU_API int kefu_rules_eval(kefu_rules_result *res, const kefu_ruleset *rs, const kefu_facts *facts, uint32_t flags);
+KEFU_API uint32_t kefu_rules_result_fired_count(const kefu_rules_result *res);
+/** Index (in the rule set) of the i-th fired rule; UINT32_MAX if none. */
+KEFU_API uint32_t kefu_rules_result_fired(const kefu_rules_result *res, uint32_t i);
+KEFU_API uint32_t kefu_rules_result_action_count(const kefu_rules_result *res);
+KEFU_API int kefu_rules_result_action(const kefu_rules_result *res, uint32_t i, kefu_rule_action *out);
+/** Outcome of rule `rule` (index in the rule set). */
+KEFU_API int kefu_rules_result_rule(const kefu_rules_result *res, uint32_t rule, kefu_rule_outcome *out);
+KEFU_API uint32_t kefu_rules_result_trace_count(const kefu_rules_result *res);
+KEFU_API int kefu_rules_result_trace(const kefu_rules_result *res, uint32_t i, kefu_trace_entry *out);
+/**
+ * Explains rule `rule` in one line, e.g. "angry: fired: emotion.anger = 85,
+ * emotion.anger > 80 = true".  Returns the length the full text needs.
+ */
+KEFU_API size_t kefu_rules_result_explain(const kefu_rules_result *res, uint32_t rule, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------------
  * Routing (router.c)
+ *
+ * A kefu_router is a deterministic state machine (doc/routing.md): the
+ * host passes every event with its own clock in milliseconds (never going
+ * backwards) and drains the router's decisions with kefu_router_poll.  It
+ * reads no clock and draws no random numbers, so replaying the same calls
+ * gives the same decisions.  Agents, queues, skills and conversations are
+ * named by host-chosen non-zero uint32 ids.  A call that fails returns an
+ * error, records it on kefu_router_diag and changes nothing (except
+ * KEFU_E_NOMEM while firing timers: the timers due before the failure stay
+ * applied).  One router belongs to one thread at a time.
  * ---------------------------------------------------------------------- */
+
+typedef struct kefu_router kefu_router;
+
+/** Agent selection order of a queue (ties: lower agent id first). */
+typedef enum kefu_strategy {
+    KEFU_STRATEGY_LONGEST_IDLE = 1,     /**< oldest idle_since first */
+    KEFU_STRATEGY_LEAST_LOADED = 2,     /**< lowest load/capacity, then idle */
+    KEFU_STRATEGY_BEST_PROFICIENCY = 3, /**< highest level in the queue's skill */
+    KEFU_STRATEGY_ROUND_ROBIN = 4       /**< least recently offered first */
+} kefu_strategy;
+
+/** Agent presence set by the host, and derived states reported back. */
+typedef enum kefu_agent_state {
+    KEFU_AGENT_OFFLINE = 0,
+    KEFU_AGENT_AVAILABLE = 1,  /**< logged in, ready, has free capacity */
+    KEFU_AGENT_AWAY = 2,       /**< logged in, takes no new offers */
+    KEFU_AGENT_BUSY = 3,       /**< reported only: ready but full */
+    KEFU_AGENT_WRAPUP = 4      /**< reported only: in wrap-up after work */
+} kefu_agent_state;
+
+/** Tiers: an agent of a higher tier may take work asking for a lower one. */
+typedef enum kefu_tier {
+    KEFU_TIER_ANY = 0, KEFU_TIER_JUNIOR = 1, KEFU_TIER_SENIOR = 2,
+    KEFU_TIER_EXPERT = 3
+} kefu_tier;
+
+/** Channels are 1..KEFU_ROUTER_CHANNELS; the first ones have names. */
+#define KEFU_ROUTER_CHANNELS 8
+enum { KEFU_CHANNEL_VOICE = 1, KEFU_CHANNEL_CHAT = 2, KEFU_CHANNEL_EMAIL = 3,
+       KEFU_CHANNEL_MESSAGING = 4, KEFU_CHANNEL_VIDEO = 5 };
+/** Limits. */
+#define KEFU_ROUTER_MAX_REQ_SKILLS 8   /**< required skills per conversation */
+#define KEFU_ROUTER_MAX_LANGUAGES 8    /**< languages per agent */
+#define KEFU_ROUTER_MAX_STEPS 8        /**< relaxation steps per queue */
+#define KEFU_ROUTER_MAX_CAPACITY 64    /**< total capacity of one agent */
+#define KEFU_ROUTER_MAX_LEVEL 100      /**< skill levels are 1..100 */
+/** A language code: up to four ASCII letters packed, e.g. KEFU_LANG('z','h'). */
+#define KEFU_LANG(a, b) ((uint32_t)(unsigned char)(a) << 8 | (uint32_t)(unsigned char)(b))
+
+/** Router-wide options (kefu_router_set / get / bounds). */
+typedef enum kefu_router_option {
+    KEFU_ROUTER_AGING_MS = 1,         /**< ms of waiting worth one priority level; 0 = no aging; default 60000 */
+    KEFU_ROUTER_OFFER_TIMEOUT_MS = 2, /**< reservation timeout; default 15000 */
+    KEFU_ROUTER_MAX_MISSES = 3,       /**< timed-out offers in a row before the agent is set away; 0 = never; default 3 */
+    KEFU_ROUTER_STATS_BUCKET_MS = 4,  /**< statistics resolution; default 60000 (resets statistics) */
+    KEFU_ROUTER_STATS_BUCKETS = 5     /**< buckets kept, window = BUCKET_MS * BUCKETS; default 60 (resets statistics) */
+} kefu_router_option;
+
+/** Per-queue options (kefu_router_queue_set). */
+typedef enum kefu_queue_option {
+    KEFU_QUEUE_STRATEGY = 1,      /**< a kefu_strategy */
+    KEFU_QUEUE_SKILL = 2,         /**< skill ranked by BEST_PROFICIENCY; 0 = none */
+    KEFU_QUEUE_SL_TARGET_MS = 3   /**< service-level target; default 20000 */
+} kefu_queue_option;
+
+/**
+ * A conversation to route (the session's routing request).  Set `size` to
+ * sizeof(kefu_route_request).  Arrays are read during the call only.
+ */
+typedef struct kefu_route_request {
+    uint32_t size;
+    uint32_t queue;           /**< queue id */
+    uint32_t channel;         /**< 1..KEFU_ROUTER_CHANNELS */
+    int32_t priority;         /**< higher first, -1000000..1000000 */
+    uint32_t language;        /**< 0 = any */
+    uint32_t tier;            /**< kefu_tier wanted (minimum), 0 = any */
+    uint32_t preferred_agent; /**< offered first when eligible; 0 = none */
+    uint32_t nskills;         /**< 0..KEFU_ROUTER_MAX_REQ_SKILLS */
+    const uint32_t *skills;   /**< skill ids */
+    const uint32_t *levels;   /**< minimum level per skill (1..100) */
+} kefu_route_request;
+
+/** Kinds of router event (decisions and notices) read with kefu_router_poll. */
+typedef enum kefu_route_event_kind {
+    KEFU_ROUTE_OFFER = 1,     /**< conversation reserved for agent: accept or reject it */
+    KEFU_ROUTE_TIMEOUT = 2,   /**< the offer timed out; the conversation waits again */
+    KEFU_ROUTE_OVERFLOW = 3,  /**< conversation moved to `queue` by a relaxation step */
+    KEFU_ROUTE_AGENT_AWAY = 4 /**< agent set away after too many missed offers */
+} kefu_route_event_kind;
+
+typedef struct kefu_route_event {
+    uint32_t size;
+    uint32_t kind;            /**< kefu_route_event_kind */
+    uint32_t conversation;
+    uint32_t agent;
+    uint32_t queue;
+    uint32_t reserved_;
+    int64_t time_ms;          /**< when it happened (a timer's due time) */
+} kefu_route_event;
+
+/** Conversation states reported by kefu_router_conversation_info. */
+typedef enum kefu_conv_state {
+    KEFU_CONV_WAITING = 1, KEFU_CONV_RESERVED = 2, KEFU_CONV_ASSIGNED = 3
+} kefu_conv_state;
+
+typedef struct kefu_conversation_info {
+    uint32_t size;
+    uint32_t state;           /**< kefu_conv_state */
+    uint32_t queue;           /**< current queue (after overflow) */
+    uint32_t agent;           /**< when reserved or assigned, else 0 */
+    uint32_t step;            /**< relaxation steps reached in this queue */
+    int32_t priority;
+    int64_t arrival_ms;
+} kefu_conversation_info;
+
+typedef struct kefu_agent_info {
+    uint32_t size;
+    uint32_t state;           /**< kefu_agent_state (derived) */
+    uint32_t presence;        /**< as set by the host */
+    uint32_t load;            /**< capacity in use (reserved + assigned) */
+    uint32_t capacity;
+    uint32_t conversations;   /**< reserved + assigned */
+    uint32_t misses;          /**< timed-out offers in a row */
+    uint32_t tier;
+    int64_t idle_since_ms;
+    int64_t wrapup_until_ms;  /**< 0 when not in wrap-up */
+} kefu_agent_info;
+
+/**
+ * Statistics of a queue (or of all queues with queue 0) over the last
+ * window_ms (rounded to whole buckets).  Rates are 0 when undefined.
+ * Definitions in doc/routing.md.
+ */
+typedef struct kefu_route_stats {
+    uint32_t size;
+    uint32_t queue;
+    uint64_t offered;         /**< conversations that arrived */
+    uint64_t answered;        /**< offers accepted */
+    uint64_t answered_in_target; /**< accepted within the queue's SL target */
+    uint64_t abandoned;       /**< cancelled while waiting or reserved */
+    uint64_t transfers;       /**< transferred out of an agent */
+    uint64_t reroutes;        /**< overflowed to another queue */
+    uint64_t waiting;         /**< waiting now */
+    int64_t longest_wait_ms;  /**< of those waiting now */
+    double service_level;     /**< answered_in_target / (answered + abandoned) */
+    double asa_ms;            /**< mean wait of answered conversations */
+    double abandon_rate;      /**< abandoned / (answered + abandoned) */
+    double occupancy;         /**< busy / staffed agent time (router-wide) */
+    double transfer_rate;     /**< transfers / answered */
+} kefu_route_stats;
+
+/**
+ * A router, empty or populated from the model's `skills`, `queues` and
+ * `agents` sections (model may be NULL; it is not kept).  Agents from the
+ * model start with the presence written there (default offline) at time 0.
+ */
+KEFU_API int kefu_router_new(kefu_router **out, const kefu_model *model, const kefu_allocator *alloc);
+KEFU_API void kefu_router_free(kefu_router *router);
+KEFU_API const kefu_diag *kefu_router_diag(const kefu_router *router);
+KEFU_API int kefu_router_set(kefu_router *router, kefu_router_option opt, int64_t value);
+KEFU_API int kefu_router_get(const kefu_router *router, kefu_router_option opt, int64_t *value);
+KEFU_API int kefu_router_bounds(kefu_router_option opt, int64_t *lo, int64_t *hi);
+
+/** Adds a queue.  Strategy is a kefu_strategy. */
+KEFU_API int kefu_router_queue_add(kefu_router *router, int64_t now_ms, uint32_t queue, uint32_t strategy);
+KEFU_API int kefu_router_queue_set(kefu_router *router, int64_t now_ms, uint32_t queue, kefu_queue_option opt, int64_t value);
+/**
+ * Appends a relaxation step: once a conversation has waited after_ms in
+ * this queue, lower every required level by level_drop, accept agents of
+ * min_tier (0: keep the request's tier), ignore skills and tier when
+ * any_agent is 1, and move it to overflow_queue when non-zero.  Steps
+ * accumulate; after_ms must grow from step to step.
+ */
+KEFU_API int kefu_router_queue_step(kefu_router *router, int64_t now_ms, uint32_t queue, int64_t after_ms, uint32_t level_drop, uint32_t min_tier, uint32_t any_agent, uint32_t overflow_queue);
+
+/** Adds an agent, offline, with a tier and a total capacity (1..64). */
+KEFU_API int kefu_router_agent_add(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t tier, uint32_t capacity);
+/** Removes an agent that holds no conversation. */
+KEFU_API int kefu_router_agent_remove(kefu_router *router, int64_t now_ms, uint32_t agent);
+/** Sets a skill level 1..100; level 0 removes the skill. */
+KEFU_API int kefu_router_agent_skill(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t skill, uint32_t level);
+/** Capacity cost of one conversation on a channel; 0: the agent does not take it. */
+KEFU_API int kefu_router_agent_channel(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t channel, uint32_t cost);
+KEFU_API int kefu_router_agent_language(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t language, uint32_t on);
+KEFU_API int kefu_router_agent_queue(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t queue, uint32_t on);
+/** Presence: KEFU_AGENT_OFFLINE (only without conversations), AVAILABLE or AWAY. */
+KEFU_API int kefu_router_agent_state(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t state);
+KEFU_API int kefu_router_agent_info(const kefu_router *router, uint32_t agent, kefu_agent_info *out);
+
+/** A new conversation: offered to the best eligible agent now, or queued. */
+KEFU_API int kefu_router_submit(kefu_router *router, int64_t now_ms, uint32_t conversation, const kefu_route_request *req);
+/** The agent took the offer: the conversation is assigned. */
+KEFU_API int kefu_router_accept(kefu_router *router, int64_t now_ms, uint32_t conversation);
+/** The agent declined: the conversation waits again at its place. */
+KEFU_API int kefu_router_reject(kefu_router *router, int64_t now_ms, uint32_t conversation);
+/** Work done: the conversation leaves; the agent wraps up for wrapup_ms. */
+KEFU_API int kefu_router_complete(kefu_router *router, int64_t now_ms, uint32_t conversation, int64_t wrapup_ms);
+/** The customer left (waiting or reserved): counted as abandoned. */
+KEFU_API int kefu_router_cancel(kefu_router *router, int64_t now_ms, uint32_t conversation);
+/** An assigned conversation goes back to wait in `queue` (its arrival time is kept). */
+KEFU_API int kefu_router_transfer(kefu_router *router, int64_t now_ms, uint32_t conversation, uint32_t queue);
+/** Fires the timers due by now_ms (offer timeouts, wrap-up ends, relaxation steps). */
+KEFU_API int kefu_router_tick(kefu_router *router, int64_t now_ms);
+/** Next event in order; KEFU_E_EMPTY when there is none. */
+KEFU_API int kefu_router_poll(kefu_router *router, kefu_route_event *out);
+KEFU_API int kefu_router_conversation_info(const kefu_router *router, uint32_t conversation, kefu_conversation_info *out);
+KEFU_API int kefu_router_stats(const kefu_router *router, int64_t now_ms, uint32_t queue, int64_t window_ms, kefu_route_stats *out);
+
+/**
+ * Writes the whole state (versioned, CRC-checked) into buf.  *len gets the
+ * size needed; KEFU_E_BUFFER when cap is smaller (call with cap 0 to ask).
+ */
+KEFU_API int kefu_router_snapshot(const kefu_router *router, void *buf, size_t cap, size_t *len);
+/**
+ * Replaces the router's state with a snapshot.  A damaged or inconsistent
+ * snapshot is KEFU_E_CORRUPT (KEFU_E_VERSION for another format) and leaves
+ * the router as it was.
+ */
+KEFU_API int kefu_router_restore(kefu_router *router, const void *data, size_t len);
+
 
 /* ------------------------------------------------------------------------
  * Staffing arithmetic (staffing.c)
+ *
+ * Erlang C (M/M/n) and Erlang A (M/M/n+M, exponential patience) for one
+ * skill.  Rates per second, times in seconds.  Stable for thousands of
+ * agents (recurrences and log-space sums, no factorials).
  * ---------------------------------------------------------------------- */
+
+typedef struct kefu_erlang_result {
+    uint32_t size;
+    uint32_t agents;
+    double load_erlangs;   /**< arrival_rate * aht */
+    double occupancy;      /**< carried load / agents */
+    double p_wait;         /**< probability an arrival waits */
+    double asa_s;          /**< mean wait of answered contacts */
+    double service_level;  /**< answered within the target / offered */
+    double abandon_rate;   /**< 0 for Erlang C */
+    double mean_queue;     /**< mean number waiting */
+} kefu_erlang_result;
+
+/**
+ * Erlang C.  KEFU_E_LIMIT when agents <= load (the queue grows without
+ * bound): out then has p_wait 1, service_level 0 and asa_s INFINITY.
+ */
+KEFU_API int kefu_erlang_c(kefu_erlang_result *out, double arrival_rate, double aht_s, uint32_t agents, double sl_target_s);
+/** Erlang A with mean patience patience_s (> 0); stable for any agents. */
+KEFU_API int kefu_erlang_a(kefu_erlang_result *out, double arrival_rate, double aht_s, double patience_s, uint32_t agents, double sl_target_s);
+/**
+ * Fewest agents whose service level reaches sl_goal (0..1): Erlang C when
+ * patience_s is 0, else Erlang A.  KEFU_E_LIMIT above 100000 agents.
+ */
+KEFU_API int kefu_erlang_agents(uint32_t *agents, double arrival_rate, double aht_s, double patience_s, double sl_target_s, double sl_goal);
+
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,9 @@
 #include "emotion.h"
 #include "entity.h"
 #include "redact.h"
+#include "rules.h"
+#include "intent.h"
+#include "router.h"
 #include "text.h"
 
 #define KEFU_MODEL_FORMAT 1
@@ -36,17 +39,27 @@ static int parse_text_section(struct kefu_model *m, const kefu_ynode *n,
 
 static const section sections[] = {
     {"text", parse_text_section},
+    {"facts", kefu_facts_parse_section},
+    {"rules", kefu_rules_parse_section},
     {"emotion", kefu_emotion_parse},
+    {"skills", kefu_floor_parse_skills},
+    {"queues", kefu_floor_parse_queues},
+    {"agents", kefu_floor_parse_agents},
     {"entities", kefu_entity_parse_section},
     {"redaction", kefu_redact_parse_section},
+    {"intents", kefu_intent_parse_section},
+    {"classifier", kefu_classifier_parse_section},
 };
 
 /* Run in this order after all files are read; released in reverse. */
 static const engine_step engines[] = {
     {NULL, NULL},
     {kefu_emotion_finish, kefu_emotion_release},
+    {kefu_floor_finish, kefu_floor_release},
     {kefu_entity_finish, kefu_entity_release},
     {kefu_redact_finish, kefu_redact_release},
+    {kefu_intent_finish, kefu_intent_release}, /* after entities: slots */
+    {kefu_rules_finish, kefu_rules_release},
 };
 
 /* ---- text settings ---- */
@@ -84,7 +97,7 @@ void kefu_model_text_init(const struct kefu_model *m, kefu_text *t)
 
 /* ---- files ---- */
 
-static int read_file(const kefu_mem *mem, const char *path, char **out,
+int kefu_read_file(const kefu_mem *mem, const char *path, char **out,
                      size_t *len, kefu_diag *diag)
 {
     FILE *f = fopen(path, "rb");
@@ -123,7 +136,7 @@ static int read_file(const kefu_mem *mem, const char *path, char **out,
 }
 
 /* Directory part of a path ("." when none), into buf. */
-static void dir_of(const char *path, char *buf, size_t cap)
+void kefu_dir_of(const char *path, char *buf, size_t cap)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -160,7 +173,19 @@ static int load_include(struct kefu_model *m, const kefu_ynode *item,
         snprintf(path, sizeof path, "%s", item->str);
     else
         snprintf(path, sizeof path, "%s/%s", ctx->base_dir, item->str);
-    rc = read_file(&m->mem, path, &data, &len, ctx->diag);
+    if (m->vfs) {
+        size_t i;
+        for (i = 0; i < m->nvfs; i++)
+            if (!strcmp(m->vfs[i].name, path))
+                break;
+        if (i == m->nvfs)
+            return kefu_yerr(ctx->diag, ctx->doc, item, KEFU_E_CORRUPT,
+                             "binary model lacks included file '%s'", path);
+        kefu_dir_of(path, dir, sizeof dir);
+        return load_yaml(m, m->vfs[i].text, m->vfs[i].len, path, dir,
+                         ctx->depth + 1, ctx->diag);
+    }
+    rc = kefu_read_file(&m->mem, path, &data, &len, ctx->diag);
     if (rc) {
         /* point at the include line, keep the reason */
         char why[512];
@@ -169,7 +194,7 @@ static int load_include(struct kefu_model *m, const kefu_ynode *item,
         return kefu_yerr(ctx->diag, ctx->doc, item, rc,
                          "cannot include '%s': %s", path, why);
     }
-    dir_of(path, dir, sizeof dir);
+    kefu_dir_of(path, dir, sizeof dir);
     rc = load_yaml(m, data, len, path, dir, ctx->depth + 1, ctx->diag);
     kefu_dealloc(&m->mem, data);
     return rc;
@@ -254,9 +279,26 @@ static int load_yaml(struct kefu_model *m, const char *data, size_t len,
 {
     kefu_ydoc doc;
     kefu_load_ctx ctx;
+    struct kefu_model_source *src;
     int rc = kefu_ydoc_parse(&doc, data, len, name, &m->alloc, diag);
     if (rc)
         return rc;
+    if (kefu_grow(&m->mem, (void **)&m->sources, &m->cap_sources,
+                  m->nsources + 1, sizeof *m->sources)) {
+        kefu_ydoc_free(&doc);
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    }
+    src = &m->sources[m->nsources];
+    src->name = kefu_strdup(&m->mem, name);
+    src->text = kefu_strndup(&m->mem, data, len);
+    src->len = len;
+    if (!src->name || !src->text) {
+        kefu_dealloc(&m->mem, src->name);
+        kefu_dealloc(&m->mem, src->text);
+        kefu_ydoc_free(&doc);
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    }
+    m->nsources++;
     if (!doc.root) {
         kefu_ydoc_free(&doc);
         return kefu_diag_setf(diag, KEFU_E_MODEL, name, 1, 1, 0,
@@ -272,7 +314,7 @@ static int load_yaml(struct kefu_model *m, const char *data, size_t len,
     return rc;
 }
 
-static struct kefu_model *model_alloc(const kefu_allocator *alloc)
+struct kefu_model *kefu_model_begin(const kefu_allocator *alloc)
 {
     kefu_mem mem;
     struct kefu_model *m;
@@ -287,7 +329,7 @@ static struct kefu_model *model_alloc(const kefu_allocator *alloc)
     return m;
 }
 
-static int model_finish(struct kefu_model *m, kefu_diag *diag)
+int kefu_model_end(struct kefu_model *m, kefu_diag *diag)
 {
     for (size_t i = 0; i < KEFU_ARRAY_LEN(engines); i++)
         if (engines[i].finish) {
@@ -296,6 +338,13 @@ static int model_finish(struct kefu_model *m, kefu_diag *diag)
                 return rc;
         }
     return KEFU_OK;
+}
+
+int kefu_model_add_yaml(struct kefu_model *m, const char *data, size_t len,
+                        const char *name, const char *base_dir,
+                        kefu_diag *diag)
+{
+    return load_yaml(m, data, len, name, base_dir, 0, diag);
 }
 
 KEFU_API void kefu_model_free(kefu_model *m)
@@ -307,6 +356,11 @@ KEFU_API void kefu_model_free(kefu_model *m)
     for (size_t i = KEFU_ARRAY_LEN(engines); i-- > 0;)
         if (engines[i].release)
             engines[i].release(m);
+    for (size_t i = 0; i < m->nsources; i++) {
+        kefu_dealloc(&mem, m->sources[i].name);
+        kefu_dealloc(&mem, m->sources[i].text);
+    }
+    kefu_dealloc(&mem, m->sources);
     kefu_dealloc(&mem, m->name);
     kefu_dealloc(&mem, m);
 }
@@ -315,13 +369,16 @@ static int load_any(kefu_model **out, const char *data, size_t len,
                     const char *name, const char *base_dir,
                     const kefu_allocator *alloc, kefu_diag *diag)
 {
-    struct kefu_model *m = model_alloc(alloc);
+    struct kefu_model *m;
     int rc;
+    if (kefu_modelfile_is(data, len))
+        return kefu_modelfile_load(out, data, len, name, alloc, diag);
+    m = kefu_model_begin(alloc);
     if (!m)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     rc = load_yaml(m, data, len, name, base_dir, 0, diag);
     if (rc == KEFU_OK)
-        rc = model_finish(m, diag);
+        rc = kefu_model_end(m, diag);
     if (rc) {
         kefu_model_free(m);
         return rc;
@@ -359,10 +416,10 @@ KEFU_API int kefu_model_load(kefu_model **out, const char *path,
         return kefu_diag_msg(diag, KEFU_E_ARG, "model output or path is NULL");
     *out = NULL;
     kefu_mem_init(&mem, alloc);
-    rc = read_file(&mem, path, &data, &len, diag);
+    rc = kefu_read_file(&mem, path, &data, &len, diag);
     if (rc)
         return rc;
-    dir_of(path, dir, sizeof dir);
+    kefu_dir_of(path, dir, sizeof dir);
     rc = load_any(out, data, len, path, dir, alloc, diag);
     kefu_dealloc(&mem, data);
     return rc;

@@ -46,7 +46,40 @@ struct kefu_model {
     struct kefu_floor *floor;
     /* engine builders live here while loading, then are dropped */
     void *building[8];
+    /* every YAML file read, in order (the binary model stores them) */
+    struct kefu_model_source *sources;
+    size_t nsources, cap_sources;
+    /* when loading a binary model: includes are served from its sources */
+    const struct kefu_model_source *vfs;
+    size_t nvfs;
 };
+
+struct kefu_model_source {
+    char *name;
+    char *text;
+    size_t len;
+};
+
+/* Steps of loading, for the loaders (YAML, training, binary models). */
+struct kefu_model *kefu_model_begin(const kefu_allocator *alloc);
+/* Reads one top-level YAML text (its includes too) into the model. */
+int kefu_model_add_yaml(struct kefu_model *m, const char *data, size_t len,
+                        const char *name, const char *base_dir,
+                        kefu_diag *diag);
+/* Runs every engine's finish step; the model is then complete. */
+int kefu_model_end(struct kefu_model *m, kefu_diag *diag);
+/* Reads a file into a buffer allocated from mem (diag names the file). */
+int kefu_read_file(const kefu_mem *mem, const char *path, char **out,
+                   size_t *len, kefu_diag *diag);
+/* Directory part of a path ("." when none). */
+void kefu_dir_of(const char *path, char *buf, size_t cap);
+
+/* Binary model files (modelfile.c). */
+#define KEFU_MODELFILE_MAGIC "KEFUMDL\x01"
+bool kefu_modelfile_is(const char *data, size_t len);
+int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
+                        const char *name, const kefu_allocator *alloc,
+                        kefu_diag *diag);
 
 /* Slots of kefu_model.building, one per engine that accumulates. */
 enum { KEFU_BUILD_INTENT, KEFU_BUILD_ENTITY, KEFU_BUILD_REDACT,

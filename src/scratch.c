@@ -4,6 +4,7 @@
 
 #include "entity.h"
 #include "redact.h"
+#include "intent.h"
 
 KEFU_API int kefu_scratch_new(kefu_scratch **out, const kefu_model *model,
                               const kefu_allocator *alloc)
@@ -37,6 +38,7 @@ KEFU_API void kefu_scratch_free(kefu_scratch *s)
     mem = s->mem;
     kefu_entity_scratch_free(&mem, s->entity);
     kefu_redact_scratch_free(&mem, s->redact);
+    kefu_intent_scratch_free(&mem, s->intent);
     kefu_emotion_scratch_free(s);
     kefu_text_release(&s->text);
     kefu_dealloc(&mem, s);

@@ -8,6 +8,9 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"train", "train a model from examples and write a binary model", cmd_train},
+    {"classify", "classify lines of text (JSON lines out)", cmd_classify},
+    {"eval", "evaluate a model on label<TAB>text lines", cmd_eval},
     {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
     {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
 };

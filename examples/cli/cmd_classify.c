@@ -1,0 +1,155 @@
+/*
+ * cmd_classify.c - `kefu classify -m MODEL [--top K] [--explain N]
+ * [FILE|-]`: one text per line in, one JSON object per line out with
+ * intent, confidence, margin, out_of_scope, top-k, entities, missing slots
+ * (and the explanation when asked).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_entities(kefu_scratch *s)
+{
+    printf(",\"entities\":[");
+    for (size_t i = 0; i < kefu_entity_count(s); i++) {
+        kefu_entity e;
+        memset(&e, 0, sizeof e);
+        e.size = sizeof e;
+        if (kefu_entity_get(s, i, &e))
+            continue;
+        printf("%s{\"name\":", i ? "," : "");
+        cli_json_string(stdout, e.name, strlen(e.name));
+        printf(",\"value\":");
+        cli_json_string(stdout, e.value, e.value_len);
+        printf(",\"bytes\":[%u,%u],\"chars\":[%u,%u]}", e.byte_start,
+               e.byte_end, e.char_start, e.char_end);
+    }
+    printf("]");
+}
+
+int cmd_classify(int argc, char **argv)
+{
+    const char *model = NULL, *path = NULL;
+    unsigned top = 3, explain = 0;
+    kefu_model *m = NULL;
+    kefu_scratch *s = NULL;
+    kefu_diag *d;
+    FILE *in = stdin;
+    char *line = NULL;
+    size_t cap = 0;
+    long n;
+    int failed = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: kefu classify -m MODEL [--top K] [--explain N] [FILE|-]\n");
+            return 0;
+        } else if (!strcmp(a, "-m") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--top") && i + 1 < argc) {
+            top = (unsigned)atoi(argv[++i]);
+        } else if (!strcmp(a, "--explain") && i + 1 < argc) {
+            explain = (unsigned)atoi(argv[++i]);
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "kefu classify: unknown option '%s'\n", a);
+            return 2;
+        } else {
+            path = a;
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "kefu classify: -m MODEL is required\n");
+        return 2;
+    }
+    d = kefu_diag_new(NULL);
+    if (kefu_model_load(&m, model, NULL, d)) {
+        cli_report("load", kefu_diag_status(d), d);
+        kefu_diag_free(d);
+        return 1;
+    }
+    if (kefu_scratch_new(&s, m, NULL) || (top && kefu_classify_set_top(s, top))) {
+        fprintf(stderr, "kefu classify: cannot set up (does the model have intents?)\n");
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+        return 1;
+    }
+    if (path && strcmp(path, "-") && !(in = fopen(path, "rb"))) {
+        perror(path);
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+        return 1;
+    }
+    while ((n = cli_getline(&line, &cap, in)) >= 0) {
+        kefu_intent_result r;
+        int rc;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        rc = kefu_classify(s, line, (size_t)n, &r);
+        if (rc) {
+            char msg[600];
+            kefu_diag_format(kefu_scratch_diag(s), msg, sizeof msg);
+            printf("{\"error\":");
+            cli_json_string(stdout, msg, strlen(msg));
+            printf(",\"status\":%d}\n", rc);
+            failed = 1;
+            continue;
+        }
+        printf("{\"intent\":");
+        cli_json_string(stdout, r.intent, strlen(r.intent));
+        printf(",\"confidence\":%.4f,\"margin\":%.4f,\"out_of_scope\":%s",
+               r.confidence, r.margin, r.out_of_scope ? "true" : "false");
+        printf(",\"top\":[");
+        for (size_t i = 0; i < kefu_classify_top_count(s); i++) {
+            const char *name;
+            float c;
+            kefu_classify_top(s, i, &name, &c);
+            printf("%s{\"intent\":", i ? "," : "");
+            cli_json_string(stdout, name, strlen(name));
+            printf(",\"confidence\":%.4f}", c);
+        }
+        printf("]");
+        if (kefu_model_entity_count(m) && kefu_entities_extract(s, line, (size_t)n) == KEFU_OK)
+            print_entities(s);
+        printf(",\"missing_slots\":[");
+        for (size_t i = 0; kefu_classify_missing_slot(s, i); i++) {
+            const char *slot = kefu_classify_missing_slot(s, i);
+            printf("%s", i ? "," : "");
+            cli_json_string(stdout, slot, strlen(slot));
+        }
+        printf("]");
+        if (explain) {
+            kefu_explain_item items[64];
+            size_t k = explain > 64 ? 64 : explain, got;
+            for (size_t i = 0; i < k; i++)
+                items[i].size = sizeof items[i];
+            /* explain reads the classification, so classify again first
+             * (entity extraction above reused the scratch's text) */
+            kefu_classify(s, line, (size_t)n, &r);
+            got = kefu_classify_explain(s, items, k);
+            printf(",\"explain\":[");
+            for (size_t i = 0; i < got; i++) {
+                printf("%s{\"kind\":\"%s\",\"text\":", i ? "," : "",
+                       items[i].kind == KEFU_EXPLAIN_PATTERN ? "pattern" : "feature");
+                cli_json_string(stdout, items[i].text, items[i].text_len);
+                if (items[i].weight > 1e30f)
+                    printf(",\"weight\":\"force\"}");
+                else
+                    printf(",\"weight\":%.4f}", items[i].weight);
+            }
+            printf("]");
+        }
+        printf("}\n");
+    }
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+    kefu_diag_free(d);
+    return failed;
+}

@@ -1,0 +1,194 @@
+/*
+ * cmd_eval.c - `kefu eval -m MODEL TEST.tsv [--json]`: accuracy, macro-F1,
+ * in-scope accuracy, out-of-scope recall (label `oos`) and the most
+ * confused pairs.  --json prints one object with keys n, accuracy,
+ * macro_f1, in_scope_accuracy, oos_recall (and confused).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct label_stats {
+    char *name;
+    unsigned tp, fp, fn;
+} label_stats;
+
+typedef struct pair {
+    int gold, pred;
+    unsigned n;
+} pair;
+
+static int label_id(label_stats **ls, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*ls)[i].name, name))
+            return (int)i;
+    *ls = realloc(*ls, (*n + 1) * sizeof **ls);
+    (*ls)[*n].name = strdup(name);
+    (*ls)[*n].tp = (*ls)[*n].fp = (*ls)[*n].fn = 0;
+    return (int)(*n)++;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const pair *x = a, *y = b;
+    return x->n != y->n ? (x->n < y->n ? 1 : -1) : 0;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *path = NULL;
+    int json = 0;
+    kefu_model *m = NULL;
+    kefu_scratch *s = NULL;
+    kefu_diag *d;
+    FILE *in;
+    char *line = NULL;
+    size_t cap = 0, nl = 0, npairs = 0;
+    long n;
+    label_stats *ls = NULL;
+    pair *pairs = NULL;
+    unsigned total = 0, correct = 0, ins = 0, ins_ok = 0, oos = 0, oos_ok = 0,
+             errors = 0;
+    double f1sum = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: kefu eval -m MODEL TEST.tsv [--json]\n");
+            return 0;
+        } else if (!strcmp(argv[i], "-m") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--task") && i + 1 < argc) {
+            if (strcmp(argv[++i], "intent")) {
+                fprintf(stderr, "kefu eval: task '%s' is not supported here\n", argv[i]);
+                return 2;
+            }
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "kefu eval: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!model || !path) {
+        fprintf(stderr, "kefu eval: -m MODEL and TEST.tsv are required\n");
+        return 2;
+    }
+    d = kefu_diag_new(NULL);
+    if (kefu_model_load(&m, model, NULL, d)) {
+        cli_report("load", kefu_diag_status(d), d);
+        kefu_diag_free(d);
+        return 1;
+    }
+    if (kefu_scratch_new(&s, m, NULL) || !(in = fopen(path, "rb"))) {
+        fprintf(stderr, "kefu eval: cannot open %s\n", path);
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+        return 1;
+    }
+    while ((n = cli_getline(&line, &cap, in)) >= 0) {
+        char *tab = memchr(line, '\t', (size_t)n);
+        kefu_intent_result r;
+        int g, p;
+        if (!n)
+            continue;
+        if (!tab) {
+            errors++;
+            continue;
+        }
+        *tab = '\0';
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        if (kefu_classify(s, tab + 1, (size_t)(line + n - tab - 1), &r)) {
+            errors++;
+            continue;
+        }
+        g = label_id(&ls, &nl, line);
+        p = label_id(&ls, &nl, r.intent);
+        total++;
+        if (g == p) {
+            correct++;
+            ls[g].tp++;
+        } else {
+            size_t k;
+            ls[g].fn++;
+            ls[p].fp++;
+            for (k = 0; k < npairs; k++)
+                if (pairs[k].gold == g && pairs[k].pred == p)
+                    break;
+            if (k == npairs) {
+                pairs = realloc(pairs, (npairs + 1) * sizeof *pairs);
+                pairs[npairs].gold = g;
+                pairs[npairs].pred = p;
+                pairs[npairs++].n = 0;
+            }
+            pairs[k].n++;
+        }
+        if (!strcmp(line, "oos")) {
+            oos++;
+            oos_ok += g == p;
+        } else {
+            ins++;
+            ins_ok += g == p;
+        }
+    }
+    fclose(in);
+    {
+        size_t counted = 0;
+        for (size_t i = 0; i < nl; i++) {
+            double pr, rc2;
+            if (ls[i].tp + ls[i].fn == 0)
+                continue; /* not a gold label: only predicted */
+            pr = ls[i].tp + ls[i].fp ? (double)ls[i].tp / (ls[i].tp + ls[i].fp) : 0;
+            rc2 = (double)ls[i].tp / (ls[i].tp + ls[i].fn);
+            f1sum += pr + rc2 > 0 ? 2 * pr * rc2 / (pr + rc2) : 0;
+            counted++;
+        }
+        f1sum = counted ? f1sum / counted : 0;
+    }
+    qsort(pairs, npairs, sizeof *pairs, by_count);
+    if (json) {
+        printf("{\"n\":%u,\"accuracy\":%.6f,\"macro_f1\":%.6f,"
+               "\"in_scope_accuracy\":%s%.6f%s,\"oos_recall\":",
+               total, total ? (double)correct / total : 0, f1sum, "",
+               ins ? (double)ins_ok / ins : 0, "");
+        if (oos)
+            printf("%.6f", (double)oos_ok / oos);
+        else
+            printf("null");
+        printf(",\"errors\":%u,\"confused\":[", errors);
+        for (size_t i = 0; i < npairs && i < 10; i++) {
+            printf("%s{\"gold\":", i ? "," : "");
+            cli_json_string(stdout, ls[pairs[i].gold].name, strlen(ls[pairs[i].gold].name));
+            printf(",\"predicted\":");
+            cli_json_string(stdout, ls[pairs[i].pred].name, strlen(ls[pairs[i].pred].name));
+            printf(",\"count\":%u}", pairs[i].n);
+        }
+        printf("]}\n");
+    } else {
+        printf("examples          %u%s\n", total, errors ? " (some lines failed)" : "");
+        printf("accuracy          %.2f%%\n", total ? 100.0 * correct / total : 0);
+        printf("macro-F1          %.2f%%\n", 100 * f1sum);
+        printf("in-scope accuracy %.2f%%\n", ins ? 100.0 * ins_ok / ins : 0);
+        if (oos)
+            printf("oos recall        %.2f%% (%u examples)\n", 100.0 * oos_ok / oos, oos);
+        printf("most confused (gold -> predicted):\n");
+        for (size_t i = 0; i < npairs && i < 10; i++)
+            printf("  %4u  %s -> %s\n", pairs[i].n, ls[pairs[i].gold].name,
+                   ls[pairs[i].pred].name);
+    }
+    for (size_t i = 0; i < nl; i++)
+        free(ls[i].name);
+    free(ls);
+    free(pairs);
+    free(line);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+    kefu_diag_free(d);
+    return errors ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * featurize.h - hashed n-gram features of tokenised text, and the feature
+ * dictionary that maps them to the dense indices a trained model knows.
+ * Needs only core and text.
+ *
+ * Features (each in its own hash namespace):
+ *   word unigrams and bigrams over word/number/emoji tokens (numbers as a
+ *   shape class "#<digits>"), CJK character 1..cjk_max grams over runs of
+ *   CJK tokens, sub-word character n-grams sub_min..sub_max of Latin words
+ *   with boundary marks ("<word>"), punctuation runs as "!", "!!", "!!!+".
+ */
+#ifndef KEFU_FEATURIZE_H
+#define KEFU_FEATURIZE_H
+
+#include "core.h"
+#include "text.h"
+
+typedef struct kefu_featcfg {
+    uint8_t word_ngrams;   /* 1 or 2 */
+    uint8_t cjk_max;       /* 1..3 */
+    uint8_t sub_min;       /* 0 = no sub-word n-grams */
+    uint8_t sub_max;
+} kefu_featcfg;
+
+void kefu_featcfg_default(kefu_featcfg *cfg);
+
+/*
+ * A growable list of feature hashes (duplicates kept: they are counts) and,
+ * for each, the tokens it came from: (first token << 8) | token count.
+ */
+typedef struct kefu_hashes {
+    uint64_t *h;
+    uint32_t *origin;
+    size_t n, cap;
+} kefu_hashes;
+
+/* Appends the features of the tokens in `t` to `out` (after clearing it).
+ * Allocates only when `out` must grow. */
+int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
+                          kefu_hashes *out, const kefu_mem *mem);
+void kefu_hashes_release(kefu_hashes *hs, const kefu_mem *mem);
+
+/*
+ * The dictionary: an open-addressing table from feature hash to a dense
+ * index, plus each feature's idf weight.  Built at training time, then
+ * read-only.
+ */
+typedef struct kefu_featdict {
+    uint64_t *keys;     /* 0 = empty slot (hash 0 is remapped to 1) */
+    uint32_t *index;
+    uint32_t mask;      /* table size - 1 (power of two) */
+    uint32_t n;         /* number of features */
+    float *idf;         /* [n] */
+} kefu_featdict;
+
+/* Dense index of `h`, or UINT32_MAX if the dictionary does not know it. */
+static inline uint32_t kefu_featdict_get(const kefu_featdict *d, uint64_t h)
+{
+    uint32_t i;
+    if (!d->n)
+        return UINT32_MAX;
+    h = h ? h : 1;
+    i = (uint32_t)(h ^ (h >> 32)) & d->mask;
+    for (;;) {
+        uint64_t k = d->keys[i];
+        if (k == h)
+            return d->index[i];
+        if (!k)
+            return UINT32_MAX;
+        i = (i + 1) & d->mask;
+    }
+}
+
+/* Builds a table for n features with the given hashes (distinct). */
+int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
+                        const kefu_mem *mem);
+void kefu_featdict_release(kefu_featdict *d, const kefu_mem *mem);
+
+/*
+ * A sparse vector over the dictionary: idf-weighted term counts,
+ * L2-normalised.  Features the dictionary does not know are dropped.
+ */
+typedef struct kefu_sparse {
+    uint32_t *idx;
+    float *val;
+    size_t n, cap;
+} kefu_sparse;
+
+int kefu_sparse_from_hashes(const kefu_featdict *d, const kefu_hashes *hs,
+                            kefu_sparse *out, const kefu_mem *mem);
+void kefu_sparse_release(kefu_sparse *s, const kefu_mem *mem);
+
+#endif

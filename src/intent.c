@@ -1,0 +1,1238 @@
+/*
+ * intent.c - intent classification.
+ *
+ * Loading: the `intents:` section gives each intent its examples, patterns,
+ * required slots and routing skills; `classifier:` the training options and
+ * decision thresholds.  `finish` either trains (examples -> hashed n-grams
+ * -> idf-weighted dictionary -> softmax regression, see learner.c) or
+ * restores weights from a binary model.
+ *
+ * Classifying: normalise and tokenise, hash features, look them up, score
+ * every intent, add pattern boosts, apply a forcing pattern, then decide
+ * out-of-scope from the trained `oos` class, the confidence threshold and
+ * the margin.  No allocation once the scratch has grown.
+ */
+#include "intent.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "entity.h"
+#include "scratch.h"
+#include "text.h"
+
+#define OOS_LABEL "oos"
+#define DEFAULT_THRESHOLD 0.3f
+#define DEFAULT_TOP 5
+
+/* ---- builder ---- */
+
+static void info_release(const kefu_mem *mem, struct kefu_intent_info *in)
+{
+    kefu_dealloc(mem, in->name);
+    kefu_dealloc(mem, in->description);
+    for (uint32_t j = 0; j < in->nskills; j++)
+        kefu_dealloc(mem, in->skills[j]);
+    kefu_dealloc(mem, in->skills);
+    for (uint32_t j = 0; j < in->nslots; j++)
+        kefu_dealloc(mem, in->slots[j]);
+    kefu_dealloc(mem, in->slots);
+    kefu_dealloc(mem, in->slot_entity);
+    memset(in, 0, sizeof *in);
+}
+
+static void pattern_release(const kefu_mem *mem, struct kefu_intent_pattern *p)
+{
+    pcre2_code_free(p->code);
+    kefu_dealloc(mem, p->source);
+    memset(p, 0, sizeof *p);
+}
+
+static void classifier_defaults(kefu_classifier_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    kefu_learn_opts_default(&c->learn);
+    kefu_featcfg_default(&c->feat);
+    c->threshold = DEFAULT_THRESHOLD;
+    c->margin = 0.0f;
+    c->min_df = 1;
+}
+
+kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m)
+{
+    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    if (!b) {
+        b = kefu_zalloc(&m->mem, sizeof *b);
+        if (!b)
+            return NULL;
+        classifier_defaults(&b->cfg);
+        m->building[KEFU_BUILD_INTENT] = b;
+    }
+    return b;
+}
+
+static void builder_free(struct kefu_model *m)
+{
+    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < b->n; i++)
+        info_release(&m->mem, &b->info[i]);
+    kefu_dealloc(&m->mem, b->info);
+    for (size_t i = 0; i < b->nex; i++)
+        kefu_dealloc(&m->mem, b->ex[i].text);
+    kefu_dealloc(&m->mem, b->ex);
+    for (size_t i = 0; i < b->nval; i++)
+        kefu_dealloc(&m->mem, b->val[i].text);
+    kefu_dealloc(&m->mem, b->val);
+    for (uint32_t i = 0; i < b->npatterns; i++)
+        pattern_release(&m->mem, &b->patterns[i]);
+    kefu_dealloc(&m->mem, b->patterns);
+    kefu_dealloc(&m->mem, b);
+    m->building[KEFU_BUILD_INTENT] = NULL;
+}
+
+/* Index of intent `name`, created when missing; -1 when out of memory. */
+static int32_t intent_index(struct kefu_model *m, kefu_intent_builder *b,
+                            const char *name, size_t len)
+{
+    size_t cap = b->cap;
+    for (uint32_t i = b->n; i-- > 0;)
+        if (strlen(b->info[i].name) == len && !memcmp(b->info[i].name, name, len))
+            return (int32_t)i;
+    if (kefu_grow(&m->mem, (void **)&b->info, &cap, b->n + 1, sizeof *b->info))
+        return -1;
+    b->cap = (uint32_t)cap;
+    memset(&b->info[b->n], 0, sizeof b->info[b->n]);
+    b->info[b->n].name = kefu_strndup(&m->mem, name, len);
+    if (!b->info[b->n].name)
+        return -1;
+    return (int32_t)b->n++;
+}
+
+static int add_example(struct kefu_model *m, kefu_intent_builder *b,
+                       uint32_t label, const char *text, size_t len, bool val)
+{
+    kefu_example **arr = val ? &b->val : &b->ex;
+    size_t *n = val ? &b->nval : &b->nex;
+    size_t *cap = val ? &b->cap_val : &b->cap_ex;
+    char *copy;
+    if (len > UINT32_MAX)
+        return KEFU_E_LIMIT;
+    if (kefu_grow(&m->mem, (void **)arr, cap, *n + 1, sizeof **arr))
+        return KEFU_E_NOMEM;
+    copy = kefu_strndup(&m->mem, text, len);
+    if (!copy)
+        return KEFU_E_NOMEM;
+    (*arr)[*n].label = label;
+    (*arr)[*n].text = copy;
+    (*arr)[*n].len = (uint32_t)len;
+    (*n)++;
+    return KEFU_OK;
+}
+
+int kefu_intent_add_example(struct kefu_model *m, const char *label,
+                            size_t label_len, const char *text, size_t len,
+                            bool validation)
+{
+    kefu_intent_builder *b = kefu_intent_builder_get(m);
+    int32_t id;
+    if (!b)
+        return KEFU_E_NOMEM;
+    id = intent_index(m, b, label, label_len);
+    if (id < 0)
+        return KEFU_E_NOMEM;
+    return add_example(m, b, (uint32_t)id, text, len, validation);
+}
+
+/* ---- YAML sections ---- */
+
+static int string_list(struct kefu_model *m, kefu_load_ctx *ctx,
+                       const kefu_ynode *n, char ***out, uint32_t *count,
+                       const char *what)
+{
+    int rc;
+    if (n->type == KEFU_Y_SCALAR) {
+        /* a single name is a list of one */
+        const char *s;
+        if ((rc = kefu_y_string(ctx->diag, ctx->doc, n, &s, NULL)))
+            return rc;
+        *out = kefu_alloc_array(&m->mem, 1, sizeof **out);
+        if (!*out || !((*out)[0] = kefu_strdup(&m->mem, s)))
+            return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        *count = 1;
+        return KEFU_OK;
+    }
+    if ((rc = kefu_y_expect(ctx->diag, ctx->doc, n, KEFU_Y_SEQ, what)))
+        return rc;
+    *out = kefu_alloc_array(&m->mem, n->n ? n->n : 1, sizeof **out);
+    if (!*out)
+        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n->n; i++) {
+        const char *s;
+        if ((rc = kefu_y_string(ctx->diag, ctx->doc, n->items[i], &s, NULL)))
+            return rc;
+        if (!((*out)[i] = kefu_strdup(&m->mem, s)))
+            return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        (*count)++;
+    }
+    return KEFU_OK;
+}
+
+static int parse_pattern(struct kefu_model *m, kefu_intent_builder *b,
+                         uint32_t intent, const kefu_ynode *n,
+                         kefu_load_ctx *ctx)
+{
+    static const char *const keys[] = {"regex", "mode", "weight", NULL};
+    const kefu_ynode *re = n, *v;
+    struct kefu_intent_pattern p;
+    size_t cap = b->cap_patterns;
+    int rc;
+    memset(&p, 0, sizeof p);
+    p.intent = intent;
+    p.force = 0;
+    p.weight = 2.0f;
+    if (n->type == KEFU_Y_MAP) {
+        if ((rc = kefu_y_keys(ctx->diag, ctx->doc, n, keys)))
+            return rc;
+        re = kefu_ymap_get(n, "regex");
+        if (!re)
+            return kefu_yerr(ctx->diag, ctx->doc, n, KEFU_E_MODEL,
+                             "a pattern needs 'regex'");
+        if ((v = kefu_ymap_get(n, "mode"))) {
+            if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "force"))
+                p.force = 1;
+            else if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "boost"))
+                p.force = 0;
+            else
+                return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                                 "mode is 'force' or 'boost'");
+        }
+        if ((v = kefu_ymap_get(n, "weight"))) {
+            double w;
+            if ((rc = kefu_y_number(ctx->diag, ctx->doc, v, -100, 100, &w)))
+                return rc;
+            p.weight = (float)w;
+        }
+    }
+    if (!b->npatterns && !m->building[KEFU_BUILD_INTENT])
+        return KEFU_E_STATE;
+    {
+        pcre2_general_context *g = kefu_pattern_gctx(&m->mem);
+        if (!g)
+            return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        rc = kefu_pattern_compile_node(&p.code, g, ctx->diag, ctx->doc, re, 0,
+                                       "pattern");
+        pcre2_general_context_free(g);
+        if (rc)
+            return rc;
+    }
+    p.source = kefu_strdup(&m->mem, re->str);
+    if (!p.source ||
+        kefu_grow(&m->mem, (void **)&b->patterns, &cap, b->npatterns + 1,
+                  sizeof *b->patterns)) {
+        pattern_release(&m->mem, &p);
+        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    }
+    b->cap_patterns = (uint32_t)cap;
+    b->patterns[b->npatterns++] = p;
+    return KEFU_OK;
+}
+
+static int parse_examples(struct kefu_model *m, kefu_intent_builder *b,
+                          uint32_t id, const kefu_ynode *n, kefu_load_ctx *ctx)
+{
+    int rc = kefu_y_expect(ctx->diag, ctx->doc, n, KEFU_Y_SEQ, "examples");
+    for (size_t j = 0; !rc && j < n->n; j++) {
+        const char *s;
+        size_t len;
+        size_t bad;
+        if ((rc = kefu_y_string(ctx->diag, ctx->doc, n->items[j], &s, &len)))
+            break;
+        if (kefu_utf8_validate(s, len, &bad)) {
+            rc = kefu_yerr(ctx->diag, ctx->doc, n->items[j], KEFU_E_UTF8,
+                           "invalid UTF-8 in example");
+            break;
+        }
+        if (add_example(m, b, id, s, len, false))
+            rc = kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    }
+    return rc;
+}
+
+int kefu_intent_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                              kefu_load_ctx *ctx)
+{
+    static const char *const keys[] = {"description", "examples", "patterns",
+                                       "slots", "skills", NULL};
+    kefu_intent_builder *b = kefu_intent_builder_get(m);
+    int rc;
+    if (!b)
+        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    if ((rc = kefu_y_expect(ctx->diag, ctx->doc, n, KEFU_Y_MAP, "intents")))
+        return rc;
+    for (size_t i = 0; i < n->n; i++) {
+        const kefu_ynode *key = n->keys[i], *body = n->items[i], *v;
+        struct kefu_intent_info *in;
+        int32_t id;
+        if (key->len == 0 || key->len > 128)
+            return kefu_yerr(ctx->diag, ctx->doc, key, KEFU_E_MODEL,
+                             "intent names are 1 to 128 bytes");
+        id = intent_index(m, b, key->str, key->len);
+        if (id < 0)
+            return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        in = &b->info[id];
+        if (body->type == KEFU_Y_SEQ) { /* shorthand: a list of examples */
+            if ((rc = parse_examples(m, b, (uint32_t)id, body, ctx)))
+                return rc;
+            continue;
+        }
+        if ((rc = kefu_y_keys(ctx->diag, ctx->doc, body, keys)))
+            return rc;
+        if ((v = kefu_ymap_get(body, "description"))) {
+            const char *s;
+            if ((rc = kefu_y_string(ctx->diag, ctx->doc, v, &s, NULL)))
+                return rc;
+            kefu_dealloc(&m->mem, in->description);
+            if (!(in->description = kefu_strdup(&m->mem, s)))
+                return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        }
+        if ((v = kefu_ymap_get(body, "skills"))) {
+            if (in->nskills)
+                return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                                 "skills of '%s' are already given", in->name);
+            if ((rc = string_list(m, ctx, v, &in->skills, &in->nskills, "skills")))
+                return rc;
+        }
+        if ((v = kefu_ymap_get(body, "slots"))) {
+            if (in->nslots)
+                return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                                 "slots of '%s' are already given", in->name);
+            if ((rc = string_list(m, ctx, v, &in->slots, &in->nslots, "slots")))
+                return rc;
+        }
+        if ((v = kefu_ymap_get(body, "examples")) &&
+            (rc = parse_examples(m, b, (uint32_t)id, v, ctx)))
+            return rc;
+        if ((v = kefu_ymap_get(body, "patterns"))) {
+            if ((rc = kefu_y_expect(ctx->diag, ctx->doc, v, KEFU_Y_SEQ, "patterns")))
+                return rc;
+            for (size_t j = 0; j < v->n; j++)
+                if ((rc = parse_pattern(m, b, (uint32_t)id, v->items[j], ctx)))
+                    return rc;
+        }
+    }
+    return KEFU_OK;
+}
+
+int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                                  kefu_load_ctx *ctx)
+{
+    static const char *const keys[] = {"epochs", "learning_rate", "l2", "seed",
+                                       "threshold", "margin", "min_df",
+                                       "word_ngrams", "cjk_ngrams", "subwords",
+                                       NULL};
+    kefu_intent_builder *b = kefu_intent_builder_get(m);
+    kefu_classifier_cfg *c;
+    const kefu_ynode *v;
+    int64_t x;
+    double d;
+    int rc;
+    if (!b)
+        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    c = &b->cfg;
+    if ((rc = kefu_y_keys(ctx->diag, ctx->doc, n, keys)))
+        return rc;
+#define INT_KEY(k, lo, hi, dst)                                               \
+    if ((v = kefu_ymap_get(n, k))) {                                         \
+        if ((rc = kefu_y_int(ctx->diag, ctx->doc, v, lo, hi, &x)))           \
+            return rc;                                                        \
+        dst = x;                                                              \
+    }
+#define NUM_KEY(k, lo, hi, dst)                                               \
+    if ((v = kefu_ymap_get(n, k))) {                                         \
+        if ((rc = kefu_y_number(ctx->diag, ctx->doc, v, lo, hi, &d)))        \
+            return rc;                                                        \
+        dst = (float)d;                                                       \
+    }
+    INT_KEY("epochs", 1, 1000, c->learn.epochs)
+    NUM_KEY("learning_rate", 1e-6, 100, c->learn.lr)
+    NUM_KEY("l2", 0, 1, c->learn.l2)
+    INT_KEY("seed", 0, INT64_MAX, c->learn.seed)
+    INT_KEY("min_df", 1, 1000, c->min_df)
+    INT_KEY("word_ngrams", 1, 2, c->feat.word_ngrams)
+    INT_KEY("cjk_ngrams", 1, 3, c->feat.cjk_max)
+    if ((v = kefu_ymap_get(n, "threshold"))) {
+        NUM_KEY("threshold", 0, 1, c->threshold)
+        c->threshold_set = 1;
+    }
+    if ((v = kefu_ymap_get(n, "margin"))) {
+        NUM_KEY("margin", 0, 1, c->margin)
+        c->margin_set = 1;
+    }
+#undef INT_KEY
+#undef NUM_KEY
+    if ((v = kefu_ymap_get(n, "subwords"))) {
+        int64_t lo, hi;
+        if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "off")) {
+            c->feat.sub_min = c->feat.sub_max = 0;
+        } else if (v->type != KEFU_Y_SEQ || v->n != 2) {
+            return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                             "subwords is [min, max] or off");
+        } else {
+            if ((rc = kefu_y_int(ctx->diag, ctx->doc, v->items[0], 2, 8, &lo)) ||
+                (rc = kefu_y_int(ctx->diag, ctx->doc, v->items[1], lo, 8, &hi)))
+                return rc;
+            c->feat.sub_min = (uint8_t)lo;
+            c->feat.sub_max = (uint8_t)hi;
+        }
+    }
+    return KEFU_OK;
+}
+
+/* ---- training ---- */
+
+/* A map from feature hash to document frequency, for the dictionary. */
+typedef struct df_map {
+    uint64_t *keys;
+    uint32_t *df;
+    uint32_t *last; /* last example that counted this feature */
+    size_t mask, n;
+} df_map;
+
+static int df_grow(df_map *d, const kefu_mem *mem)
+{
+    size_t size = d->mask ? (d->mask + 1) * 2 : 1u << 16;
+    df_map nd;
+    nd.keys = kefu_alloc_array(mem, size, sizeof *nd.keys);
+    nd.df = kefu_alloc_array(mem, size, sizeof *nd.df);
+    nd.last = kefu_alloc_array(mem, size, sizeof *nd.last);
+    if (!nd.keys || !nd.df || !nd.last) {
+        kefu_dealloc(mem, nd.keys);
+        kefu_dealloc(mem, nd.df);
+        kefu_dealloc(mem, nd.last);
+        return KEFU_E_NOMEM;
+    }
+    nd.mask = size - 1;
+    nd.n = d->n;
+    for (size_t i = 0; d->mask && i <= d->mask; i++) {
+        size_t j;
+        if (!d->keys[i])
+            continue;
+        j = (size_t)(d->keys[i] ^ (d->keys[i] >> 29)) & nd.mask;
+        while (nd.keys[j])
+            j = (j + 1) & nd.mask;
+        nd.keys[j] = d->keys[i];
+        nd.df[j] = d->df[i];
+        nd.last[j] = d->last[i];
+    }
+    kefu_dealloc(mem, d->keys);
+    kefu_dealloc(mem, d->df);
+    kefu_dealloc(mem, d->last);
+    *d = nd;
+    return KEFU_OK;
+}
+
+static int df_add(df_map *d, uint64_t h, uint32_t example, const kefu_mem *mem)
+{
+    size_t j;
+    h = h ? h : 1;
+    if ((d->n + 1) * 2 > d->mask + 1 && df_grow(d, mem))
+        return KEFU_E_NOMEM;
+    j = (size_t)(h ^ (h >> 29)) & d->mask;
+    while (d->keys[j] && d->keys[j] != h)
+        j = (j + 1) & d->mask;
+    if (!d->keys[j]) {
+        d->keys[j] = h;
+        d->df[j] = 1;
+        d->last[j] = example;
+        d->n++;
+    } else if (d->last[j] != example) {
+        d->df[j]++;
+        d->last[j] = example;
+    }
+    return KEFU_OK;
+}
+
+static void df_release(df_map *d, const kefu_mem *mem)
+{
+    kefu_dealloc(mem, d->keys);
+    kefu_dealloc(mem, d->df);
+    kefu_dealloc(mem, d->last);
+    memset(d, 0, sizeof *d);
+}
+
+/* Builds the feature dictionary (features with df >= min_df) and idf. */
+static int build_dict(struct kefu_intent_model *im, kefu_text *t,
+                      const kefu_example *ex, size_t nex, kefu_diag *diag)
+{
+    df_map d;
+    kefu_hashes hs = {0};
+    uint64_t *keep = NULL;
+    float *idf = NULL;
+    uint32_t nkeep = 0;
+    int rc = KEFU_OK;
+    memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < nex && !rc; i++) {
+        if ((rc = kefu_text_run(t, ex[i].text, ex[i].len)))
+            break;
+        if ((rc = kefu_features_extract(&im->cfg.feat, t, &hs, &im->mem)))
+            break;
+        for (size_t j = 0; j < hs.n && !rc; j++)
+            rc = df_add(&d, hs.h[j], (uint32_t)i + 1, &im->mem);
+    }
+    if (rc == KEFU_E_UTF8 || rc == KEFU_E_TOO_LONG)
+        rc = kefu_diag_msg(diag, rc, "training example: %s",
+                           kefu_diag_message(&t->diag));
+    if (!rc && d.n > UINT32_MAX / 2)
+        rc = kefu_diag_msg(diag, KEFU_E_LIMIT, "too many features");
+    if (!rc) {
+        keep = kefu_alloc_array(&im->mem, d.n ? d.n : 1, sizeof *keep);
+        idf = kefu_alloc_array(&im->mem, d.n ? d.n : 1, sizeof *idf);
+        if (!keep || !idf)
+            rc = KEFU_E_NOMEM;
+    }
+    for (size_t j = 0; !rc && d.mask && j <= d.mask; j++) {
+        if (!d.keys[j] || d.df[j] < im->cfg.min_df)
+            continue;
+        keep[nkeep] = d.keys[j];
+        idf[nkeep] = (float)(log((1.0 + (double)nex) / (1.0 + d.df[j])) + 1.0);
+        nkeep++;
+    }
+    if (!rc)
+        rc = kefu_featdict_build(&im->dict, keep, nkeep, &im->mem);
+    if (!rc)
+        memcpy(im->dict.idf, idf, nkeep * sizeof *idf);
+    kefu_dealloc(&im->mem, keep);
+    kefu_dealloc(&im->mem, idf);
+    kefu_hashes_release(&hs, &im->mem);
+    df_release(&d, &im->mem);
+    if (rc == KEFU_E_NOMEM)
+        kefu_diag_msg(diag, rc, "out of memory");
+    return rc;
+}
+
+static int vectorise(struct kefu_intent_model *im, kefu_text *t,
+                     const kefu_example *ex, size_t nex, kefu_dataset *ds)
+{
+    kefu_hashes hs = {0};
+    kefu_sparse sp = {0};
+    int rc = KEFU_OK;
+    for (size_t i = 0; i < nex && !rc; i++) {
+        if ((rc = kefu_text_run(t, ex[i].text, ex[i].len)) ||
+            (rc = kefu_features_extract(&im->cfg.feat, t, &hs, &im->mem)) ||
+            (rc = kefu_sparse_from_hashes(&im->dict, &hs, &sp, &im->mem)))
+            break;
+        rc = kefu_dataset_add(ds, sp.idx, sp.val, sp.n, &ex[i].label, 1,
+                              &im->mem);
+    }
+    kefu_hashes_release(&hs, &im->mem);
+    kefu_sparse_release(&sp, &im->mem);
+    return rc;
+}
+
+/*
+ * Chooses the out-of-scope threshold on validation data that has `oos`
+ * examples: the highest out-of-scope recall whose in-scope accuracy stays
+ * within half a point of the best in-scope accuracy over all thresholds.
+ */
+static void choose_threshold(struct kefu_intent_model *im,
+                             const kefu_dataset *val, float *scratch)
+{
+    enum { STEPS = 100 };
+    size_t ins = 0, oos = 0;
+    uint32_t ok[STEPS] = {0}, caught[STEPS] = {0};
+    double best_acc = 0, best_recall = -1;
+    int best = 0;
+    for (size_t i = 0; i < val->n; i++) {
+        uint32_t y = val->lab[val->lab_off[i]], top = 0;
+        bool is_oos = (int32_t)y == im->oos_class;
+        kefu_linear_scores(&im->lin, val->idx + val->off[i],
+                           val->val + val->off[i],
+                           val->off[i + 1] - val->off[i], scratch);
+        kefu_linear_probs(&im->lin, scratch);
+        for (uint32_t c = 1; c < im->n; c++)
+            if (scratch[c] > scratch[top])
+                top = c;
+        ins += !is_oos;
+        oos += is_oos;
+        for (int s = 0; s < STEPS; s++) {
+            float t = (float)s / STEPS;
+            bool says_oos = (int32_t)top == im->oos_class || scratch[top] < t;
+            if (is_oos)
+                caught[s] += says_oos;
+            else
+                ok[s] += !says_oos && top == y;
+        }
+    }
+    if (!oos || !ins)
+        return;
+    for (int s = 0; s < STEPS; s++)
+        if ((double)ok[s] / ins > best_acc)
+            best_acc = (double)ok[s] / ins;
+    for (int s = 0; s < STEPS; s++) {
+        double acc = (double)ok[s] / ins, rec = (double)caught[s] / oos;
+        if (acc >= best_acc - 0.005 && rec > best_recall) {
+            best_recall = rec;
+            best = s;
+        }
+    }
+    im->cfg.threshold = (float)best / STEPS;
+}
+
+static int train(struct kefu_intent_model *im, const struct kefu_model *m,
+                 kefu_intent_builder *b, kefu_diag *diag)
+{
+    kefu_text t;
+    kefu_dataset tr, va;
+    kefu_learn_opts lo = b->cfg.learn;
+    int rc;
+    memset(&tr, 0, sizeof tr);
+    memset(&va, 0, sizeof va);
+    kefu_model_text_init(m, &t);
+    t.max_bytes = (int64_t)1 << 30;
+    rc = build_dict(im, &t, b->ex, b->nex, diag);
+    if (!rc)
+        rc = vectorise(im, &t, b->ex, b->nex, &tr);
+    if (!rc && b->nval)
+        rc = vectorise(im, &t, b->val, b->nval, &va);
+    kefu_text_release(&t);
+    if (rc) {
+        kefu_dataset_release(&tr, &im->mem);
+        kefu_dataset_release(&va, &im->mem);
+        return diag && diag->status ? rc : kefu_diag_msg(diag, rc, "%s", kefu_strerror(rc));
+    }
+    lo.progress = b->progress;
+    lo.user = b->progress_user;
+    rc = kefu_learn(&im->lin, im->dict.n, im->n, &tr, b->nval ? &va : NULL,
+                    &lo, &im->mem);
+    if (!rc && b->nval) {
+        float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
+        rc = s ? kefu_linear_calibrate(&im->lin, &va, &im->mem) : KEFU_E_NOMEM;
+        if (!rc && !b->cfg.threshold_set && im->oos_class >= 0)
+            choose_threshold(im, &va, s);
+        kefu_dealloc(&im->mem, s);
+    }
+    im->trained_examples = (uint32_t)b->nex;
+    kefu_dataset_release(&tr, &im->mem);
+    kefu_dataset_release(&va, &im->mem);
+    if (rc)
+        return kefu_diag_msg(diag, rc, "training failed: %s", kefu_strerror(rc));
+    return KEFU_OK;
+}
+
+/* ---- binary form of the trained part ---- */
+
+#define INTENT_BLOB_VERSION 1
+
+static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
+{
+    return kefu_buf_append(mem, o, p, n);
+}
+
+static int put32(kefu_buf *o, const kefu_mem *mem, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
+                          (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    return put(o, mem, b, 4);
+}
+
+static int putf(kefu_buf *o, const kefu_mem *mem, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    return put32(o, mem, v);
+}
+
+static int put64(kefu_buf *o, const kefu_mem *mem, uint64_t v)
+{
+    return put32(o, mem, (uint32_t)v) || put32(o, mem, (uint32_t)(v >> 32));
+}
+
+int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
+                          const kefu_mem *mem)
+{
+    const kefu_classifier_cfg *c = &im->cfg;
+    int rc = put32(o, mem, INTENT_BLOB_VERSION) || put32(o, mem, im->n) ||
+             put32(o, mem, (uint32_t)im->oos_class) ||
+             put32(o, mem, (uint32_t)c->feat.word_ngrams |
+                               (uint32_t)c->feat.cjk_max << 8 |
+                               (uint32_t)c->feat.sub_min << 16 |
+                               (uint32_t)c->feat.sub_max << 24) ||
+             putf(o, mem, c->threshold) || putf(o, mem, c->margin) ||
+             putf(o, mem, im->lin.temperature) ||
+             put32(o, mem, im->dict.n) || put32(o, mem, im->trained_examples);
+    for (uint32_t i = 0; !rc && i < im->n; i++) {
+        uint32_t len = (uint32_t)strlen(im->info[i].name);
+        rc = put32(o, mem, len) || put(o, mem, im->info[i].name, len);
+    }
+    /* features in dense-index order: hash and idf */
+    if (!rc) {
+        uint64_t *by_index = kefu_alloc_array(mem, im->dict.n ? im->dict.n : 1,
+                                              sizeof *by_index);
+        if (!by_index)
+            return KEFU_E_NOMEM;
+        for (size_t j = 0; im->dict.n && j <= im->dict.mask; j++)
+            if (im->dict.keys[j])
+                by_index[im->dict.index[j]] = im->dict.keys[j];
+        for (uint32_t j = 0; !rc && j < im->dict.n; j++)
+            rc = put64(o, mem, by_index[j]) || putf(o, mem, im->dict.idf[j]);
+        kefu_dealloc(mem, by_index);
+    }
+    for (uint32_t c2 = 0; !rc && c2 < im->n; c2++)
+        rc = putf(o, mem, im->lin.b[c2]);
+    for (size_t j = 0; !rc && j < (size_t)im->dict.n * im->n; j++)
+        rc = putf(o, mem, im->lin.w[j]);
+    return rc ? KEFU_E_NOMEM : KEFU_OK;
+}
+
+typedef struct reader {
+    const unsigned char *p;
+    size_t left;
+    bool bad;
+} reader;
+
+static uint32_t get32(reader *r)
+{
+    uint32_t v;
+    if (r->left < 4) {
+        r->bad = true;
+        return 0;
+    }
+    v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+        (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    r->left -= 4;
+    return v;
+}
+
+static float getf(reader *r)
+{
+    uint32_t v = get32(r);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static int restore(struct kefu_intent_model *im, struct kefu_model *m,
+                   kefu_intent_builder *b, kefu_diag *diag)
+{
+    reader r = {b->trained, b->trained_len, false};
+    uint32_t ver = get32(&r), n = get32(&r), oos = get32(&r), feat = get32(&r);
+    uint32_t nfeat;
+    uint64_t *hashes = NULL;
+    uint8_t *taken;
+    int rc = KEFU_OK;
+    im->cfg.threshold = getf(&r);
+    im->cfg.margin = getf(&r);
+    im->lin.temperature = getf(&r);
+    nfeat = get32(&r);
+    im->trained_examples = get32(&r);
+    if (r.bad || ver != INTENT_BLOB_VERSION || n == 0 || n > 100000 ||
+        (oos != UINT32_MAX && oos >= n) ||
+        (uint64_t)nfeat * n > r.left / 4 || !isfinite(im->cfg.threshold) ||
+        !(im->lin.temperature > 0))
+        return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                             "binary model: bad intent section header");
+    im->cfg.feat.word_ngrams = (uint8_t)feat;
+    im->cfg.feat.cjk_max = (uint8_t)(feat >> 8);
+    im->cfg.feat.sub_min = (uint8_t)(feat >> 16);
+    im->cfg.feat.sub_max = (uint8_t)(feat >> 24);
+    im->oos_class = (int32_t)oos;
+    /* class names: match them to the intents the YAML declared */
+    im->info = kefu_alloc_array(&im->mem, n, sizeof *im->info);
+    if (!im->info)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    im->n = n;
+    taken = kefu_zalloc(&im->mem, (size_t)b->n + n);
+    if (!taken)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len = get32(&r);
+        int32_t j;
+        if (r.bad || len == 0 || len > r.left) {
+            kefu_dealloc(&im->mem, taken);
+            return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                                 "binary model: bad intent name");
+        }
+        j = intent_index(m, b, (const char *)r.p, len);
+        if (j < 0) {
+            kefu_dealloc(&im->mem, taken);
+            return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+        }
+        /* move the declared info over */
+        if (taken[j]) {
+            kefu_dealloc(&im->mem, taken);
+            return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                                 "binary model: duplicate intent name");
+        }
+        taken[j] = 1;
+        im->info[i] = b->info[j];
+        memset(&b->info[j], 0, sizeof b->info[j]);
+        /* the builder keeps the name so patterns can be mapped by it */
+        b->info[j].name = kefu_strdup(&m->mem, im->info[i].name);
+        if (!b->info[j].name) {
+            kefu_dealloc(&im->mem, taken);
+            return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+        }
+        r.p += len;
+        r.left -= len;
+    }
+    kefu_dealloc(&im->mem, taken);
+    hashes = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1, sizeof *hashes);
+    if (!hashes)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    if ((size_t)nfeat * 12 > r.left) {
+        kefu_dealloc(&im->mem, hashes);
+        return kefu_diag_msg(diag, KEFU_E_CORRUPT, "binary model: truncated features");
+    }
+    for (uint32_t j = 0; j < nfeat; j++) {
+        uint64_t lo = get32(&r), hi = get32(&r);
+        hashes[j] = lo | hi << 32;
+        getf(&r);
+    }
+    rc = kefu_featdict_build(&im->dict, hashes, nfeat, &im->mem);
+    kefu_dealloc(&im->mem, hashes);
+    if (rc)
+        return kefu_diag_msg(diag, rc, "out of memory");
+    if (im->dict.n != nfeat)
+        return kefu_diag_msg(diag, KEFU_E_CORRUPT, "binary model: duplicate features");
+    /* second pass for idf (kept apart so the table is built once) */
+    {
+        reader r2 = {r.p - (size_t)nfeat * 12, (size_t)nfeat * 12, false};
+        for (uint32_t j = 0; j < nfeat; j++) {
+            get32(&r2);
+            get32(&r2);
+            im->dict.idf[j] = getf(&r2);
+        }
+    }
+    im->lin.nfeat = nfeat;
+    im->lin.ncls = n;
+    if (r.left != ((size_t)nfeat * n + n) * 4)
+        return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                             "binary model: weight section has %zu bytes, "
+                             "expected %zu", r.left,
+                             ((size_t)nfeat * n + n) * 4);
+    im->lin.b = kefu_alloc_array(&im->mem, n, sizeof *im->lin.b);
+    im->lin.w = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1,
+                                 (size_t)n * sizeof *im->lin.w);
+    if (!im->lin.b || !im->lin.w)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    for (uint32_t c = 0; c < n; c++)
+        im->lin.b[c] = getf(&r);
+    for (size_t j = 0; j < (size_t)nfeat * n; j++)
+        im->lin.w[j] = getf(&r);
+    for (size_t j = 0; j < (size_t)nfeat * n + n; j++) {
+        float v = j < n ? im->lin.b[j] : im->lin.w[j - n];
+        if (!isfinite(v))
+            return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                                 "binary model: non-finite weight");
+    }
+    return KEFU_OK;
+}
+
+/* ---- finish / release ---- */
+
+static void model_release(const kefu_mem *mem, struct kefu_intent_model *im)
+{
+    for (uint32_t i = 0; i < im->n; i++)
+        info_release(mem, &im->info[i]);
+    kefu_dealloc(mem, im->info);
+    kefu_featdict_release(&im->dict, mem);
+    kefu_linear_release(&im->lin, mem);
+    for (uint32_t i = 0; i < im->npatterns; i++)
+        pattern_release(mem, &im->patterns[i]);
+    kefu_dealloc(mem, im->patterns);
+    kefu_dealloc(mem, im);
+}
+
+void kefu_intent_release(struct kefu_model *m)
+{
+    builder_free(m);
+    if (m->intent)
+        model_release(&m->mem, m->intent);
+    m->intent = NULL;
+}
+
+int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
+{
+    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    struct kefu_intent_model *im;
+    int rc = KEFU_OK;
+    if (!b)
+        return KEFU_OK; /* a model without intents */
+    im = kefu_zalloc(&m->mem, sizeof *im);
+    if (!im)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    im->mem = m->mem;
+    im->cfg = b->cfg;
+    im->oos_class = -1;
+    if (b->trained) {
+        rc = restore(im, m, b, diag);
+    } else {
+        if (!b->nex) {
+            model_release(&m->mem, im);
+            return kefu_diag_msg(diag, KEFU_E_EMPTY,
+                                 "intents are declared but there are no examples to train on");
+        }
+        for (uint32_t i = 0; i < b->n; i++) {
+            bool has = false;
+            for (size_t j = 0; j < b->nex && !has; j++)
+                has = b->ex[j].label == i;
+            if (!has) {
+                model_release(&m->mem, im);
+                return kefu_diag_msg(diag, KEFU_E_MODEL,
+                                     "intent '%s' has no examples", b->info[i].name);
+            }
+            if (!strcmp(b->info[i].name, OOS_LABEL))
+                im->oos_class = (int32_t)i;
+        }
+        /* the classes are the builder's intents, in declaration order */
+        im->info = b->info;
+        im->n = b->n;
+        b->info = NULL;
+        b->n = b->cap = 0;
+        rc = train(im, m, b, diag);
+    }
+    if (!rc && b->trained) {
+        /* patterns refer to builder indices; map them to class indices */
+        for (uint32_t p = 0; !rc && p < b->npatterns; p++) {
+            const char *name = b->info[b->patterns[p].intent].name;
+            uint32_t c = 0;
+            while (c < im->n && strcmp(im->info[c].name, name))
+                c++;
+            if (c == im->n)
+                rc = kefu_diag_msg(diag, KEFU_E_MODEL,
+                                   "pattern for intent '%s', which the trained "
+                                   "model does not know", name);
+            else
+                b->patterns[p].intent = c;
+        }
+    }
+    if (!rc && b->npatterns) {
+        im->patterns = b->patterns;
+        im->npatterns = b->npatterns;
+        b->patterns = NULL;
+        b->npatterns = b->cap_patterns = 0;
+    }
+    for (uint32_t i = 0; !rc && i < im->n; i++) {
+        struct kefu_intent_info *in = &im->info[i];
+        if (!in->nslots)
+            continue;
+        in->slot_entity = kefu_alloc_array(&m->mem, in->nslots, sizeof *in->slot_entity);
+        if (!in->slot_entity) {
+            rc = kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+            break;
+        }
+        for (uint32_t j = 0; j < in->nslots; j++) {
+            in->slot_entity[j] = kefu_entity_find(m->entities, in->slots[j]);
+            if (in->slot_entity[j] < 0)
+                rc = kefu_diag_msg(diag, KEFU_E_UNKNOWN,
+                                   "intent '%s' requires slot '%s', which no "
+                                   "entity defines", in->name, in->slots[j]);
+        }
+    }
+    if (rc) {
+        model_release(&m->mem, im);
+        builder_free(m);
+        return rc;
+    }
+    m->intent = im;
+    builder_free(m);
+    return KEFU_OK;
+}
+
+/* ---- classification ---- */
+
+void kefu_intent_scratch_free(const kefu_mem *mem,
+                              struct kefu_intent_scratch *is)
+{
+    if (!is)
+        return;
+    kefu_hashes_release(&is->hashes, mem);
+    kefu_sparse_release(&is->vec, mem);
+    kefu_dealloc(mem, is->scores);
+    kefu_dealloc(mem, is->order);
+    kefu_dealloc(mem, is->missing);
+    pcre2_match_data_free(is->md);
+    pcre2_match_context_free(is->mctx);
+    kefu_dealloc(mem, is);
+}
+
+static struct kefu_intent_scratch *intent_scratch(kefu_scratch *s,
+                                                  const struct kefu_intent_model *im)
+{
+    struct kefu_intent_scratch *is = s->intent;
+    if (is)
+        return is;
+    is = kefu_zalloc(&s->mem, sizeof *is);
+    if (!is)
+        return NULL;
+    is->ntop = DEFAULT_TOP;
+    is->scores = kefu_alloc_array(&s->mem, im->n, sizeof *is->scores);
+    is->order = kefu_alloc_array(&s->mem, im->n, sizeof *is->order);
+    if (!is->scores || !is->order)
+        goto fail;
+    if (im->npatterns) {
+        pcre2_general_context *g = kefu_pattern_gctx(&s->mem);
+        if (!g)
+            goto fail;
+        is->md = pcre2_match_data_create(16, g);
+        is->mctx = kefu_pattern_mctx(g);
+        pcre2_general_context_free(g);
+        if (!is->md || !is->mctx)
+            goto fail;
+    }
+    s->intent = is;
+    return is;
+fail:
+    kefu_intent_scratch_free(&s->mem, is);
+    return NULL;
+}
+
+/* Partial selection sort: the first k classes by descending score. */
+static void top_k(const float *p, uint32_t *order, uint32_t n, uint32_t k)
+{
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    if (k > n)
+        k = n;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t best = i;
+        for (uint32_t j = i + 1; j < n; j++)
+            if (p[order[j]] > p[order[best]])
+                best = j;
+        uint32_t t = order[i];
+        order[i] = order[best];
+        order[best] = t;
+    }
+}
+
+KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
+                           kefu_intent_result *out)
+{
+    const struct kefu_intent_model *im;
+    struct kefu_intent_scratch *is;
+    uint32_t top, second;
+    float conf;
+    int rc;
+
+    if (!s || !out || out->size < sizeof(kefu_intent_result))
+        return KEFU_E_ARG;
+    im = s->model->intent;
+    if (!im)
+        return kefu_diag_msg(&s->diag, KEFU_E_STATE, "the model has no intents");
+    if (!(is = intent_scratch(s, im)))
+        return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
+    is->forced = -1;
+    is->nmissing = 0;
+    is->valid = 0;
+    if ((rc = kefu_scratch_text(s, text, len)))
+        return rc;
+    if ((rc = kefu_features_extract(&im->cfg.feat, &s->text, &is->hashes, &s->mem)) ||
+        (rc = kefu_sparse_from_hashes(&im->dict, &is->hashes, &is->vec, &s->mem)))
+        return kefu_diag_msg(&s->diag, rc, "%s", kefu_strerror(rc));
+    kefu_linear_scores(&im->lin, is->vec.idx, is->vec.val, is->vec.n, is->scores);
+
+    /* hybrid rules: a boost adds to the score, a force decides */
+    for (uint32_t p = 0; p < im->npatterns; p++) {
+        const struct kefu_intent_pattern *pt = &im->patterns[p];
+        int m = kefu_pattern_match(pt->code, s->text.norm.data, s->text.norm.len,
+                                   0, is->md, is->mctx);
+        if (m < 0)
+            return kefu_diag_msg(&s->diag, m, "intent pattern %u for '%s': %s",
+                                 p, im->info[pt->intent].name,
+                                 m == KEFU_E_LIMIT ? "match limit exceeded"
+                                                   : kefu_strerror(m));
+        if (m == 0)
+            continue;
+        if (pt->force && is->forced < 0)
+            is->forced = (int32_t)p;
+        else if (!pt->force)
+            is->scores[pt->intent] += pt->weight * im->lin.temperature;
+    }
+    kefu_linear_probs(&im->lin, is->scores);
+    if (is->forced >= 0) {
+        /* the forced intent takes the top with certainty */
+        uint32_t f = im->patterns[is->forced].intent;
+        for (uint32_t c = 0; c < im->n; c++)
+            is->scores[c] = c == f ? 1.0f : 0.0f;
+    }
+    top_k(is->scores, is->order, im->n, is->ntop > 2 ? is->ntop : 2);
+    top = is->order[0];
+    second = im->n > 1 ? is->order[1] : top;
+    conf = is->scores[top];
+
+    memset((char *)out + sizeof out->size, 0, sizeof *out - sizeof out->size);
+    out->confidence = conf;
+    out->margin = im->n > 1 ? conf - is->scores[second] : conf;
+    out->pattern = is->forced;
+    out->out_of_scope = is->forced < 0 &&
+                        ((int32_t)top == im->oos_class || conf < im->cfg.threshold ||
+                         out->margin < im->cfg.margin);
+    if (out->out_of_scope) {
+        out->intent = OOS_LABEL;
+        out->intent_index = -1;
+    } else {
+        const struct kefu_intent_info *in = &im->info[top];
+        out->intent = in->name;
+        out->intent_index = (int32_t)top;
+        if (in->nslots) {
+            if ((rc = kefu_entity_run(s, text, len)))
+                return rc;
+            if (kefu_grow(&s->mem, (void **)&is->missing, &is->cap_missing,
+                          in->nslots, sizeof *is->missing))
+                return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
+            for (uint32_t j = 0; j < in->nslots; j++)
+                if (!kefu_entity_found(s, in->slot_entity[j]))
+                    is->missing[is->nmissing++] = j;
+        }
+    }
+    out->missing_slots = is->nmissing;
+    is->last_top = top;
+    is->valid = 1;
+    return KEFU_OK;
+}
+
+KEFU_API int kefu_classify_set_top(kefu_scratch *s, uint32_t k)
+{
+    const struct kefu_intent_model *im;
+    struct kefu_intent_scratch *is;
+    if (!s || k == 0 || k > 1000)
+        return KEFU_E_ARG;
+    im = s->model->intent;
+    if (!im)
+        return KEFU_E_STATE;
+    if (!(is = intent_scratch(s, im)))
+        return KEFU_E_NOMEM;
+    is->ntop = k;
+    is->valid = 0;
+    return KEFU_OK;
+}
+
+KEFU_API size_t kefu_classify_top_count(const kefu_scratch *s)
+{
+    const struct kefu_intent_scratch *is = s ? s->intent : NULL;
+    if (!is || !is->valid)
+        return 0;
+    return is->ntop < s->model->intent->n ? is->ntop : s->model->intent->n;
+}
+
+KEFU_API int kefu_classify_top(const kefu_scratch *s, size_t i,
+                               const char **intent, float *confidence)
+{
+    if (i >= kefu_classify_top_count(s))
+        return KEFU_E_ARG;
+    if (intent)
+        *intent = s->model->intent->info[s->intent->order[i]].name;
+    if (confidence)
+        *confidence = s->intent->scores[s->intent->order[i]];
+    return KEFU_OK;
+}
+
+KEFU_API const char *kefu_classify_missing_slot(const kefu_scratch *s, size_t i)
+{
+    const struct kefu_intent_scratch *is = s ? s->intent : NULL;
+    if (!is || !is->valid || i >= is->nmissing)
+        return NULL;
+    return s->model->intent->info[is->last_top].slots[is->missing[i]];
+}
+
+KEFU_API size_t kefu_model_intent_count(const kefu_model *m)
+{
+    return m && m->intent ? m->intent->n : 0;
+}
+
+KEFU_API const char *kefu_model_intent_name(const kefu_model *m, size_t i)
+{
+    return m && m->intent && i < m->intent->n ? m->intent->info[i].name : NULL;
+}
+
+KEFU_API const char *kefu_model_intent_skill(const kefu_model *m, size_t i,
+                                             size_t j)
+{
+    if (!m || !m->intent || i >= m->intent->n || j >= m->intent->info[i].nskills)
+        return NULL;
+    return m->intent->info[i].skills[j];
+}
+
+/* ---- explain ---- */
+
+KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
+                                      size_t cap)
+{
+    const struct kefu_intent_model *im;
+    struct kefu_intent_scratch *is;
+    size_t n = 0;
+    uint32_t cls;
+    if (!s || !s->intent || !s->intent->valid || (!items && cap))
+        return 0;
+    im = s->model->intent;
+    is = s->intent;
+    cls = is->last_top;
+    /* patterns first: they decide or shift the result */
+    for (uint32_t p = 0; p < im->npatterns && n < cap; p++) {
+        const struct kefu_intent_pattern *pt = &im->patterns[p];
+        if (pt->intent != cls)
+            continue;
+        if (kefu_pattern_match(pt->code, s->text.norm.data, s->text.norm.len, 0,
+                               is->md, is->mctx) != 1)
+            continue;
+        if (items[n].size < sizeof(kefu_explain_item))
+            return n;
+        items[n].kind = KEFU_EXPLAIN_PATTERN;
+        items[n].text = pt->source;
+        items[n].text_len = (uint32_t)strlen(pt->source);
+        items[n].weight = pt->force ? INFINITY : pt->weight;
+        n++;
+    }
+    /* then features by contribution to the chosen intent's score (the
+     * same arithmetic as kefu_sparse_from_hashes); the text shown is the
+     * tokens the feature came from */
+    {
+        size_t start = n;
+        double norm = 0;
+        float inv;
+        for (size_t f = 0; f < is->hashes.n; f++) {
+            uint32_t j = kefu_featdict_get(&im->dict, is->hashes.h[f]);
+            if (j != UINT32_MAX)
+                norm += (double)im->dict.idf[j] * im->dict.idf[j];
+        }
+        inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+        for (size_t f = 0; f < is->hashes.n && cap > start; f++) {
+            uint32_t j = kefu_featdict_get(&im->dict, is->hashes.h[f]);
+            uint32_t o = is->hashes.origin[f];
+            uint32_t t0 = o >> 8, t1 = t0 + (o & 0xFF);
+            const kefu_tok *a, *z;
+            float w;
+            size_t pos;
+            if (j == UINT32_MAX || t1 > s->text.ntoks || t0 >= t1)
+                continue;
+            w = im->dict.idf[j] * inv * im->lin.w[(size_t)j * im->n + cls];
+            /* keep the best (cap - start) by |weight|, insertion sorted */
+            if (n == cap) {
+                if (fabsf(w) <= fabsf(items[n - 1].weight))
+                    continue;
+                pos = n - 1;
+            } else {
+                if (items[n].size < sizeof(kefu_explain_item))
+                    return n;
+                pos = n++;
+            }
+            while (pos > start && fabsf(items[pos - 1].weight) < fabsf(w)) {
+                uint32_t sz = items[pos].size;
+                items[pos] = items[pos - 1];
+                items[pos].size = sz;
+                pos--;
+            }
+            a = &s->text.toks[t0];
+            z = &s->text.toks[t1 - 1];
+            items[pos].kind = KEFU_EXPLAIN_FEATURE;
+            items[pos].weight = w;
+            items[pos].text = s->text.norm.data + a->norm_off;
+            items[pos].text_len = z->norm_off + z->norm_len - a->norm_off;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,123 @@
+/*
+ * intent.h - intent classification: the `intents:` and `classifier:`
+ * sections, training on load (or weights from a binary model), hybrid
+ * pattern rules, out-of-scope decisions, top-k, explain.
+ * Builds on text, featurize, learner, pattern and entity.
+ */
+#ifndef KEFU_INTENT_H
+#define KEFU_INTENT_H
+
+#include "core.h"
+#include "featurize.h"
+#include "learner.h"
+#include "model.h"
+#include "pattern.h"
+
+struct kefu_intent_info {
+    char *name;
+    char *description;
+    char **skills;
+    uint32_t nskills;
+    char **slots;
+    int32_t *slot_entity;  /* entity index of each slot, -1 if undefined */
+    uint32_t nslots;
+};
+
+struct kefu_intent_pattern {
+    pcre2_code *code;
+    uint32_t intent;
+    uint8_t force;
+    float weight;          /* boost: added to the intent's score */
+    char *source;
+};
+
+/* Training options and decision thresholds (`classifier:` section). */
+typedef struct kefu_classifier_cfg {
+    kefu_learn_opts learn;
+    kefu_featcfg feat;
+    float threshold;       /* out of scope below this confidence */
+    float margin;          /* ... or below this margin to the runner-up */
+    uint8_t threshold_set, margin_set;
+    uint32_t min_df;       /* drop features seen in fewer examples */
+} kefu_classifier_cfg;
+
+struct kefu_intent_model {
+    kefu_mem mem;
+    uint32_t n;                         /* classes (incl. oos if trained) */
+    struct kefu_intent_info *info;
+    int32_t oos_class;                  /* -1 when no oos examples */
+    kefu_classifier_cfg cfg;
+    kefu_featdict dict;
+    kefu_linear lin;
+    struct kefu_intent_pattern *patterns;
+    uint32_t npatterns;
+    pcre2_general_context *gctx;
+    /* training report (for kefu train / benchmarks) */
+    uint32_t trained_examples;
+};
+
+/* Per-thread working area. */
+struct kefu_intent_scratch {
+    kefu_hashes hashes;
+    kefu_sparse vec;
+    float *scores;
+    uint32_t *order;       /* classes by descending probability */
+    uint32_t ntop;         /* top-k kept for the caller */
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    /* last result */
+    int32_t forced;        /* pattern index that forced the intent, or -1 */
+    uint32_t *missing;     /* indices into the intent's slots */
+    size_t nmissing, cap_missing;
+    uint32_t last_top;     /* class chosen by the last classification */
+    uint8_t valid;         /* the fields above describe the last message */
+};
+
+/* A labelled example before training. */
+typedef struct kefu_example {
+    uint32_t label;
+    char *text;
+    uint32_t len;
+} kefu_example;
+
+/* What the loader accumulates before `finish`. */
+typedef struct kefu_intent_builder {
+    struct kefu_intent_info *info;
+    uint32_t n, cap;
+    kefu_example *ex;
+    size_t nex, cap_ex;
+    kefu_example *val;             /* optional validation examples */
+    size_t nval, cap_val;
+    struct kefu_intent_pattern *patterns;
+    uint32_t npatterns, cap_patterns;
+    kefu_classifier_cfg cfg;
+    /* weights from a binary model (skip training) */
+    const unsigned char *trained;
+    size_t trained_len;
+    void (*progress)(const kefu_learn_progress *p, void *user);
+    void *progress_user;
+} kefu_intent_builder;
+
+int kefu_intent_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                              kefu_load_ctx *ctx);
+int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                                  kefu_load_ctx *ctx);
+int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag);
+void kefu_intent_release(struct kefu_model *m);
+
+/* The builder of a model being loaded (created on first use). */
+kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m);
+/* Adds an example for intent `label` (created if new). */
+int kefu_intent_add_example(struct kefu_model *m, const char *label,
+                            size_t label_len, const char *text, size_t len,
+                            bool validation);
+
+/* Serialises the trained part (dictionary, weights, thresholds) to `out`,
+ * and reads it back (kefu_intent_finish uses the builder's `trained`). */
+int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *out,
+                          const kefu_mem *mem);
+
+void kefu_intent_scratch_free(const kefu_mem *mem,
+                              struct kefu_intent_scratch *is);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * learner.c - SGD for a linear softmax (or per-class logistic) model.
+ *
+ * Why this learner: with idf-weighted, L2-normalised n-gram features a
+ * multinomial logistic regression is as accurate as a linear SVM on short
+ * texts, gives probabilities that a single temperature makes well
+ * calibrated, trains in one pass per epoch with sparse updates, and its
+ * weights are a plain matrix that a model file stores as is.  See
+ * doc/learner.md.
+ */
+#include "learner.h"
+
+#include <math.h>
+
+void kefu_learn_opts_default(kefu_learn_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 25;
+    o->lr = 0.5f;
+    o->l2 = 0.0f;
+    o->seed = 1;
+}
+
+int kefu_dataset_add(kefu_dataset *ds, const uint32_t *idx, const float *val,
+                     size_t nnz, const uint32_t *labels, size_t nlabels,
+                     const kefu_mem *mem)
+{
+    size_t nz = ds->n ? ds->off[ds->n] : 0;
+    size_t nl = ds->n ? ds->lab_off[ds->n] : 0;
+    size_t c1 = ds->cap_rows, c2 = ds->cap_rows;
+    if (kefu_grow(mem, (void **)&ds->off, &c1, ds->n + 2, sizeof *ds->off) ||
+        kefu_grow(mem, (void **)&ds->lab_off, &c2, ds->n + 2,
+                  sizeof *ds->lab_off))
+        return KEFU_E_NOMEM;
+    ds->cap_rows = c1 < c2 ? c1 : c2;
+    c1 = c2 = ds->cap_nnz;
+    if (kefu_grow(mem, (void **)&ds->idx, &c1, nz + nnz + 1, sizeof *ds->idx) ||
+        kefu_grow(mem, (void **)&ds->val, &c2, nz + nnz + 1, sizeof *ds->val))
+        return KEFU_E_NOMEM;
+    ds->cap_nnz = c1 < c2 ? c1 : c2;
+    if (kefu_grow(mem, (void **)&ds->lab, &ds->cap_lab, nl + nlabels + 1,
+                  sizeof *ds->lab))
+        return KEFU_E_NOMEM;
+    if (ds->n == 0) {
+        ds->off[0] = 0;
+        ds->lab_off[0] = 0;
+    }
+    if (nnz) {
+        memcpy(ds->idx + nz, idx, nnz * sizeof *idx);
+        memcpy(ds->val + nz, val, nnz * sizeof *val);
+    }
+    memcpy(ds->lab + nl, labels, nlabels * sizeof *labels);
+    ds->n++;
+    ds->off[ds->n] = nz + nnz;
+    ds->lab_off[ds->n] = nl + nlabels;
+    return KEFU_OK;
+}
+
+void kefu_dataset_release(kefu_dataset *ds, const kefu_mem *mem)
+{
+    kefu_dealloc(mem, ds->off);
+    kefu_dealloc(mem, ds->idx);
+    kefu_dealloc(mem, ds->val);
+    kefu_dealloc(mem, ds->lab_off);
+    kefu_dealloc(mem, ds->lab);
+    memset(ds, 0, sizeof *ds);
+}
+
+void kefu_linear_release(kefu_linear *m, const kefu_mem *mem)
+{
+    kefu_dealloc(mem, m->w);
+    kefu_dealloc(mem, m->b);
+    m->w = m->b = NULL;
+}
+
+void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
+                        const float *val, size_t nnz, float *restrict s)
+{
+    const uint32_t k = m->ncls;
+    memcpy(s, m->b, k * sizeof *s);
+    for (size_t i = 0; i < nnz; i++) {
+        const float *restrict w = m->w + (size_t)idx[i] * k;
+        const float v = val[i];
+        for (uint32_t c = 0; c < k; c++)
+            s[c] += v * w[c];
+    }
+}
+
+static void softmax(float *s, uint32_t k, float inv_t)
+{
+    float mx = -INFINITY, sum = 0;
+    for (uint32_t c = 0; c < k; c++)
+        if (s[c] > mx)
+            mx = s[c];
+    for (uint32_t c = 0; c < k; c++) {
+        s[c] = expf((s[c] - mx) * inv_t);
+        sum += s[c];
+    }
+    for (uint32_t c = 0; c < k; c++)
+        s[c] /= sum;
+}
+
+void kefu_linear_probs(const kefu_linear *m, float *s)
+{
+    float inv_t = 1.0f / (m->temperature > 0 ? m->temperature : 1.0f);
+    if (m->multilabel) {
+        for (uint32_t c = 0; c < m->ncls; c++)
+            s[c] = 1.0f / (1.0f + expf(-s[c] * inv_t));
+    } else {
+        softmax(s, m->ncls, inv_t);
+    }
+}
+
+static uint32_t argmax(const float *s, uint32_t k)
+{
+    uint32_t best = 0;
+    for (uint32_t c = 1; c < k; c++)
+        if (s[c] > s[best])
+            best = c;
+    return best;
+}
+
+static bool has_label(const kefu_dataset *ds, size_t i, uint32_t c)
+{
+    for (size_t j = ds->lab_off[i]; j < ds->lab_off[i + 1]; j++)
+        if (ds->lab[j] == c)
+            return true;
+    return false;
+}
+
+/* Accuracy: top class is one of the example's labels. */
+static double accuracy(const kefu_linear *m, const kefu_dataset *ds, float *s)
+{
+    size_t ok = 0;
+    if (!ds || !ds->n)
+        return -1;
+    for (size_t i = 0; i < ds->n; i++) {
+        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                           ds->off[i + 1] - ds->off[i], s);
+        ok += has_label(ds, i, argmax(s, m->ncls));
+    }
+    return (double)ok / (double)ds->n;
+}
+
+int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
+               const kefu_dataset *train, const kefu_dataset *val,
+               const kefu_learn_opts *opts, const kefu_mem *mem)
+{
+    kefu_linear m;
+    size_t *order = NULL;
+    float *s = NULL;
+    uint64_t rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
+    double total_steps, step = 0;
+
+    memset(out, 0, sizeof *out);
+    if (!train || !train->n || !ncls)
+        return KEFU_E_EMPTY;
+    memset(&m, 0, sizeof m);
+    m.nfeat = nfeat;
+    m.ncls = ncls;
+    m.temperature = 1.0f;
+    m.multilabel = opts->multilabel;
+    m.w = kefu_alloc_array(mem, (size_t)nfeat ? nfeat : 1, (size_t)ncls * sizeof *m.w);
+    m.b = kefu_alloc_array(mem, ncls, sizeof *m.b);
+    order = kefu_alloc_array(mem, train->n, sizeof *order);
+    s = kefu_alloc_array(mem, ncls, sizeof *s);
+    if (!m.w || !m.b || !order || !s) {
+        kefu_linear_release(&m, mem);
+        kefu_dealloc(mem, order);
+        kefu_dealloc(mem, s);
+        return KEFU_E_NOMEM;
+    }
+    for (size_t i = 0; i < train->n; i++)
+        order[i] = i;
+    total_steps = (double)opts->epochs * (double)train->n;
+
+    for (uint32_t ep = 0; ep < opts->epochs; ep++) {
+        double loss = 0;
+        /* Fisher-Yates with the seeded generator: same seed, same model */
+        for (size_t i = train->n; i > 1; i--) {
+            size_t j = (size_t)(kefu_rng_next(&rng) % i);
+            size_t t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t e = 0; e < train->n; e++) {
+            size_t i = order[e];
+            const uint32_t *idx = train->idx + train->off[i];
+            const float *x = train->val + train->off[i];
+            size_t nnz = train->off[i + 1] - train->off[i];
+            float lr = opts->lr * (float)(1.0 - step / total_steps);
+            step++;
+            kefu_linear_scores(&m, idx, x, nnz, s);
+            if (m.multilabel) {
+                for (uint32_t c = 0; c < ncls; c++) {
+                    float p = 1.0f / (1.0f + expf(-s[c]));
+                    float y = has_label(train, i, c) ? 1.0f : 0.0f;
+                    loss -= y ? log(p + 1e-12) : log(1 - p + 1e-12);
+                    s[c] = p - y;
+                }
+            } else {
+                uint32_t y = train->lab[train->lab_off[i]];
+                softmax(s, ncls, 1.0f);
+                loss -= log(s[y] + 1e-12);
+                s[y] -= 1.0f;
+            }
+            /* s now holds the gradient of the loss w.r.t. the scores */
+            for (uint32_t c = 0; c < ncls; c++)
+                m.b[c] -= lr * s[c];
+            for (size_t f = 0; f < nnz; f++) {
+                float *restrict w = m.w + (size_t)idx[f] * ncls;
+                float g = lr * x[f];
+                float decay = 1.0f - lr * opts->l2;
+                if (opts->l2 > 0)
+                    for (uint32_t c = 0; c < ncls; c++)
+                        w[c] = w[c] * decay - g * s[c];
+                else
+                    for (uint32_t c = 0; c < ncls; c++)
+                        w[c] -= g * s[c];
+            }
+        }
+        if (opts->progress) {
+            kefu_learn_progress p;
+            p.epoch = ep + 1;
+            p.epochs = opts->epochs;
+            p.loss = loss / (double)train->n;
+            p.val_accuracy = val ? accuracy(&m, val, s) : -1;
+            opts->progress(&p, opts->user);
+        }
+    }
+    kefu_dealloc(mem, order);
+    kefu_dealloc(mem, s);
+    *out = m;
+    return KEFU_OK;
+}
+
+static double nll_at(const kefu_linear *m, const kefu_dataset *ds, float t,
+                     float *s, float *raw_all)
+{
+    double nll = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        uint32_t y = ds->lab[ds->lab_off[i]];
+        memcpy(s, raw_all + i * m->ncls, m->ncls * sizeof *s);
+        softmax(s, m->ncls, 1.0f / t);
+        nll -= log(s[y] + 1e-12);
+    }
+    return nll;
+}
+
+int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
+                          const kefu_mem *mem)
+{
+    float *raw, *s;
+    double a = log(0.05), b = log(20.0);
+    const double g = 0.6180339887498949;
+    if (!ds || !ds->n || m->multilabel)
+        return KEFU_OK;
+    raw = kefu_alloc_array(mem, ds->n, (size_t)m->ncls * sizeof *raw);
+    s = kefu_alloc_array(mem, m->ncls, sizeof *s);
+    if (!raw || !s) {
+        kefu_dealloc(mem, raw);
+        kefu_dealloc(mem, s);
+        return KEFU_E_NOMEM;
+    }
+    for (size_t i = 0; i < ds->n; i++)
+        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                           ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
+    for (int it = 0; it < 40; it++) {
+        double c = b - g * (b - a), d = a + g * (b - a);
+        if (nll_at(m, ds, (float)exp(c), s, raw) < nll_at(m, ds, (float)exp(d), s, raw))
+            b = d;
+        else
+            a = c;
+    }
+    m->temperature = (float)exp((a + b) / 2);
+    kefu_dealloc(mem, raw);
+    kefu_dealloc(mem, s);
+    return KEFU_OK;
+}
+
+int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,
+                    const kefu_mem *mem, double *ece, double *acc)
+{
+    enum { BINS = 15 };
+    double conf[BINS] = {0}, hit[BINS] = {0}, cnt[BINS] = {0}, ok = 0;
+    float *s = kefu_alloc_array(mem, m->ncls, sizeof *s);
+    if (!s)
+        return KEFU_E_NOMEM;
+    *ece = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        uint32_t top;
+        int bin;
+        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                           ds->off[i + 1] - ds->off[i], s);
+        kefu_linear_probs(m, s);
+        top = argmax(s, m->ncls);
+        bin = (int)(s[top] * BINS);
+        if (bin >= BINS)
+            bin = BINS - 1;
+        conf[bin] += s[top];
+        hit[bin] += has_label(ds, i, top);
+        cnt[bin]++;
+        ok += has_label(ds, i, top);
+    }
+    for (int b = 0; b < BINS; b++)
+        if (cnt[b] > 0)
+            *ece += fabs(hit[b] - conf[b]) / (double)ds->n;
+    *acc = ds->n ? ok / (double)ds->n : 0;
+    kefu_dealloc(mem, s);
+    return KEFU_OK;
+}

@@ -1,0 +1,87 @@
+/*
+ * learner.h - a linear classifier over sparse features, trained by
+ * stochastic gradient descent on the softmax (one label per example) or
+ * per-class logistic (multi-label) loss.  Serves intents and the trained
+ * emotion mode.  Needs only core.  Deterministic for a given seed.
+ */
+#ifndef KEFU_LEARNER_H
+#define KEFU_LEARNER_H
+
+#include "core.h"
+
+/* Examples as rows of a sparse matrix, with labels. */
+typedef struct kefu_dataset {
+    size_t n;
+    size_t *off;        /* [n + 1]: row i is idx/val[off[i] .. off[i+1]) */
+    uint32_t *idx;
+    float *val;
+    size_t *lab_off;    /* [n + 1]: labels of row i (>= 1; 1 in softmax mode) */
+    uint32_t *lab;
+    size_t cap_rows, cap_nnz, cap_lab;
+} kefu_dataset;
+
+int kefu_dataset_add(kefu_dataset *ds, const uint32_t *idx, const float *val,
+                     size_t nnz, const uint32_t *labels, size_t nlabels,
+                     const kefu_mem *mem);
+void kefu_dataset_release(kefu_dataset *ds, const kefu_mem *mem);
+
+typedef struct kefu_linear {
+    uint32_t nfeat, ncls;
+    float *w;           /* [nfeat * ncls], row per feature */
+    float *b;           /* [ncls] */
+    float temperature;  /* calibration: probabilities = softmax(s / T) */
+    uint8_t multilabel; /* sigmoid per class instead of softmax */
+} kefu_linear;
+
+typedef struct kefu_learn_progress {
+    uint32_t epoch, epochs;
+    double loss;         /* mean training loss of the epoch */
+    double val_accuracy; /* < 0 when no validation set */
+} kefu_learn_progress;
+
+typedef struct kefu_learn_opts {
+    uint32_t epochs;
+    float lr;
+    float l2;
+    uint64_t seed;
+    uint8_t multilabel;
+    void (*progress)(const kefu_learn_progress *p, void *user);
+    void *user;
+} kefu_learn_opts;
+
+void kefu_learn_opts_default(kefu_learn_opts *o);
+
+int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
+               const kefu_dataset *train, const kefu_dataset *val,
+               const kefu_learn_opts *opts, const kefu_mem *mem);
+void kefu_linear_release(kefu_linear *m, const kefu_mem *mem);
+
+/* Raw scores (before temperature) of a sparse row into scores[ncls]. */
+void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
+                        const float *val, size_t nnz, float *scores);
+/* Scores -> probabilities in place (softmax / sigmoid with temperature). */
+void kefu_linear_probs(const kefu_linear *m, float *scores);
+
+/*
+ * Fits the temperature that minimises the negative log-likelihood of the
+ * (softmax) model on `ds` (golden-section search over log T).
+ */
+int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
+                          const kefu_mem *mem);
+
+/* Expected calibration error (15 equal-width bins) and accuracy on ds. */
+int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,
+                    const kefu_mem *mem, double *ece, double *accuracy);
+
+/* Small deterministic PRNG (xorshift64*), for shuffles. */
+static inline uint64_t kefu_rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+#endif

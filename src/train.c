@@ -1,0 +1,134 @@
+/*
+ * train.c - kefu_model_train: a model from TSV examples (`label<TAB>text`)
+ * and an optional YAML model for everything else.  The YAML's own examples
+ * are trained on as well.
+ */
+#include <stdio.h>
+
+#include "intent.h"
+#include "model.h"
+#include "text.h"
+
+KEFU_API void kefu_train_options_init(kefu_train_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->task = KEFU_TASK_INTENT;
+}
+
+/* Adds every line of a TSV file as an example. */
+static int read_tsv(struct kefu_model *m, const char *path, bool validation,
+                    kefu_diag *diag)
+{
+    char *data = NULL;
+    size_t len = 0, bad;
+    uint32_t line = 0;
+    int rc = kefu_read_file(&m->mem, path, &data, &len, diag);
+    const char *p, *end;
+    if (rc)
+        return rc;
+    if (kefu_utf8_validate(data, len, &bad)) {
+        for (size_t i = 0; i < bad; i++)
+            line += data[i] == '\n';
+        kefu_dealloc(&m->mem, data);
+        return kefu_diag_setf(diag, KEFU_E_UTF8, path, line + 1, 0, bad,
+                              "invalid UTF-8 at byte %zu", bad);
+    }
+    for (p = data, end = data + len; p < end && !rc;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end, *tab;
+        size_t n;
+        line++;
+        n = (size_t)(eol - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (n == 0) {
+            p = eol + 1;
+            continue;
+        }
+        tab = memchr(p, '\t', n);
+        if (!tab || tab == p || tab == p + n - 1)
+            rc = kefu_diag_setf(diag, KEFU_E_SYNTAX, path, line, 1, UINT64_MAX,
+                                "expected 'label<TAB>text'");
+        else
+            rc = kefu_intent_add_example(m, p, (size_t)(tab - p), tab + 1,
+                                         (size_t)(p + n - tab - 1), validation);
+        if (rc == KEFU_E_NOMEM)
+            kefu_diag_msg(diag, rc, "out of memory");
+        p = eol + 1;
+    }
+    kefu_dealloc(&m->mem, data);
+    return rc;
+}
+
+static void bridge(const kefu_learn_progress *p, void *user)
+{
+    const kefu_train_options *o = user;
+    o->progress(p->epoch, p->epochs, p->loss, p->val_accuracy, o->user);
+}
+
+KEFU_API int kefu_model_train(kefu_model **out, const char *config,
+                              const char *train_tsv, const char *val_tsv,
+                              const kefu_train_options *opts,
+                              const kefu_allocator *alloc, kefu_diag *diag)
+{
+    struct kefu_model *m;
+    kefu_intent_builder *b;
+    kefu_train_options defaults;
+    int rc = KEFU_OK;
+
+    if (diag)
+        kefu_diag_clear(diag);
+    if (!out || (!config && !train_tsv))
+        return kefu_diag_msg(diag, KEFU_E_ARG, "nothing to train on");
+    *out = NULL;
+    if (!opts) {
+        kefu_train_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->size < sizeof(kefu_train_options) - sizeof(void *) * 2)
+        return kefu_diag_msg(diag, KEFU_E_ARG, "kefu_train_options.size is too small");
+    if (opts->task != KEFU_TASK_INTENT)
+        return kefu_diag_msg(diag, KEFU_E_ARG,
+                             "task %u is not supported by this build", opts->task);
+    m = kefu_model_begin(alloc);
+    if (!m)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    if (config) {
+        char *data = NULL, dir[4096];
+        size_t len = 0;
+        rc = kefu_read_file(&m->mem, config, &data, &len, diag);
+        if (!rc) {
+            kefu_dir_of(config, dir, sizeof dir);
+            rc = kefu_model_add_yaml(m, data, len, config, dir, diag);
+        }
+        kefu_dealloc(&m->mem, data);
+    }
+    if (!rc && train_tsv)
+        rc = read_tsv(m, train_tsv, false, diag);
+    if (!rc && val_tsv)
+        rc = read_tsv(m, val_tsv, true, diag);
+    if (!rc && !(b = kefu_intent_builder_get(m)))
+        rc = kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    if (!rc) {
+        if (opts->epochs)
+            b->cfg.learn.epochs = opts->epochs;
+        if (opts->learning_rate > 0)
+            b->cfg.learn.lr = opts->learning_rate;
+        if (opts->seed)
+            b->cfg.learn.seed = opts->seed;
+        if (opts->progress) {
+            b->progress = bridge;
+            b->progress_user = (void *)opts;
+        }
+        rc = kefu_model_end(m, diag);
+    }
+    if (rc) {
+        kefu_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return KEFU_OK;
+}
