@@ -1,0 +1,681 @@
+/*
+ * rule_eval.c - the rule evaluator: runs the flat stack programs that
+ * rule_compile.c generated over a kefu_facts, and the result object that
+ * keeps fired rules, their actions, per-rule outcomes and the trace.
+ *
+ * Evaluation never allocates: the result is sized for the rule set on the
+ * first evaluation with it (and only grows when a larger set comes along),
+ * the value stack is bounded at compile time, strings are compared in
+ * place and PCRE2 matches into match data made once per result.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <math.h>
+#include <stdio.h>
+
+#include "rules.h"
+
+typedef union rv {
+    double n;   /* number, duration (ms), bool (0/1) */
+    struct {
+        const char *p;
+        uint32_t len;
+    } s;
+    struct {
+        const kefu_litem *it;
+        uint32_t n;
+    } l;
+} rv;
+
+typedef struct trace_rec {
+    uint32_t rule, tnode;
+    rv v;
+} trace_rec;
+
+typedef struct rule_out {
+    uint32_t state;
+    int32_t status;
+    uint32_t tfirst, tn;
+} rule_out;
+
+typedef struct loop_frame {
+    const kefu_litem *it;
+    uint32_t n, i, count;
+} loop_frame;
+
+struct kefu_rules_result {
+    kefu_mem mem;
+    const kefu_ruleset *rs;
+    uint32_t flags;
+    rv *stack;
+    size_t capstack;
+    uint32_t *fired;
+    size_t capfired;
+    uint32_t nfired;
+    uint32_t *acts;          /* indexes into rs->actions */
+    size_t capacts;
+    uint32_t nacts;
+    rule_out *outs;
+    size_t capouts;
+    trace_rec *trace;
+    size_t captrace;
+    uint32_t ntrace;
+    pcre2_match_data *md;
+    pcre2_general_context *gctx;
+    loop_frame loops[KEFU_RULE_MAX_LOOPS + 1];
+};
+
+static void *re_malloc(PCRE2_SIZE n, void *u)
+{
+    return kefu_alloc(u, n);
+}
+
+static void re_free(void *ptr, void *u)
+{
+    kefu_dealloc(u, ptr);
+}
+
+KEFU_API int kefu_rules_result_new(kefu_rules_result **out,
+                                   const kefu_allocator *alloc)
+{
+    kefu_mem mem;
+    kefu_rules_result *r;
+    if (!out)
+        return KEFU_E_ARG;
+    *out = NULL;
+    kefu_mem_init(&mem, alloc);
+    if (!(r = kefu_zalloc(&mem, sizeof *r)))
+        return KEFU_E_NOMEM;
+    r->mem = mem;
+    r->gctx = pcre2_general_context_create(re_malloc, re_free, &r->mem);
+    if (r->gctx)
+        r->md = pcre2_match_data_create(1, r->gctx);
+    if (!r->md) {
+        pcre2_general_context_free(r->gctx);
+        kefu_dealloc(&mem, r);
+        return KEFU_E_NOMEM;
+    }
+    *out = r;
+    return KEFU_OK;
+}
+
+KEFU_API void kefu_rules_result_free(kefu_rules_result *r)
+{
+    kefu_mem mem;
+    if (!r)
+        return;
+    mem = r->mem;
+    pcre2_match_data_free(r->md);
+    pcre2_general_context_free(r->gctx);
+    kefu_dealloc(&mem, r->stack);
+    kefu_dealloc(&mem, r->fired);
+    kefu_dealloc(&mem, r->acts);
+    kefu_dealloc(&mem, r->outs);
+    kefu_dealloc(&mem, r->trace);
+    kefu_dealloc(&mem, r);
+}
+
+/* Sizes the result for a rule set; allocates only when it grew. */
+static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
+{
+    size_t nr = rs->nrules ? rs->nrules : 1;
+    if (kefu_grow(&r->mem, (void **)&r->stack, &r->capstack,
+                  rs->max_stack + 4, sizeof *r->stack) ||
+        kefu_grow(&r->mem, (void **)&r->fired, &r->capfired, nr,
+                  sizeof *r->fired) ||
+        kefu_grow(&r->mem, (void **)&r->acts, &r->capacts,
+                  rs->nactions ? rs->nactions : 1, sizeof *r->acts) ||
+        kefu_grow(&r->mem, (void **)&r->outs, &r->capouts, nr,
+                  sizeof *r->outs) ||
+        kefu_grow(&r->mem, (void **)&r->trace, &r->captrace,
+                  rs->ntnodes ? rs->ntnodes : 1, sizeof *r->trace))
+        return KEFU_E_NOMEM;
+    return KEFU_OK;
+}
+
+static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0, NULL, 0, NULL, 0};
+
+/* The slot of fact `id` of rule set rs in facts made for maybe another
+ * set: built-ins share ids; other facts match by name and type. */
+static const kefu_fslot *slot_of(const kefu_ruleset *rs, const kefu_facts *f,
+                                 uint32_t id)
+{
+    const kefu_fdecl *d;
+    int64_t j;
+    if (id < KEFU_F_BUILTIN_COUNT ||
+        (f->rs->schema_hash == rs->schema_hash && id < f->n))
+        return &f->slot[id];
+    d = &rs->decls[id - KEFU_F_BUILTIN_COUNT];
+    j = kefu_ruleset_fact_lookup(f->rs, d->name, d->name_len);
+    if (j < 0 || f->slot[j].type != d->type)
+        return &zero_slot;
+    return &f->slot[j];
+}
+
+static bool contains(const char *h, size_t hl, const char *n, size_t nl)
+{
+    if (nl == 0)
+        return true;
+    while (hl >= nl) {
+        const char *c = memchr(h, n[0], hl - nl + 1);
+        if (!c)
+            return false;
+        if (!memcmp(c, n, nl))
+            return true;
+        hl -= (size_t)(c - h) + 1;
+        h = c + 1;
+    }
+    return false;
+}
+
+static int strcmp_rv(const rv *a, const rv *b)
+{
+    uint32_t m = a->s.len < b->s.len ? a->s.len : b->s.len;
+    int c = m ? memcmp(a->s.p, b->s.p, m) : 0;
+    if (c)
+        return c;
+    return a->s.len < b->s.len ? -1 : a->s.len > b->s.len;
+}
+
+static bool str_eq(const char *a, uint32_t al, const char *b, uint32_t bl)
+{
+    return al == bl && (al == 0 || !memcmp(a, b, al));
+}
+
+/*
+ * Runs one program.  Returns KEFU_OK with *fired, or the status that
+ * stopped it (KEFU_E_LIMIT for a runaway regex, KEFU_E_ARG for x/0).
+ */
+static int run(kefu_rules_result *r, const kefu_ruleset *rs,
+               const kefu_facts *f, uint32_t pc, uint32_t rule, bool *fired)
+{
+    rv *sp = r->stack - 1;
+    const kefu_rinsn *code = rs->code;
+    for (;;) {
+        const kefu_rinsn in = code[pc++];
+        switch (in.op) {
+        case ROP_RET:
+            *fired = sp->n != 0;
+            return KEFU_OK;
+        case ROP_TRUE:
+            (++sp)->n = 1;
+            break;
+        case ROP_FALSE:
+            (++sp)->n = 0;
+            break;
+        case ROP_NUM:
+            (++sp)->n = rs->nums[in.a];
+            break;
+        case ROP_STR:
+            ++sp;
+            sp->s.p = rs->strs[in.a].str;
+            sp->s.len = rs->strs[in.a].len;
+            break;
+        case ROP_LIST:
+            ++sp;
+            sp->l.it = rs->litems + rs->lists[in.a].first;
+            sp->l.n = rs->lists[in.a].n;
+            break;
+        case ROP_LOAD_NUM:
+            (++sp)->n = slot_of(rs, f, in.a)->num;
+            break;
+        case ROP_LOAD_STR: {
+            const kefu_fslot *s = slot_of(rs, f, in.a);
+            ++sp;
+            sp->s.p = s->str;
+            sp->s.len = s->len;
+            break;
+        }
+        case ROP_LOAD_LIST: {
+            const kefu_fslot *s = slot_of(rs, f, in.a);
+            ++sp;
+            sp->l.it = s->items;
+            sp->l.n = s->len;
+            break;
+        }
+        case ROP_HAS:
+            (++sp)->n = slot_of(rs, f, in.a)->present;
+            break;
+        case ROP_VAR: {
+            const loop_frame *lf = &r->loops[in.b];
+            const kefu_litem *it = &lf->it[lf->i - 1];
+            ++sp;
+            if (in.a == KEFU_T_STRING) {
+                sp->s.p = it->str;
+                sp->s.len = it->len;
+            } else {
+                sp->n = it->num;
+            }
+            break;
+        }
+        case ROP_NOT:
+            sp->n = sp->n == 0;
+            break;
+        case ROP_JF_KEEP:
+            if (sp->n == 0)
+                pc = in.a;
+            break;
+        case ROP_JT_KEEP:
+            if (sp->n != 0)
+                pc = in.a;
+            break;
+        case ROP_POP:
+            sp--;
+            break;
+        case ROP_JMP:
+            pc = in.a;
+            break;
+        case ROP_NEG:
+            sp->n = -sp->n;
+            break;
+        case ROP_ADD: sp--; sp->n = sp->n + sp[1].n; break;
+        case ROP_SUB: sp--; sp->n = sp->n - sp[1].n; break;
+        case ROP_MUL: sp--; sp->n = sp->n * sp[1].n; break;
+        case ROP_DIV:
+            sp--;
+            if (sp[1].n == 0)
+                return KEFU_E_ARG;
+            sp->n = sp->n / sp[1].n;
+            break;
+        case ROP_MOD:
+            sp--;
+            if (sp[1].n == 0)
+                return KEFU_E_ARG;
+            sp->n = fmod(sp->n, sp[1].n);
+            break;
+        case ROP_EQ_N: case ROP_EQ_B: sp--; sp->n = sp->n == sp[1].n; break;
+        case ROP_NE_N: case ROP_NE_B: sp--; sp->n = sp->n != sp[1].n; break;
+        case ROP_LT_N: sp--; sp->n = sp->n < sp[1].n; break;
+        case ROP_LE_N: sp--; sp->n = sp->n <= sp[1].n; break;
+        case ROP_GT_N: sp--; sp->n = sp->n > sp[1].n; break;
+        case ROP_GE_N: sp--; sp->n = sp->n >= sp[1].n; break;
+        case ROP_EQ_S:
+            sp--;
+            sp->n = str_eq(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
+            break;
+        case ROP_NE_S:
+            sp--;
+            sp->n = !str_eq(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
+            break;
+        case ROP_LT_S: sp--; sp->n = strcmp_rv(sp, sp + 1) < 0; break;
+        case ROP_LE_S: sp--; sp->n = strcmp_rv(sp, sp + 1) <= 0; break;
+        case ROP_GT_S: sp--; sp->n = strcmp_rv(sp, sp + 1) > 0; break;
+        case ROP_GE_S: sp--; sp->n = strcmp_rv(sp, sp + 1) >= 0; break;
+        case ROP_IN_SL: {
+            const kefu_litem *it = sp->l.it;
+            uint32_t n = sp->l.n;
+            bool hit = false;
+            sp--;
+            for (uint32_t i = 0; i < n && !hit; i++)
+                hit = str_eq(sp->s.p, sp->s.len, it[i].str, it[i].len);
+            sp->n = hit;
+            break;
+        }
+        case ROP_IN_NL: {
+            const kefu_litem *it = sp->l.it;
+            uint32_t n = sp->l.n;
+            bool hit = false;
+            sp--;
+            for (uint32_t i = 0; i < n && !hit; i++)
+                hit = sp->n == it[i].num;
+            sp->n = hit;
+            break;
+        }
+        case ROP_CONTAINS_S:
+            sp--;
+            sp->n = contains(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
+            break;
+        case ROP_STARTS:
+            sp--;
+            sp->n = sp->s.len >= sp[1].s.len &&
+                    (sp[1].s.len == 0 || !memcmp(sp->s.p, sp[1].s.p, sp[1].s.len));
+            break;
+        case ROP_ENDS:
+            sp--;
+            sp->n = sp->s.len >= sp[1].s.len &&
+                    (sp[1].s.len == 0 ||
+                     !memcmp(sp->s.p + sp->s.len - sp[1].s.len, sp[1].s.p,
+                             sp[1].s.len));
+            break;
+        case ROP_MATCH: {
+            int rc = pcre2_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p, sp->s.len,
+                                 0, PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
+            if (rc >= 0)
+                sp->n = 1;
+            else if (rc == PCRE2_ERROR_NOMATCH)
+                sp->n = 0;
+            else if (rc == PCRE2_ERROR_NOMEMORY)
+                return KEFU_E_NOMEM;
+            else
+                return KEFU_E_LIMIT;   /* match/depth/heap/JIT stack limit */
+            break;
+        }
+        case ROP_LEN_S: {
+            uint32_t c = 0;
+            for (uint32_t i = 0; i < sp->s.len; i++)
+                c += ((unsigned char)sp->s.p[i] & 0xC0) != 0x80;
+            sp->n = c;
+            break;
+        }
+        case ROP_COUNT_L:
+            sp->n = sp->l.n;
+            break;
+        case ROP_ITER_INIT: {
+            loop_frame *lf = &r->loops[in.b];
+            lf->it = sp->l.it;
+            lf->n = sp->l.n;
+            lf->i = 0;
+            lf->count = 0;
+            sp--;
+            break;
+        }
+        case ROP_ITER_NEXT: {
+            loop_frame *lf = &r->loops[in.b];
+            if (lf->i >= lf->n)
+                pc = in.a;
+            else
+                lf->i++;
+            break;
+        }
+        case ROP_ITER_ANY:
+            if ((sp--)->n != 0) {
+                r->loops[in.b].count = 1;
+                pc = in.a;
+            }
+            break;
+        case ROP_ITER_ALL:
+            if ((sp--)->n == 0) {
+                r->loops[in.b].count = 1;
+                pc = in.a;
+            }
+            break;
+        case ROP_ITER_TALLY:
+            r->loops[in.b].count += (sp--)->n != 0;
+            break;
+        case ROP_ITER_END_ANY:
+            (++sp)->n = r->loops[in.b].count != 0;
+            break;
+        case ROP_ITER_END_ALL:
+            (++sp)->n = r->loops[in.b].count == 0;
+            break;
+        case ROP_ITER_END_COUNT:
+            (++sp)->n = r->loops[in.b].count;
+            break;
+        case ROP_TRACE: {
+            trace_rec *t = &r->trace[r->ntrace++];
+            t->rule = rule;
+            t->tnode = in.a;
+            t->v = *sp;
+            break;
+        }
+        default:
+            return KEFU_E_STATE;
+        }
+    }
+}
+
+KEFU_API int kefu_rules_eval(kefu_rules_result *r, const kefu_ruleset *rs,
+                             const kefu_facts *f, uint32_t flags)
+{
+    bool traced = (flags & KEFU_RULES_TRACE) != 0;
+    uint32_t i;
+    if (!r || !rs || !f)
+        return KEFU_E_ARG;
+    r->rs = NULL;
+    r->nfired = r->nacts = r->ntrace = 0;
+    if (fit(r, rs))
+        return KEFU_E_NOMEM;
+    r->rs = rs;
+    r->flags = flags;
+    for (i = 0; i < rs->nrules; i++) {
+        r->outs[i].state = KEFU_RULE_SKIPPED;
+        r->outs[i].status = KEFU_OK;
+        r->outs[i].tfirst = r->outs[i].tn = 0;
+    }
+    for (i = 0; i < rs->nrules; i++) {
+        const kefu_rule *rule = &rs->rules[i];
+        rule_out *o = &r->outs[i];
+        bool fired = false;
+        int rc;
+        o->tfirst = r->ntrace;
+        rc = run(r, rs, f, traced ? rule->tcode : rule->code, i, &fired);
+        o->tn = r->ntrace - o->tfirst;
+        if (rc) {
+            o->state = KEFU_RULE_ERROR;
+            o->status = rc;
+            continue;
+        }
+        if (!fired) {
+            o->state = KEFU_RULE_FALSE;
+            continue;
+        }
+        o->state = KEFU_RULE_FIRED;
+        r->fired[r->nfired++] = i;
+        for (uint32_t a = 0; a < rule->act_n; a++)
+            r->acts[r->nacts++] = rule->act_first + a;
+        if (rule->stop || rs->mode == KEFU_RULES_FIRST)
+            break;
+    }
+    return KEFU_OK;
+}
+
+KEFU_API uint32_t kefu_rules_result_fired_count(const kefu_rules_result *r)
+{
+    return r && r->rs ? r->nfired : 0;
+}
+
+KEFU_API uint32_t kefu_rules_result_fired(const kefu_rules_result *r,
+                                          uint32_t i)
+{
+    return r && r->rs && i < r->nfired ? r->fired[i] : UINT32_MAX;
+}
+
+KEFU_API uint32_t kefu_rules_result_action_count(const kefu_rules_result *r)
+{
+    return r && r->rs ? r->nacts : 0;
+}
+
+/* The rule an action belongs to. */
+static uint32_t action_rule(const kefu_ruleset *rs, uint32_t act)
+{
+    uint32_t lo = 0, hi = rs->nrules;
+    for (uint32_t i = lo; i < hi; i++)
+        if (act >= rs->rules[i].act_first &&
+            act < rs->rules[i].act_first + rs->rules[i].act_n)
+            return i;
+    return UINT32_MAX;
+}
+
+KEFU_API int kefu_rules_result_action(const kefu_rules_result *r, uint32_t i,
+                                      kefu_rule_action *out)
+{
+    const kefu_raction *a;
+    kefu_rule_action v;
+    if (!r || !out || out->size < sizeof(uint32_t))
+        return KEFU_E_ARG;
+    if (!r->rs || i >= r->nacts)
+        return KEFU_E_ARG;
+    a = &r->rs->actions[r->acts[i]];
+    memset(&v, 0, sizeof v);
+    v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
+    v.type = a->type;
+    v.rule = action_rule(r->rs, r->acts[i]);
+    v.value = a->value;
+    v.raise = a->raise;
+    v.queue = a->queue;
+    v.skill = a->skill;
+    v.tier = a->tier;
+    v.arg = a->arg;
+    memcpy(out, &v, v.size);
+    return KEFU_OK;
+}
+
+KEFU_API int kefu_rules_result_rule(const kefu_rules_result *r, uint32_t rule,
+                                    kefu_rule_outcome *out)
+{
+    kefu_rule_outcome v;
+    if (!r || !out || out->size < sizeof(uint32_t) || !r->rs ||
+        rule >= r->rs->nrules)
+        return KEFU_E_ARG;
+    memset(&v, 0, sizeof v);
+    v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
+    v.state = r->outs[rule].state;
+    v.status = r->outs[rule].status;
+    v.trace_first = r->outs[rule].tfirst;
+    v.trace_count = r->outs[rule].tn;
+    memcpy(out, &v, v.size);
+    return KEFU_OK;
+}
+
+KEFU_API uint32_t kefu_rules_result_trace_count(const kefu_rules_result *r)
+{
+    return r && r->rs ? r->ntrace : 0;
+}
+
+KEFU_API int kefu_rules_result_trace(const kefu_rules_result *r, uint32_t i,
+                                     kefu_trace_entry *out)
+{
+    const trace_rec *t;
+    const kefu_tnode *tn;
+    const kefu_rule *rule;
+    kefu_trace_entry v;
+    if (!r || !out || out->size < sizeof(uint32_t) || !r->rs || i >= r->ntrace)
+        return KEFU_E_ARG;
+    t = &r->trace[i];
+    tn = &r->rs->tnodes[t->tnode];
+    rule = &r->rs->rules[t->rule];
+    memset(&v, 0, sizeof v);
+    v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
+    v.rule = t->rule;
+    v.kind = tn->kind;
+    v.type = tn->type;
+    v.expr = rule->when + tn->off;
+    v.expr_len = tn->len;
+    v.expr_offset = tn->off;
+    switch (tn->type) {
+    case KEFU_T_BOOL:
+        v.boolean = t->v.n != 0;
+        v.number = t->v.n;
+        break;
+    case KEFU_T_NUMBER:
+    case KEFU_T_DURATION:
+        v.number = t->v.n;
+        break;
+    case KEFU_T_STRING:
+        v.string = t->v.s.p;
+        v.length = t->v.s.len;
+        break;
+    default:
+        v.length = t->v.l.n;
+    }
+    memcpy(out, &v, v.size);
+    return KEFU_OK;
+}
+
+/* ---- explanations ---- */
+
+typedef struct sbuf {
+    char *p;
+    size_t cap, len;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len < b->cap) {
+        size_t room = b->cap - b->len - 1;
+        memcpy(b->p + b->len, s, n < room ? n : room);
+        b->p[b->len + (n < room ? n : room)] = '\0';
+    }
+    b->len += n;
+}
+
+static void putf(sbuf *b, const char *fmt, double v)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, fmt, v);
+    put(b, tmp, n > 0 ? (size_t)n : 0);
+}
+
+static void put_str(sbuf *b, const char *s, uint32_t len)
+{
+    uint32_t n = len;
+    if (n > 60) {   /* cut at a character boundary */
+        n = 60;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    put(b, "\"", 1);
+    put(b, s, n);
+    put(b, n < len ? "...\"" : "\"", n < len ? 4 : 1);
+}
+
+static void put_value(sbuf *b, int type, const rv *v)
+{
+    switch (type) {
+    case KEFU_T_BOOL:
+        put(b, v->n ? "true" : "false", v->n ? 4 : 5);
+        break;
+    case KEFU_T_NUMBER:
+        putf(b, "%g", v->n);
+        break;
+    case KEFU_T_DURATION:
+        if (fmod(v->n, 1000) == 0)
+            putf(b, "%gs", v->n / 1000);
+        else
+            putf(b, "%gms", v->n);
+        break;
+    case KEFU_T_STRING:
+        put_str(b, v->s.p, v->s.len);
+        break;
+    default:
+        put(b, "[", 1);
+        for (uint32_t i = 0; i < v->l.n && i < 8; i++) {
+            if (i)
+                put(b, ", ", 2);
+            if (type == KEFU_T_STRLIST)
+                put_str(b, v->l.it[i].str, v->l.it[i].len);
+            else
+                putf(b, "%g", v->l.it[i].num);
+        }
+        if (v->l.n > 8)
+            put(b, ", ...", 5);
+        put(b, "]", 1);
+    }
+}
+
+KEFU_API size_t kefu_rules_result_explain(const kefu_rules_result *r,
+                                          uint32_t rule, char *buf, size_t cap)
+{
+    static const char *const states[] = {"skipped", "not fired", "fired",
+                                         "error"};
+    sbuf b = {buf, cap, 0};
+    const rule_out *o;
+    const kefu_rule *ru;
+    if (buf && cap)
+        buf[0] = '\0';
+    if (!buf)
+        b.cap = 0;
+    if (!r || !r->rs || rule >= r->rs->nrules)
+        return 0;
+    o = &r->outs[rule];
+    ru = &r->rs->rules[rule];
+    put(&b, ru->name, strlen(ru->name));
+    put(&b, ": ", 2);
+    put(&b, states[o->state], strlen(states[o->state]));
+    if (o->state == KEFU_RULE_ERROR) {
+        const char *why = kefu_strerror(o->status);
+        put(&b, " (", 2);
+        put(&b, why, strlen(why));
+        put(&b, ")", 1);
+    }
+    for (uint32_t i = 0; i < o->tn; i++) {
+        const trace_rec *t = &r->trace[o->tfirst + i];
+        const kefu_tnode *tn = &r->rs->tnodes[t->tnode];
+        put(&b, i ? ", " : ": ", 2);
+        put(&b, ru->when + tn->off, tn->len);
+        put(&b, " = ", 3);
+        put_value(&b, tn->type, &t->v);
+    }
+    return b.len;
+}

@@ -1,0 +1,257 @@
+/*
+ * rules.h - the escalation rule stage: the expression compiler
+ * (rule_compile.c), the evaluator (rule_eval.c), rule sets and their YAML
+ * sections (rule_set.c) and the facts a host or a session fills
+ * (rule_facts.c).  Rules see facts, never the engines' internals: the
+ * session copies intent, emotion, counters ... into a kefu_facts and calls
+ * kefu_rules_eval.  doc/rules.md is the language reference.
+ */
+#ifndef KEFU_RULES_H
+#define KEFU_RULES_H
+
+#include <stdatomic.h>
+
+#include "core.h"
+#include "model.h"
+#include "yaml_doc.h"
+
+/* ---- limits (checked at compile time; see doc/rules.md "Cost bound") ---- */
+
+#define KEFU_RULE_MAX_SOURCE 16384   /* bytes of one `when` expression */
+#define KEFU_RULE_MAX_NODES 4096     /* syntax nodes of one expression */
+#define KEFU_RULE_MAX_DEPTH 64       /* nesting of parentheses/operators */
+#define KEFU_RULE_MAX_LOOPS 3        /* nesting of any/all/count */
+#define KEFU_RULE_MAX_COST 100000    /* worst-case steps of one expression */
+#define KEFU_RULE_MAX_RULES 10000
+#define KEFU_FACTS_MAX_LIST 256      /* items of one list fact */
+#define KEFU_RULE_MATCH_LIMIT 100000 /* PCRE2 match limit per `matches` */
+#define KEFU_RULE_DEPTH_LIMIT 2000   /* PCRE2 depth limit (interpreter) */
+#define KEFU_RULE_HEAP_LIMIT 2048    /* PCRE2 heap limit, KiB */
+
+/* ---- built-in facts: ids are fixed; host and entity facts follow ---- */
+
+enum kefu_builtin_fact {
+    KEFU_F_INTENT,            /* string */
+    KEFU_F_CONFIDENCE,        /* number 0..1 */
+    KEFU_F_OUT_OF_SCOPE,      /* bool */
+    KEFU_F_TEXT,              /* string: the message */
+    KEFU_F_CHANNEL,           /* string */
+    KEFU_F_ANGER,             /* number 0..100, emotion.* */
+    KEFU_F_ANXIETY,
+    KEFU_F_DISAPPOINTMENT,
+    KEFU_F_SADNESS,
+    KEFU_F_FEAR,
+    KEFU_F_JOY,
+    KEFU_F_NEGATIVITY,        /* number 0..100 */
+    KEFU_F_EMOTION_LEVEL,     /* number: smoothed negativity of the talk */
+    KEFU_F_EMOTION_PEAK,      /* number */
+    KEFU_F_EMOTION_TREND,     /* number, positive = rising */
+    KEFU_F_SLOTS,             /* list of strings: slots filled */
+    KEFU_F_MISSING_SLOTS,     /* list of strings */
+    KEFU_F_CUSTOMER_TIER,     /* string */
+    KEFU_F_CUSTOMER_VALUE,    /* number */
+    KEFU_F_CUSTOMER_RISK,     /* list of strings */
+    KEFU_F_SESSION_TURNS,     /* number */
+    KEFU_F_SESSION_HUMAN_REQUESTS, /* number: consecutive asks for a human */
+    KEFU_F_SESSION_CONTACTS_7D,    /* number */
+    KEFU_F_SESSION_FAILED_ANSWERS, /* number: bot failures in a row */
+    KEFU_F_SESSION_REPEAT_ISSUE,   /* bool */
+    KEFU_F_SESSION_ESCALATED,      /* bool */
+    KEFU_F_SESSION_LOCKED,         /* bool */
+    KEFU_F_WAIT,              /* duration */
+    KEFU_F_BUILTIN_COUNT
+};
+
+/* Value types; the numbers are kefu_fact_type's. */
+enum { KEFU_T_BOOL = 1, KEFU_T_NUMBER, KEFU_T_STRING, KEFU_T_DURATION,
+       KEFU_T_STRLIST, KEFU_T_NUMLIST };
+
+typedef struct kefu_fdecl {
+    const char *name;
+    uint32_t name_len;
+    uint8_t type;
+} kefu_fdecl;
+
+/* Name and type of a built-in fact (id < KEFU_F_BUILTIN_COUNT). */
+const kefu_fdecl *kefu_builtin_fact(uint32_t id);
+const char *kefu_type_name(int type);
+
+/* ---- facts: typed slots indexed by fact id ---- */
+
+typedef struct kefu_litem {
+    double num;
+    const char *str;
+    uint32_t len;
+} kefu_litem;
+
+typedef struct kefu_fslot {
+    double num;              /* number, duration (ms), bool (0/1) */
+    const char *str;         /* string bytes (not NUL-terminated) */
+    const kefu_litem *items; /* list items */
+    uint32_t len;            /* string bytes or list items */
+    uint8_t type;
+    uint8_t present;         /* for has(); unset facts read as zero values */
+    /* owned storage, reused from one message to the next */
+    char *buf;
+    size_t buf_cap;
+    kefu_litem *ibuf;
+    size_t ibuf_cap;
+} kefu_fslot;
+
+struct kefu_facts {
+    kefu_mem mem;
+    kefu_diag diag;
+    struct kefu_ruleset *rs;   /* schema owner (one reference held) */
+    uint32_t n;                /* builtins + the rule set's other facts */
+    kefu_fslot *slot;
+};
+
+/* Fast setters for the session (no name lookup).  `put_string_ref`
+ * borrows: s must stay valid until the facts change or are evaluated. */
+void kefu_facts_put_number(kefu_facts *f, uint32_t id, double v);
+void kefu_facts_put_bool(kefu_facts *f, uint32_t id, bool v);
+void kefu_facts_put_duration(kefu_facts *f, uint32_t id, double ms);
+void kefu_facts_put_string_ref(kefu_facts *f, uint32_t id, const char *s,
+                               uint32_t len);
+/* Id of a fact by name in the rule set's schema, or -1. */
+int64_t kefu_ruleset_fact_lookup(const struct kefu_ruleset *rs,
+                                 const char *name, size_t len);
+
+/* ---- compiled form ---- */
+
+typedef struct kefu_rinsn {
+    uint16_t op;
+    uint16_t b;
+    uint32_t a;
+} kefu_rinsn;
+
+/* A traced sub-expression: where it is in the rule's `when` text. */
+typedef struct kefu_tnode {
+    uint32_t off, len;
+    uint8_t type;
+    uint8_t kind;   /* KEFU_TRACE_FACT, KEFU_TRACE_EXPR */
+} kefu_tnode;
+
+typedef struct kefu_rlist {
+    uint32_t first, n;   /* in ruleset->litems */
+} kefu_rlist;
+
+typedef struct kefu_raction {
+    uint32_t type;       /* kefu_action_type */
+    int32_t value;
+    uint32_t raise;
+    char *queue, *skill, *tier, *arg;
+} kefu_raction;
+
+typedef struct kefu_rule {
+    char *name;
+    char *when;           /* source text, NUL-terminated */
+    uint32_t when_len;
+    int32_t order;        /* the rule's `priority:`; higher runs first */
+    uint32_t seq;         /* position in the files, breaks ties */
+    uint32_t code, tcode; /* entry points (untraced, traced) */
+    uint32_t tnode_first, tnode_n;
+    uint32_t act_first, act_n;
+    uint32_t cost;
+    bool stop;
+} kefu_rule;
+
+struct kefu_ruleset {
+    kefu_mem mem;
+    atomic_uint_fast32_t refs;
+    uint32_t mode;           /* kefu_rules_mode */
+    kefu_rule *rules;
+    uint32_t nrules;
+    kefu_rinsn *code;
+    size_t ncode, capcode;
+    double *nums;
+    size_t nnums, capnums;
+    kefu_litem *strs;        /* string constants (str owned) */
+    size_t nstrs, capstrs;
+    kefu_rlist *lists;
+    size_t nlists, caplists;
+    kefu_litem *litems;      /* items of constant lists (str owned) */
+    size_t nlitems, caplitems;
+    void **re;               /* pcre2_code_8 * */
+    size_t nre, capre;
+    kefu_tnode *tnodes;
+    size_t ntnodes, captnodes;
+    kefu_raction *actions;
+    size_t nactions, capactions;
+    /* facts other than the built-ins: host-declared, then entities.* */
+    kefu_fdecl *decls;
+    uint32_t ndecls, nhost;
+    size_t capdecls;
+    uint64_t schema_hash;
+    void *gctx;              /* pcre2_general_context_8 * */
+    void *mctx;              /* pcre2_match_context_8 * */
+    uint32_t max_stack;      /* deepest value stack of any rule */
+    uint32_t max_trace;      /* trace entries of one evaluation, at most */
+};
+
+/* Maps a byte offset inside an expression to a line and column of the
+ * file it came from. */
+typedef struct kefu_srcseg {
+    uint32_t off, line, col;
+} kefu_srcseg;
+
+typedef struct kefu_srcmap {
+    const char *file;
+    kefu_srcseg *seg;
+    uint32_t nseg;
+} kefu_srcmap;
+
+void kefu_srcmap_pos(const kefu_srcmap *m, const char *src, size_t off,
+                     uint32_t *line, uint32_t *col);
+/* Builds the map of a YAML scalar node (plain, quoted or block). */
+int kefu_srcmap_build(kefu_srcmap *m, const kefu_mem *mem,
+                      const kefu_ydoc *doc, const kefu_ynode *n);
+
+/* Everything the expression compiler needs to resolve names. */
+typedef struct kefu_rcomp {
+    struct kefu_ruleset *rs;
+    const kefu_srcmap *map;
+    kefu_diag *diag;
+} kefu_rcomp;
+
+/*
+ * Parses, type-checks and compiles `src` (the `when` of rule r) into the
+ * rule set's pools: r->code, r->tcode, r->tnode_*, r->cost.  Errors are
+ * reported at their position inside the expression through c->map.
+ */
+int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
+                       size_t len);
+
+/* Adds an `entities.<name>` fact on first use; returns its id or -1. */
+int64_t kefu_ruleset_entity_fact(struct kefu_ruleset *rs, const char *name,
+                                 size_t len);
+
+/* ---- the model's section hooks (model.c's tables) ---- */
+
+int kefu_rules_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                             kefu_load_ctx *ctx);
+int kefu_facts_parse_section(struct kefu_model *m, const kefu_ynode *n,
+                             kefu_load_ctx *ctx);
+int kefu_rules_finish(struct kefu_model *m, kefu_diag *diag);
+void kefu_rules_release(struct kefu_model *m);
+
+/* Evaluator opcodes (rule_compile.c emits, rule_eval.c runs). */
+enum kefu_rop {
+    ROP_RET,
+    ROP_TRUE, ROP_FALSE, ROP_NUM, ROP_STR, ROP_LIST,
+    ROP_LOAD_NUM, ROP_LOAD_STR, ROP_LOAD_LIST, ROP_HAS, ROP_VAR,
+    ROP_NOT, ROP_JF_KEEP, ROP_JT_KEEP, ROP_POP, ROP_JMP,
+    ROP_NEG, ROP_ADD, ROP_SUB, ROP_MUL, ROP_DIV, ROP_MOD,
+    ROP_EQ_N, ROP_NE_N, ROP_LT_N, ROP_LE_N, ROP_GT_N, ROP_GE_N,
+    ROP_EQ_S, ROP_NE_S, ROP_LT_S, ROP_LE_S, ROP_GT_S, ROP_GE_S,
+    ROP_EQ_B, ROP_NE_B,
+    ROP_IN_SL, ROP_IN_NL,       /* value in list */
+    ROP_CONTAINS_S, ROP_STARTS, ROP_ENDS, ROP_MATCH,
+    ROP_LEN_S, ROP_COUNT_L,
+    ROP_ITER_INIT, ROP_ITER_NEXT, ROP_ITER_ANY, ROP_ITER_ALL, ROP_ITER_TALLY,
+    ROP_ITER_END_ANY, ROP_ITER_END_ALL, ROP_ITER_END_COUNT,
+    ROP_TRACE,
+    ROP_COUNT_
+};
+
+#endif

@@ -1,0 +1,721 @@
+/* test_rules.c - the rule language, rule sets, evaluation, traces, hot swap. */
+#include "testutil.h"
+
+#include <pthread.h>
+
+/* ---- helpers ---- */
+
+static const char *HDR = "kefu: 1\n"
+                         "facts: {transfer_amount: number, vip: bool, "
+                         "segment: string, tags: list<string>, "
+                         "scores: list<number>, hold: duration}\n";
+
+/* Loads a model whose single rule is `when`. */
+static kefu_model *model_with(const char *when, kefu_diag *d, int *rc)
+{
+    static char yaml[40000];
+    kefu_model *m = NULL;
+    snprintf(yaml, sizeof yaml,
+             "%srules:\n  - name: r\n    when: '%s'\n    then: {tag: hit}\n",
+             HDR, when);
+    *rc = kefu_model_load_buffer(&m, yaml, strlen(yaml), "m.yaml", NULL, NULL, d);
+    return m;
+}
+
+typedef struct fx {
+    kefu_model *m;
+    kefu_facts *f;
+    kefu_rules_result *r;
+} fx;
+
+static void fx_open(fx *x, const char *yaml)
+{
+    kefu_diag *d = kefu_diag_new(NULL);
+    char buf[1024];
+    int rc = kefu_model_load_buffer(&x->m, yaml, strlen(yaml), "m.yaml", NULL,
+                                    NULL, d);
+    kefu_diag_format(d, buf, sizeof buf);
+    if (rc)
+        fail_msg("load failed: %s", buf);
+    kefu_diag_free(d);
+    assert_int_equal(kefu_facts_new(&x->f, kefu_model_rules(x->m), NULL), KEFU_OK);
+    assert_int_equal(kefu_rules_result_new(&x->r, NULL), KEFU_OK);
+}
+
+static void fx_close(fx *x)
+{
+    kefu_rules_result_free(x->r);
+    kefu_facts_free(x->f);
+    kefu_model_free(x->m);
+}
+
+#define SETN(f, n, v) assert_int_equal(kefu_facts_set_number(f, n, strlen(n), v), KEFU_OK)
+#define SETS(f, n, v) assert_int_equal(kefu_facts_set_string(f, n, strlen(n), v, strlen(v)), KEFU_OK)
+#define SETB(f, n, v) assert_int_equal(kefu_facts_set_bool(f, n, strlen(n), v), KEFU_OK)
+#define SETD(f, n, v) assert_int_equal(kefu_facts_set_duration(f, n, strlen(n), v), KEFU_OK)
+
+static int fired(fx *x)
+{
+    assert_int_equal(kefu_rules_eval(x->r, kefu_model_rules(x->m), x->f, 0), KEFU_OK);
+    return (int)kefu_rules_result_fired_count(x->r);
+}
+
+/* Evaluates one expression against facts set up by `setup`. */
+typedef void (*setup_fn)(kefu_facts *f);
+
+static int eval_expr(const char *when, setup_fn setup)
+{
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc, out;
+    kefu_model *m = model_with(when, d, &rc);
+    kefu_facts *f = NULL;
+    kefu_rules_result *r = NULL;
+    char buf[1024];
+    kefu_diag_format(d, buf, sizeof buf);
+    if (rc)
+        fail_msg("[%s] does not compile: %s", when, buf);
+    kefu_diag_free(d);
+    assert_int_equal(kefu_facts_new(&f, kefu_model_rules(m), NULL), KEFU_OK);
+    assert_int_equal(kefu_rules_result_new(&r, NULL), KEFU_OK);
+    if (setup)
+        setup(f);
+    assert_int_equal(kefu_rules_eval(r, kefu_model_rules(m), f, KEFU_RULES_TRACE), KEFU_OK);
+    out = (int)kefu_rules_result_fired_count(r);
+    /* the traced and the plain programs agree */
+    assert_int_equal(kefu_rules_eval(r, kefu_model_rules(m), f, 0), KEFU_OK);
+    assert_int_equal((int)kefu_rules_result_fired_count(r), out);
+    kefu_rules_result_free(r);
+    kefu_facts_free(f);
+    kefu_model_free(m);
+    return out;
+}
+
+static void std_facts(kefu_facts *f)
+{
+    const char *slots[] = {"order_id", "phone"};
+    const char *risk[] = {"fraud"};
+    const double scores[] = {3, 7, 12};
+    SETN(f, "emotion.anger", 85);
+    SETN(f, "confidence", 0.42);
+    SETS(f, "intent", "refund");
+    SETS(f, "text", "我要投诉你们 I want a refund NOW");
+    SETS(f, "channel", "chat");
+    SETS(f, "customer.tier", "gold");
+    SETN(f, "customer.value", 12000);
+    SETN(f, "session.human_requests", 3);
+    SETD(f, "wait", 95000);
+    SETN(f, "transfer_amount", 50000);
+    assert_int_equal(kefu_facts_set_strings(f, "slots", 5, slots, NULL, 2), KEFU_OK);
+    assert_int_equal(kefu_facts_set_strings(f, "customer.risk", 13, risk, NULL, 1), KEFU_OK);
+    assert_int_equal(kefu_facts_set_numbers(f, "scores", 6, scores, 3), KEFU_OK);
+}
+
+#define YES(e) do { if (eval_expr(e, std_facts) != 1) fail_msg("expected true: %s", e); } while (0)
+#define NO(e) do { if (eval_expr(e, std_facts) != 0) fail_msg("expected false: %s", e); } while (0)
+
+/* ---- grammar, precedence, types ---- */
+
+static void test_operators(void **st)
+{
+    (void)st;
+    YES("emotion.anger > 80");
+    NO("emotion.anger > 85");
+    YES("emotion.anger >= 85 && confidence < 0.5");
+    YES("emotion.anger == 85 and not (confidence > 0.5)");
+    YES("!(emotion.anger != 85)");
+    YES("intent == \"refund\"");
+    YES("intent != \"cancel\"");
+    YES("intent in [\"refund\", \"cancel\"]");
+    NO("intent not in [\"refund\", \"cancel\"]");
+    YES("\"order_id\" in slots");
+    YES("slots contains \"phone\"");
+    NO("slots contains \"email\"");
+    YES("text contains \"投诉\"");
+    NO("text contains \"赔偿\"");
+    YES("text startsWith \"我要\"");
+    YES("text endsWith \"NOW\"");
+    NO("text endsWith \"now\"");
+    YES("text matches \"投诉|赔偿\"");
+    YES("text matches \"(?i)refund\\\\s+now\"");
+    NO("text matches \"^refund\"");
+    YES("wait > 90s");
+    YES("wait > 1.5m and wait < 2m");
+    YES("wait >= 95000ms");
+    YES("wait + 5s == 100s");
+    YES("wait / 1s == 95");
+    YES("wait * 2 > 3m");
+    YES("customer.value / 1000 + 3 * 2 == 18");
+    YES("customer.value % 5000 == 2000");
+    YES("-emotion.anger < -80");
+    YES("1 + 2 * 3 == 7");
+    YES("(1 + 2) * 3 == 9");
+    YES("10 - 4 - 3 == 3");
+    YES("true or false and false");      /* and binds tighter */
+    NO("(true or false) and false");
+    YES("not false and true");
+    YES("has(transfer_amount)");
+    NO("has(vip)");
+    NO("vip");                           /* unset facts read as zero values */
+    YES("segment == \"\"");
+    YES("count(slots) == 2");
+    YES("len(slots) == 2");
+    YES("len(intent) == 6");
+    YES("len(\"投诉\") == 2");
+    YES("any(slots, s, s startsWith \"order\")");
+    NO("all(slots, s, s startsWith \"order\")");
+    YES("count(scores, x, x > 5) == 2");
+    YES("all(scores, x, x > 1)");
+    YES("any([\"投诉\", \"赔偿\"], w, text contains w)");
+    YES("3 in scores");
+    NO("4 in scores");
+    YES("\"fraud\" in customer.risk");
+    YES("customer.tier in [''gold'', ''platinum'']");
+    YES("intent < \"z\" and intent > \"a\"");
+    YES("session.human_requests >= 3 || false");
+    NO("has(entities.order_id)");
+    YES("entities.order_id == \"\"");
+    YES("true");
+    YES("\"a\\u00e9\" == \"a\xc3\xa9\"");
+    YES("count(tags) == 0 and not any(tags, t, t == \"x\")");
+}
+
+static void test_short_circuit(void **st)
+{
+    (void)st;
+    /* the right side would fail (division by zero) if it ran */
+    NO("false and 1 / 0 == 1");
+    YES("true or 1 / 0 == 1");
+    YES("emotion.anger > 80 || customer.value / 0 > 1");
+    /* ... and fails when it does run: the rule does not fire */
+    NO("true and 1 / 0 == 1");
+}
+
+static void expect_compile_err(const char *when, int status, unsigned col,
+                               const char *msg)
+{
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc;
+    kefu_model *m = model_with(when, d, &rc);
+    char buf[1024];
+    kefu_diag_format(d, buf, sizeof buf);
+    /* `when: '` puts the expression at column 12 of line 5 */
+    if (rc != status || kefu_diag_line(d) != 5 || kefu_diag_column(d) != 12 + col ||
+        !strstr(kefu_diag_message(d), msg))
+        fail_msg("[%s]: got %d %s, wanted %d col %u '%s'", when, rc, buf, status,
+                 12 + col, msg);
+    assert_null(m);
+    kefu_diag_free(d);
+}
+
+static void test_errors(void **st)
+{
+    (void)st;
+    expect_compile_err("emotion.angr > 80", KEFU_E_UNKNOWN, 0,
+                       "unknown fact 'emotion.angr' (did you mean 'emotion.anger'?)");
+    expect_compile_err("intent > 3", KEFU_E_TYPE, 7, "cannot order string and number");
+    expect_compile_err("intent == 3", KEFU_E_TYPE, 7, "cannot compare string with number");
+    expect_compile_err("wait > 90", KEFU_E_TYPE, 5, "cannot order duration and number");
+    expect_compile_err("emotion.anger", KEFU_E_TYPE, 0, "must be a bool, not a number");
+    expect_compile_err("text matches \"(\"", KEFU_E_PATTERN, 15, "missing closing parenthesis");
+    expect_compile_err("text matches intent", KEFU_E_TYPE, 13, "string constant");
+    expect_compile_err("confidence matches \"x\"", KEFU_E_TYPE, 11, "needs a string");
+    expect_compile_err("intent = \"x\"", KEFU_E_SYNTAX, 7, "compare with '=='");
+    expect_compile_err("1 < 2 < 3", KEFU_E_SYNTAX, 6, "do not chain");
+    expect_compile_err("(true", KEFU_E_SYNTAX, 5, "expected ')'");
+    expect_compile_err("true and", KEFU_E_SYNTAX, 8, "unexpected end");
+    expect_compile_err("wait > 5x", KEFU_E_SYNTAX, 8, "unknown duration unit 'x'");
+    expect_compile_err("\"abc", KEFU_E_SYNTAX, 0, "unterminated string");
+    expect_compile_err("intent in [1, \"a\"]", KEFU_E_TYPE, 14, "one type");
+    expect_compile_err("intent in []", KEFU_E_TYPE, 10, "empty list");
+    expect_compile_err("intent in [intent]", KEFU_E_TYPE, 11, "constants");
+    expect_compile_err("has(1)", KEFU_E_SYNTAX, 4, "has() takes a fact name");
+    expect_compile_err("foo(1)", KEFU_E_UNKNOWN, 0, "unknown function 'foo'");
+    expect_compile_err("any(intent, x, true)", KEFU_E_TYPE, 4, "needs a list");
+    expect_compile_err("any(slots, x, x)", KEFU_E_TYPE, 14, "needs a bool");
+    expect_compile_err("not confidence", KEFU_E_TYPE, 4, "needs a bool");
+    expect_compile_err("confidence and true", KEFU_E_TYPE, 0, "needs a bool");
+    expect_compile_err("vip == true ]", KEFU_E_SYNTAX, 12, "after the expression");
+    expect_compile_err("text + text == \"\"", KEFU_E_TYPE, 5, "does not apply");
+    expect_compile_err("slots == slots", KEFU_E_TYPE, 6, "cannot compare");
+    expect_compile_err("text # 1", KEFU_E_SYNTAX, 5, "unexpected character '#'");
+    expect_compile_err("投诉", KEFU_E_SYNTAX, 0, "strings go in quotes");
+    /* columns count characters: the error is after two CJK characters */
+    expect_compile_err("\"投诉\" == 3", KEFU_E_TYPE, 5, "cannot compare");
+}
+
+static void test_limits(void **st)
+{
+    char expr[20000];
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc;
+    kefu_model *m;
+    size_t n = 0;
+    (void)st;
+    /* deep nesting */
+    for (int i = 0; i < 100; i++)
+        expr[n++] = '(';
+    n += (size_t)sprintf(expr + n, "true");
+    for (int i = 0; i < 100; i++)
+        expr[n++] = ')';
+    expr[n] = '\0';
+    m = model_with(expr, d, &rc);
+    assert_int_equal(rc, KEFU_E_LIMIT);
+    assert_non_null(strstr(kefu_diag_message(d), "nested deeper"));
+    assert_null(m);
+    n = 0;
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(expr + n, "not ");
+    sprintf(expr + n, "true");
+    m = model_with(expr, d, &rc);
+    assert_int_equal(rc, KEFU_E_LIMIT);
+    /* too many parts */
+    n = 0;
+    for (int i = 0; i < 1400; i++)
+        n += (size_t)sprintf(expr + n, "%s1==1", i ? " or " : "");
+    m = model_with(expr, d, &rc);
+    if (rc != KEFU_E_LIMIT) fail_msg("%s", kefu_diag_message(d));
+    assert_non_null(strstr(kefu_diag_message(d), "more than"));
+    /* too long */
+    memset(expr, ' ', 17000);
+    memcpy(expr + 16990, "true", 5);
+    m = model_with(expr, d, &rc);
+    assert_int_equal(rc, KEFU_E_LIMIT);
+    /* nested loops over fact lists exceed the cost bound */
+    m = model_with("any(slots, a, any(missing_slots, b, a == b))", d, &rc);
+    assert_int_equal(rc, KEFU_E_LIMIT);
+    assert_non_null(strstr(kefu_diag_message(d), "steps"));
+    /* ... but over a small constant list it is fine */
+    m = model_with("any([\"a\", \"b\"], a, any(missing_slots, b, a == b))", d, &rc);
+    assert_int_equal(rc, KEFU_OK);
+    kefu_model_free(m);
+    kefu_diag_free(d);
+}
+
+static void runaway_facts(kefu_facts *f)
+{
+    char text[4000];
+    memset(text, 'a', sizeof text - 2);
+    text[sizeof text - 2] = '!';
+    text[sizeof text - 1] = '\0';
+    SETS(f, "text", text);
+}
+
+static void test_runaway_regex(void **st)
+{
+    fx x = {0};
+    kefu_rule_outcome o = {.size = sizeof o};
+    char why[512];
+    (void)st;
+    fx_open(&x, "kefu: 1\nrules:\n"
+                "  - {name: evil, when: 'text matches \"(a+)+$\" or true', then: {tag: x}}\n"
+                "  - {name: fine, when: 'text contains \"a\"', then: {tag: y}}\n");
+    runaway_facts(x.f);
+    assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(x.m), x.f, KEFU_RULES_TRACE), KEFU_OK);
+    assert_int_equal(kefu_rules_result_rule(x.r, 0, &o), KEFU_OK);
+    assert_int_equal(o.state, KEFU_RULE_ERROR);
+    assert_int_equal(o.status, KEFU_E_LIMIT);
+    assert_int_equal(kefu_rules_result_rule(x.r, 1, &o), KEFU_OK);
+    assert_int_equal(o.state, KEFU_RULE_FIRED);
+    assert_int_equal(kefu_rules_result_fired_count(x.r), 1);
+    kefu_rules_result_explain(x.r, 0, why, sizeof why);
+    assert_non_null(strstr(why, "evil: error"));
+    fx_close(&x);
+}
+
+/* ---- rule sets, actions, modes ---- */
+
+static const char *PACK =
+    "kefu: 1\n"
+    "facts: {vip: bool}\n"
+    "rules:\n"
+    "  mode: all\n"
+    "  list:\n"
+    "    - name: low\n"
+    "      priority: 1\n"
+    "      when: emotion.anger > 10\n"
+    "      then:\n"
+    "        tag: [angry, seen]\n"
+    "        suggest: soothing_script\n"
+    "    - name: high\n"
+    "      priority: 10\n"
+    "      when: emotion.anger > 50\n"
+    "      then:\n"
+    "        escalate: {queue: human, skill: billing, tier: senior}\n"
+    "        priority: {raise: 2}\n"
+    "        flag: true\n"
+    "    - name: stopper\n"
+    "      priority: 5\n"
+    "      when: vip\n"
+    "      then: {lock: true, escalate: vip_desk, priority: 9, stop: true, flag: abuse}\n"
+    "    - name: off\n"
+    "      enabled: false\n"
+    "      when: true\n"
+    "      then: {tag: never}\n";
+
+static void test_actions_and_order(void **st)
+{
+    fx x = {0};
+    kefu_rule_action a = {.size = sizeof a};
+    const kefu_ruleset *rs;
+    (void)st;
+    fx_open(&x, PACK);
+    rs = kefu_model_rules(x.m);
+    assert_int_equal(kefu_ruleset_rule_count(rs), 3);
+    assert_string_equal(kefu_ruleset_rule_name(rs, 0), "high");   /* by priority */
+    assert_string_equal(kefu_ruleset_rule_name(rs, 1), "stopper");
+    assert_string_equal(kefu_ruleset_rule_name(rs, 2), "low");
+    assert_string_equal(kefu_ruleset_rule_when(rs, 2), "emotion.anger > 10");
+    assert_int_equal(kefu_ruleset_mode(rs), KEFU_RULES_ALL);
+    assert_int_equal(fired(&x), 0);
+    SETN(x.f, "emotion.anger", 60);
+    assert_int_equal(fired(&x), 2);
+    assert_int_equal(kefu_rules_result_fired(x.r, 0), 0);
+    assert_int_equal(kefu_rules_result_fired(x.r, 1), 2);
+    assert_int_equal(kefu_rules_result_fired(x.r, 2), UINT32_MAX);
+    assert_int_equal(kefu_rules_result_action_count(x.r), 6);
+    assert_int_equal(kefu_rules_result_action(x.r, 0, &a), KEFU_OK);
+    assert_int_equal(a.type, KEFU_ACTION_ESCALATE);
+    assert_string_equal(a.queue, "human");
+    assert_string_equal(a.skill, "billing");
+    assert_string_equal(a.tier, "senior");
+    assert_int_equal(a.rule, 0);
+    assert_int_equal(kefu_rules_result_action(x.r, 1, &a), KEFU_OK);
+    assert_int_equal(a.type, KEFU_ACTION_PRIORITY);
+    assert_int_equal(a.raise, 1);
+    assert_int_equal(a.value, 2);
+    assert_int_equal(kefu_rules_result_action(x.r, 2, &a), KEFU_OK);
+    assert_int_equal(a.type, KEFU_ACTION_FLAG);
+    assert_string_equal(a.arg, "quality_review");
+    assert_int_equal(kefu_rules_result_action(x.r, 3, &a), KEFU_OK);
+    assert_int_equal(a.type, KEFU_ACTION_TAG);
+    assert_string_equal(a.arg, "angry");
+    assert_int_equal(a.rule, 2);
+    assert_int_equal(kefu_rules_result_action(x.r, 4, &a), KEFU_OK);
+    assert_string_equal(a.arg, "seen");
+    assert_int_equal(kefu_rules_result_action(x.r, 5, &a), KEFU_OK);
+    assert_int_equal(a.type, KEFU_ACTION_SUGGEST);
+    assert_string_equal(a.arg, "soothing_script");
+    assert_string_equal(a.queue, "");
+    assert_int_equal(kefu_rules_result_action(x.r, 6, &a), KEFU_E_ARG);
+    /* stop: the rules after it are skipped */
+    SETB(x.f, "vip", 1);
+    assert_int_equal(fired(&x), 2);
+    assert_int_equal(kefu_rules_result_fired(x.r, 1), 1);
+    {
+        kefu_rule_outcome o = {.size = sizeof o};
+        uint32_t types[] = {KEFU_ACTION_ESCALATE, KEFU_ACTION_PRIORITY,
+                            KEFU_ACTION_FLAG,     KEFU_ACTION_LOCK,
+                            KEFU_ACTION_ESCALATE, KEFU_ACTION_PRIORITY,
+                            KEFU_ACTION_STOP,     KEFU_ACTION_FLAG};
+        assert_int_equal(kefu_rules_result_action_count(x.r), 8);
+        for (uint32_t i = 0; i < 8; i++) {
+            assert_int_equal(kefu_rules_result_action(x.r, i, &a), KEFU_OK);
+            assert_int_equal(a.type, types[i]);
+        }
+        assert_int_equal(kefu_rules_result_action(x.r, 4, &a), KEFU_OK);
+        assert_string_equal(a.queue, "vip_desk");
+        assert_int_equal(kefu_rules_result_action(x.r, 5, &a), KEFU_OK);
+        assert_int_equal(a.value, 9);
+        assert_int_equal(a.raise, 0);
+        assert_int_equal(kefu_rules_result_action(x.r, 7, &a), KEFU_OK);
+        assert_string_equal(a.arg, "abuse");
+        assert_int_equal(kefu_rules_result_rule(x.r, 2, &o), KEFU_OK);
+        assert_int_equal(o.state, KEFU_RULE_SKIPPED);
+    }
+    fx_close(&x);
+}
+
+static void test_first_match(void **st)
+{
+    fx x = {0};
+    (void)st;
+    fx_open(&x, "kefu: 1\nrules:\n  mode: first\n  list:\n"
+                "    - {name: a, when: 'emotion.anger > 50', then: {tag: a}}\n"
+                "    - {name: b, when: 'emotion.anger > 10', then: {tag: b}}\n");
+    assert_int_equal(kefu_ruleset_mode(kefu_model_rules(x.m)), KEFU_RULES_FIRST);
+    SETN(x.f, "emotion.anger", 60);
+    assert_int_equal(fired(&x), 1);
+    assert_int_equal(kefu_rules_result_fired(x.r, 0), 0);
+    SETN(x.f, "emotion.anger", 20);
+    assert_int_equal(fired(&x), 1);
+    assert_int_equal(kefu_rules_result_fired(x.r, 0), 1);
+    fx_close(&x);
+}
+
+static void test_trace(void **st)
+{
+    fx x = {0};
+    kefu_trace_entry t = {.size = sizeof t};
+    kefu_rule_outcome o = {.size = sizeof o};
+    char why[512];
+    size_t need;
+    (void)st;
+    fx_open(&x, "kefu: 1\nrules:\n"
+                "  - name: angry\n"
+                "    when: emotion.anger > 80 and (intent == \"refund\" or wait > 90s)\n"
+                "    then: {escalate: human}\n");
+    SETN(x.f, "emotion.anger", 85);
+    SETS(x.f, "intent", "cancel");
+    SETD(x.f, "wait", 120000);
+    assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(x.m), x.f, KEFU_RULES_TRACE), KEFU_OK);
+    assert_int_equal(kefu_rules_result_fired_count(x.r), 1);
+    assert_int_equal(kefu_rules_result_rule(x.r, 0, &o), KEFU_OK);
+    assert_int_equal(o.state, KEFU_RULE_FIRED);
+    assert_int_equal(o.trace_first, 0);
+    assert_int_equal(o.trace_count, kefu_rules_result_trace_count(x.r));
+    assert_int_equal(kefu_rules_result_trace(x.r, 0, &t), KEFU_OK);
+    assert_int_equal(t.kind, KEFU_TRACE_FACT);
+    assert_int_equal(t.type, KEFU_FACT_NUMBER);
+    assert_int_equal((int)t.number, 85);
+    assert_memory_equal(t.expr, "emotion.anger", 13);
+    assert_int_equal(t.expr_len, 13);
+    assert_int_equal(kefu_rules_result_trace(x.r, 1, &t), KEFU_OK);
+    assert_int_equal(t.kind, KEFU_TRACE_EXPR);
+    assert_int_equal(t.boolean, 1);
+    assert_int_equal(t.expr_len, strlen("emotion.anger > 80"));
+    need = kefu_rules_result_explain(x.r, 0, why, sizeof why);
+    assert_int_equal(need, strlen(why));
+    assert_string_equal(why,
+        "angry: fired: emotion.anger = 85, emotion.anger > 80 = true, "
+        "intent = \"cancel\", intent == \"refund\" = false, wait = 120s, "
+        "wait > 90s = true, (intent == \"refund\" or wait > 90s) = true, "
+        "emotion.anger > 80 and (intent == \"refund\" or wait > 90s) = true");
+    /* short-circuit: the right side is not evaluated and not traced */
+    SETN(x.f, "emotion.anger", 10);
+    assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(x.m), x.f, KEFU_RULES_TRACE), KEFU_OK);
+    kefu_rules_result_explain(x.r, 0, why, sizeof why);
+    assert_string_equal(why,
+        "angry: not fired: emotion.anger = 10, emotion.anger > 80 = false, "
+        "emotion.anger > 80 and (intent == \"refund\" or wait > 90s) = false");
+    /* truncation reports the full length */
+    assert_int_equal(kefu_rules_result_explain(x.r, 0, why, 8), strlen(
+        "angry: not fired: emotion.anger = 10, emotion.anger > 80 = false, "
+        "emotion.anger > 80 and (intent == \"refund\" or wait > 90s) = false"));
+    assert_string_equal(why, "angry: ");
+    /* without the flag there is no trace */
+    assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(x.m), x.f, 0), KEFU_OK);
+    assert_int_equal(kefu_rules_result_trace_count(x.r), 0);
+    fx_close(&x);
+}
+
+/* ---- facts ---- */
+
+static void test_facts_api(void **st)
+{
+    fx x = {0};
+    const char *bad[] = {"\xff"};
+    (void)st;
+    fx_open(&x, "kefu: 1\nfacts: {vip: bool}\nrules:\n"
+                "  - {name: e, when: 'has(entities.order_id) and entities.order_id startsWith \"A\"', then: {tag: o}}\n");
+    assert_int_equal(kefu_facts_set_number(x.f, "nope", 4, 1), KEFU_E_UNKNOWN);
+    assert_non_null(strstr(kefu_diag_message(kefu_facts_diag(x.f)), "unknown fact 'nope'"));
+    assert_int_equal(kefu_facts_set_number(x.f, "intent", 6, 1), KEFU_E_TYPE);
+    assert_int_equal(kefu_facts_set_string(x.f, "text", 4, "\xc3", 1), KEFU_E_UTF8);
+    assert_int_equal(kefu_facts_set_strings(x.f, "slots", 5, bad, NULL, 1), KEFU_E_UTF8);
+    assert_int_equal(kefu_facts_set_number(x.f, "confidence", 10, 0.0 / 0.0), KEFU_E_ARG);
+    /* entities no rule uses are accepted and ignored */
+    assert_int_equal(kefu_facts_set_string(x.f, "entities.phone", 14, "1", 1), KEFU_OK);
+    assert_int_equal(kefu_ruleset_fact_type(kefu_model_rules(x.m), "entities.order_id", 17), KEFU_FACT_STRING);
+    assert_int_equal(kefu_ruleset_fact_type(kefu_model_rules(x.m), "vip", 3), KEFU_FACT_BOOL);
+    assert_int_equal(kefu_ruleset_fact_type(kefu_model_rules(x.m), "wait", 4), KEFU_FACT_DURATION);
+    assert_int_equal(kefu_ruleset_fact_type(kefu_model_rules(x.m), "x", 1), KEFU_E_UNKNOWN);
+    assert_int_equal(fired(&x), 0);
+    SETS(x.f, "entities.order_id", "A123");
+    assert_int_equal(fired(&x), 1);
+    assert_int_equal(kefu_facts_unset(x.f, "entities.order_id", 17), KEFU_OK);
+    assert_int_equal(fired(&x), 0);
+    SETS(x.f, "entities.order_id", "A9");
+    kefu_facts_clear(x.f);
+    assert_int_equal(fired(&x), 0);
+    {   /* too many list items */
+        const char *many[300];
+        for (int i = 0; i < 300; i++)
+            many[i] = "x";
+        assert_int_equal(kefu_facts_set_strings(x.f, "slots", 5, many, NULL, 300), KEFU_E_LIMIT);
+    }
+    kefu_facts_free(NULL);
+    kefu_rules_result_free(NULL);
+    kefu_ruleset_free(NULL);
+    kefu_rules_slot_free(NULL);
+    fx_close(&x);
+}
+
+static void test_model_sections(void **st)
+{
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    (void)st;
+    /* no rules: an empty set */
+    assert_int_equal(kefu_model_load_buffer(&m, "kefu: 1\n", 8, "m", NULL, NULL, d), KEFU_OK);
+    assert_non_null(kefu_model_rules(m));
+    assert_int_equal(kefu_ruleset_rule_count(kefu_model_rules(m)), 0);
+    kefu_model_free(m);
+    kefu_diag_free(d);
+}
+
+/* ---- hot swap ---- */
+
+static const char *SET_A = "rules:\n  - {name: a, when: 'emotion.anger > 50', then: {tag: a}}\n";
+static const char *SET_B = "rules:\n  - {name: b, when: 'emotion.anger > 10', then: {tag: b}}\n"
+                           "  - {name: b2, when: 'vip', then: {tag: b2}}\n"
+                           "facts: {vip: bool}\n";
+
+typedef struct swap_ctx {
+    kefu_rules_slot *slot;
+    kefu_model *m;
+    kefu_ruleset *first;
+    int iterations;
+    int errors;
+} swap_ctx;
+
+static void *reader(void *arg)
+{
+    swap_ctx *c = arg;
+    kefu_rules_result *r = NULL;
+    kefu_facts *f = NULL;
+    kefu_ruleset *first = kefu_ruleset_ref(c->first);
+    kefu_rules_result_new(&r, NULL);
+    kefu_facts_new(&f, first, NULL);
+    kefu_facts_set_number(f, "emotion.anger", 13, 30);
+    for (int i = 0; i < c->iterations; i++) {
+        kefu_ruleset *rs = kefu_rules_slot_acquire(c->slot);
+        const char *name;
+        if (kefu_rules_eval(r, rs, f, KEFU_RULES_TRACE) != KEFU_OK)
+            __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED);
+        name = kefu_ruleset_rule_name(rs, 0);
+        /* set A never fires at 30; set B always fires rule b */
+        if (name[0] == 'a' && kefu_rules_result_fired_count(r) != 0)
+            __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED);
+        if (name[0] == 'b' && kefu_rules_result_fired_count(r) != 1)
+            __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED);
+        kefu_ruleset_free(rs);
+    }
+    /* the first set is still usable by its holder */
+    if (kefu_rules_eval(r, first, f, 0) != KEFU_OK ||
+        strcmp(kefu_ruleset_rule_name(first, 0), "a"))
+        __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED);
+    kefu_ruleset_free(first);
+    kefu_facts_free(f);
+    kefu_rules_result_free(r);
+    return NULL;
+}
+
+static void *writer(void *arg)
+{
+    swap_ctx *c = arg;
+    for (int i = 0; i < c->iterations / 10; i++) {
+        kefu_ruleset *rs = NULL;
+        const char *y = i % 2 ? SET_A : SET_B;
+        if (kefu_ruleset_compile(&rs, c->m, y, strlen(y), "swap.yaml", NULL, NULL)) {
+            __atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        kefu_rules_slot_swap(c->slot, rs);
+        kefu_ruleset_free(rs);
+    }
+    return NULL;
+}
+
+static const char *BAD = "rules:\n  - {name: x, when: 'angr > 1', then: {tag: t}}\n";
+
+static void test_hot_swap(void **st)
+{
+    kefu_model *m = NULL;
+    kefu_ruleset *a = NULL, *bad = NULL, *held;
+    kefu_diag *d = kefu_diag_new(NULL);
+    swap_ctx c = {0};
+    pthread_t th[4];
+    (void)st;
+    assert_int_equal(kefu_model_load_buffer(&m, "kefu: 1\n", 8, "m", NULL, NULL, d), KEFU_OK);
+    assert_int_equal(kefu_ruleset_compile(&a, m, SET_A, strlen(SET_A), "a.yaml", NULL, d), KEFU_OK);
+    assert_int_equal(kefu_rules_slot_new(&c.slot, a, NULL), KEFU_OK);
+    /* a set that does not compile changes nothing */
+    assert_int_equal(kefu_ruleset_compile(&bad, m, BAD, strlen(BAD), "bad.yaml", NULL, d), KEFU_E_UNKNOWN);
+    assert_null(bad);
+    assert_string_equal(kefu_diag_file(d), "bad.yaml");
+    assert_int_equal(kefu_diag_line(d), 2);
+    assert_int_equal(kefu_diag_column(d), 22);
+    held = kefu_rules_slot_acquire(c.slot);
+    assert_ptr_equal(held, a);
+    kefu_ruleset_free(held);
+    c.m = m;
+    c.first = a;
+    c.iterations = 20000;
+    pthread_create(&th[0], NULL, writer, &c);
+    pthread_create(&th[1], NULL, reader, &c);
+    pthread_create(&th[2], NULL, reader, &c);
+    pthread_create(&th[3], NULL, writer, &c);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(c.errors, 0);
+    kefu_ruleset_free(a);
+    kefu_rules_slot_free(c.slot);
+    kefu_model_free(m);   /* compiled sets do not need the model */
+    kefu_diag_free(d);
+}
+
+static void test_facts_across_sets(void **st)
+{
+    kefu_model *m = NULL;
+    kefu_ruleset *a = NULL, *b = NULL;
+    kefu_facts *f = NULL;
+    kefu_rules_result *r = NULL;
+    (void)st;
+    assert_int_equal(kefu_model_load_buffer(&m, "kefu: 1\nfacts: {tier2: string}\n", 31, "m", NULL, NULL, NULL), KEFU_OK);
+    assert_int_equal(kefu_ruleset_compile(&a, m, SET_A, strlen(SET_A), "a", NULL, NULL), KEFU_OK);
+    assert_int_equal(kefu_ruleset_compile(&b, m, SET_B, strlen(SET_B), "b", NULL, NULL), KEFU_OK);
+    assert_int_equal(kefu_facts_new(&f, a, NULL), KEFU_OK);
+    assert_int_equal(kefu_rules_result_new(&r, NULL), KEFU_OK);
+    /* vip is not in a's schema */
+    assert_int_equal(kefu_facts_set_bool(f, "vip", 3, 1), KEFU_E_UNKNOWN);
+    SETS(f, "tier2", "x");
+    /* facts of set a evaluate against set b: vip reads as unset */
+    assert_int_equal(kefu_rules_eval(r, b, f, 0), KEFU_OK);
+    assert_int_equal(kefu_rules_result_fired_count(r), 0);
+    assert_int_equal(kefu_facts_rebind(f, b), KEFU_OK);
+    SETB(f, "vip", 1);
+    assert_int_equal(kefu_rules_eval(r, b, f, 0), KEFU_OK);
+    assert_int_equal(kefu_rules_result_fired_count(r), 1);
+    kefu_ruleset_free(a);   /* f holds b now; a goes away */
+    kefu_rules_result_free(r);
+    kefu_facts_free(f);
+    kefu_ruleset_free(b);
+    kefu_model_free(m);
+}
+
+static void test_oom(void **st)
+{
+    (void)st;
+    for (long budget = 0; budget < 400; budget++) {
+        tu_failing_alloc fa = {budget, 0};
+        kefu_allocator al = tu_failing_allocator(&fa);
+        kefu_model *m = NULL;
+        int rc = kefu_model_load_buffer(&m, PACK, strlen(PACK), "m", NULL, &al, NULL);
+        if (rc == KEFU_OK) {
+            kefu_model_free(m);
+            break;
+        }
+        assert_int_equal(rc, KEFU_E_NOMEM);
+        assert_null(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operators),
+        cmocka_unit_test(test_short_circuit),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_runaway_regex),
+        cmocka_unit_test(test_actions_and_order),
+        cmocka_unit_test(test_first_match),
+        cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_facts_api),
+        cmocka_unit_test(test_model_sections),
+        cmocka_unit_test(test_hot_swap),
+        cmocka_unit_test(test_facts_across_sets),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
