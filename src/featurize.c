@@ -17,7 +17,7 @@ void kefu_featcfg_default(kefu_featcfg *cfg)
     cfg->word_ngrams = 2;
     cfg->cjk_max = 3;
     cfg->sub_min = 3;
-    cfg->sub_max = 5;
+    cfg->sub_max = 4;
 }
 
 static inline int push(kefu_hashes *out, uint64_t h, size_t tok, uint32_t ntok,

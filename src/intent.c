@@ -56,7 +56,7 @@ static void classifier_defaults(kefu_classifier_cfg *c)
     kefu_featcfg_default(&c->feat);
     c->threshold = DEFAULT_THRESHOLD;
     c->margin = 0.0f;
-    c->min_df = 1;
+    c->min_df = 2;
 }
 
 kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m)
@@ -607,6 +607,8 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     lo.user = b->progress_user;
     rc = kefu_learn(&im->lin, im->dict.n, im->n, &tr, b->nval ? &va : NULL,
                     &lo, &im->mem);
+    if (!rc)
+        rc = kefu_linear_quantize(&im->lin, &im->mem);
     if (!rc && b->nval) {
         float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
         rc = s ? kefu_linear_calibrate(&im->lin, &va, &im->mem) : KEFU_E_NOMEM;
@@ -682,8 +684,10 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
     }
     for (uint32_t c2 = 0; !rc && c2 < im->n; c2++)
         rc = putf(o, mem, im->lin.b[c2]);
-    for (size_t j = 0; !rc && j < (size_t)im->dict.n * im->n; j++)
-        rc = putf(o, mem, im->lin.w[j]);
+    for (uint32_t j = 0; !rc && j < im->dict.n; j++)
+        rc = putf(o, mem, im->lin.scale[j]);
+    if (!rc)
+        rc = put(o, mem, im->lin.q, (size_t)im->dict.n * im->n);
     return rc ? KEFU_E_NOMEM : KEFU_OK;
 }
 
@@ -731,7 +735,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     im->trained_examples = get32(&r);
     if (r.bad || ver != INTENT_BLOB_VERSION || n == 0 || n > 100000 ||
         (oos != UINT32_MAX && oos >= n) ||
-        (uint64_t)nfeat * n > r.left / 4 || !isfinite(im->cfg.threshold) ||
+        (uint64_t)nfeat * n > r.left || !isfinite(im->cfg.threshold) ||
         !(im->lin.temperature > 0))
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: bad intent section header");
@@ -809,26 +813,26 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     }
     im->lin.nfeat = nfeat;
     im->lin.ncls = n;
-    if (r.left != ((size_t)nfeat * n + n) * 4)
+    if (r.left != ((size_t)nfeat + n) * 4 + (size_t)nfeat * n)
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: weight section has %zu bytes, "
                              "expected %zu", r.left,
-                             ((size_t)nfeat * n + n) * 4);
+                             ((size_t)nfeat + n) * 4 + (size_t)nfeat * n);
     im->lin.b = kefu_alloc_array(&im->mem, n, sizeof *im->lin.b);
-    im->lin.w = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1,
-                                 (size_t)n * sizeof *im->lin.w);
-    if (!im->lin.b || !im->lin.w)
+    im->lin.scale = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1,
+                                     sizeof *im->lin.scale);
+    im->lin.q = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1, n);
+    if (!im->lin.b || !im->lin.scale || !im->lin.q)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t c = 0; c < n; c++)
-        im->lin.b[c] = getf(&r);
-    for (size_t j = 0; j < (size_t)nfeat * n; j++)
-        im->lin.w[j] = getf(&r);
-    for (size_t j = 0; j < (size_t)nfeat * n + n; j++) {
-        float v = j < n ? im->lin.b[j] : im->lin.w[j - n];
-        if (!isfinite(v))
+        if (!isfinite(im->lin.b[c] = getf(&r)))
             return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                                  "binary model: non-finite weight");
-    }
+    for (uint32_t j = 0; j < nfeat; j++)
+        if (!isfinite(im->lin.scale[j] = getf(&r)))
+            return kefu_diag_msg(diag, KEFU_E_CORRUPT,
+                                 "binary model: non-finite weight");
+    memcpy(im->lin.q, r.p, (size_t)nfeat * n);
     return KEFU_OK;
 }
 
@@ -1209,7 +1213,8 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
             size_t pos;
             if (j == UINT32_MAX || t1 > s->text.ntoks || t0 >= t1)
                 continue;
-            w = im->dict.idf[j] * inv * im->lin.w[(size_t)j * im->n + cls];
+            w = im->dict.idf[j] * inv * im->lin.scale[j] *
+                (float)im->lin.q[(size_t)j * im->n + cls];
             /* keep the best (cap - start) by |weight|, insertion sorted */
             if (n == cap) {
                 if (fabsf(w) <= fabsf(items[n - 1].weight))
