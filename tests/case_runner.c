@@ -17,6 +17,7 @@ static const struct {
 } areas[] = {
     {"text", case_text},
     {"model", case_model},
+    {"rules", case_rules},
 };
 
 char *case_read(const char *dir, const char *name, size_t *len)
