@@ -700,6 +700,179 @@ static void test_oom(void **st)
     }
 }
 
+/* ---- the default rule pack ---- */
+
+typedef struct pack {
+    kefu_model *m;
+    kefu_ruleset *rs;
+    kefu_facts *f;
+    kefu_rules_result *r;
+} pack;
+
+static void pack_open(pack *p)
+{
+    kefu_diag *d = kefu_diag_new(NULL);
+    char buf[1024];
+    memset(p, 0, sizeof *p);
+    assert_int_equal(kefu_model_load_buffer(&p->m, "kefu: 1\n", 8, "m", NULL, NULL, NULL), KEFU_OK);
+    if (kefu_ruleset_load(&p->rs, p->m, KEFU_SOURCE_DIR "/examples/default-rules.yaml", NULL, d)) {
+        kefu_diag_format(d, buf, sizeof buf);
+        fail_msg("default pack: %s", buf);
+    }
+    kefu_diag_free(d);
+    assert_int_equal(kefu_facts_new(&p->f, p->rs, NULL), KEFU_OK);
+    assert_int_equal(kefu_rules_result_new(&p->r, NULL), KEFU_OK);
+}
+
+static void pack_close(pack *p)
+{
+    kefu_rules_result_free(p->r);
+    kefu_facts_free(p->f);
+    kefu_ruleset_free(p->rs);
+    kefu_model_free(p->m);
+}
+
+/* Evaluates and compares the fired rule names (in order) with `want`,
+ * a space-separated list. */
+static void pack_expect(pack *p, const char *want, const char *what)
+{
+    char got[1024] = "";
+    size_t n = 0;
+    assert_int_equal(kefu_rules_eval(p->r, p->rs, p->f, KEFU_RULES_TRACE), KEFU_OK);
+    for (uint32_t i = 0; i < kefu_rules_result_fired_count(p->r); i++)
+        n += (size_t)snprintf(got + n, sizeof got - n, "%s%s", i ? " " : "",
+                              kefu_ruleset_rule_name(p->rs, kefu_rules_result_fired(p->r, i)));
+    if (strcmp(got, want))
+        fail_msg("%s: fired [%s], wanted [%s]", what, got, want);
+    kefu_facts_clear(p->f);
+}
+
+static void test_default_pack(void **st)
+{
+    pack p;
+    const char *risk[] = {"vip_watch", "disputed_charge"};
+    const char *calm[] = {"vip_watch"};
+    (void)st;
+    pack_open(&p);
+    assert_int_equal(kefu_ruleset_rule_count(p.rs), 10);
+    pack_expect(&p, "", "a calm, ordinary message");
+    SETS(p.f, "text", "where is my order 12345");
+    SETS(p.f, "intent", "order_status");
+    SETN(p.f, "emotion.anger", 30);
+    pack_expect(&p, "", "order status");
+
+    /* anger above 80 */
+    SETN(p.f, "emotion.anger", 81);
+    pack_expect(&p, "angry_customer", "anger 81");
+    SETN(p.f, "emotion.anger", 80);
+    pack_expect(&p, "", "anger exactly 80");
+
+    /* complaint and compensation words */
+    SETS(p.f, "text", "我要投诉你们的快递员");
+    pack_expect(&p, "complaint_or_compensation", "投诉");
+    SETS(p.f, "text", "必须赔偿我的损失");
+    pack_expect(&p, "complaint_or_compensation", "赔偿");
+    SETS(p.f, "text", "我要去举报 还要曝光你们");
+    pack_expect(&p, "complaint_or_compensation", "举报");
+    SETS(p.f, "text", "i will report you to the regulator");
+    pack_expect(&p, "complaint_or_compensation", "report you");
+    SETS(p.f, "text", "i want compensation for this");
+    pack_expect(&p, "complaint_or_compensation", "compensation");
+    SETS(p.f, "text", "i want to file a complaint");
+    pack_expect(&p, "complaint_or_compensation", "complaint");
+    SETS(p.f, "intent", "complaint");
+    pack_expect(&p, "complaint_or_compensation", "complaint intent");
+    SETS(p.f, "text", "i have a complaisant attitude, report it later, 投 诉");
+    pack_expect(&p, "", "near misses of complaint words");
+
+    /* a human three times in a row */
+    SETN(p.f, "session.human_requests", 3);
+    pack_expect(&p, "repeated_human_request", "three requests for a human");
+    SETN(p.f, "session.human_requests", 2);
+    pack_expect(&p, "", "two requests for a human");
+
+    /* waiting more than 90 s */
+    SETD(p.f, "wait", 91000);
+    pack_expect(&p, "waited_too_long", "91 s");
+    SETD(p.f, "wait", 90000);
+    pack_expect(&p, "", "90 s");
+
+    /* a high-risk transaction */
+    SETS(p.f, "intent", "transfer_money");
+    SETN(p.f, "transfer_amount", 80000);
+    pack_expect(&p, "high_risk_transaction", "large transfer");
+    SETS(p.f, "intent", "transfer_money");
+    SETN(p.f, "transfer_amount", 2000);
+    pack_expect(&p, "", "small transfer");
+    SETS(p.f, "intent", "order_status");
+    SETN(p.f, "transfer_amount", 80000);
+    pack_expect(&p, "", "large amount, other intent");
+    assert_int_equal(kefu_facts_set_strings(p.f, "customer.risk", 13, risk, NULL, 2), KEFU_OK);
+    pack_expect(&p, "high_risk_transaction", "disputed charge");
+    assert_int_equal(kefu_facts_set_strings(p.f, "customer.risk", 13, calm, NULL, 1), KEFU_OK);
+    pack_expect(&p, "", "other risk flags");
+    SETS(p.f, "text", "my card was used without permission, 被盗刷了");
+    pack_expect(&p, "high_risk_transaction", "fraud words");
+    SETS(p.f, "intent", "fraud_report");
+    pack_expect(&p, "high_risk_transaction", "fraud intent");
+    {   /* the actions: lock and a risk specialist */
+        kefu_rule_action a = {.size = sizeof a};
+        SETS(p.f, "intent", "fraud_report");
+        assert_int_equal(kefu_rules_eval(p.r, p.rs, p.f, 0), KEFU_OK);
+        assert_int_equal(kefu_rules_result_action(p.r, 0, &a), KEFU_OK);
+        assert_int_equal(a.type, KEFU_ACTION_LOCK);
+        assert_int_equal(kefu_rules_result_action(p.r, 1, &a), KEFU_OK);
+        assert_int_equal(a.type, KEFU_ACTION_ESCALATE);
+        assert_string_equal(a.queue, "risk");
+        assert_string_equal(a.skill, "risk_review");
+        kefu_facts_clear(p.f);
+    }
+
+    /* negative emotion rising: three levels */
+    SETN(p.f, "emotion.trend", 5);
+    SETN(p.f, "negativity", 55);
+    pack_expect(&p, "negative_rising_senior", "level 1");
+    SETN(p.f, "emotion.trend", 5);
+    SETN(p.f, "negativity", 70);
+    pack_expect(&p, "negative_rising_senior negative_rising_soothe", "level 2");
+    SETN(p.f, "emotion.trend", 5);
+    SETN(p.f, "negativity", 85);
+    pack_expect(&p, "negative_rising_senior negative_rising_soothe negative_rising_review", "level 3");
+    SETN(p.f, "emotion.trend", -5);
+    SETN(p.f, "negativity", 85);
+    pack_expect(&p, "", "negative but falling");
+    SETN(p.f, "emotion.trend", 5);
+    SETN(p.f, "negativity", 30);
+    pack_expect(&p, "", "rising but mild");
+
+    /* high-value customers */
+    SETS(p.f, "customer.tier", "platinum");
+    pack_expect(&p, "high_value_customer", "platinum");
+    SETN(p.f, "customer.value", 25000);
+    pack_expect(&p, "high_value_customer", "value 25000");
+    SETS(p.f, "customer.tier", "standard");
+    SETN(p.f, "customer.value", 300);
+    pack_expect(&p, "", "standard customer");
+
+    /* repeated contact, bot failing */
+    SETB(p.f, "session.repeat_issue", 1);
+    pack_expect(&p, "repeat_contact_or_bot_failing", "same issue again");
+    SETN(p.f, "session.failed_answers", 2);
+    pack_expect(&p, "repeat_contact_or_bot_failing", "two bot failures");
+    SETN(p.f, "session.failed_answers", 1);
+    SETN(p.f, "session.contacts_7d", 1);
+    pack_expect(&p, "", "one failure, one contact");
+
+    /* several at once, in priority order */
+    SETN(p.f, "emotion.anger", 95);
+    SETS(p.f, "text", "我要投诉");
+    SETD(p.f, "wait", 120000);
+    SETN(p.f, "session.human_requests", 4);
+    pack_expect(&p, "repeated_human_request angry_customer complaint_or_compensation waited_too_long",
+                "angry complaint after a long wait");
+    pack_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_hot_swap),
         cmocka_unit_test(test_facts_across_sets),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_default_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
