@@ -953,10 +953,14 @@ KEFU_API int kefu_router_agent_info(const kefu_router *router, uint32_t agent, k
 
 /** A new conversation: offered to the best eligible agent now, or queued. */
 KEFU_API int kefu_router_submit(kefu_router *router, int64_t now_ms, uint32_t conversation, const kefu_route_request *req);
-/** The agent took the offer: the conversation is assigned. */
-KEFU_API int kefu_router_accept(kefu_router *router, int64_t now_ms, uint32_t conversation);
+/**
+ * The agent took the offer: the conversation is assigned.  `agent` must be
+ * the one the conversation is reserved for (KEFU_E_STATE otherwise: the
+ * offer timed out and went elsewhere).
+ */
+KEFU_API int kefu_router_accept(kefu_router *router, int64_t now_ms, uint32_t conversation, uint32_t agent);
 /** The agent declined: the conversation waits again at its place. */
-KEFU_API int kefu_router_reject(kefu_router *router, int64_t now_ms, uint32_t conversation);
+KEFU_API int kefu_router_reject(kefu_router *router, int64_t now_ms, uint32_t conversation, uint32_t agent);
 /** Work done: the conversation leaves; the agent wraps up for wrapup_ms. */
 KEFU_API int kefu_router_complete(kefu_router *router, int64_t now_ms, uint32_t conversation, int64_t wrapup_ms);
 /** The customer left (waiting or reserved): counted as abandoned. */

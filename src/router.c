@@ -902,6 +902,13 @@ static int advance(struct kefu_router *r, int64_t now)
                 t_pop(r);
                 continue;
             }
+            {
+                /* a timed-out offer goes back to its queue */
+                rt_queue *home = &r->queues[r->convs[ix].queue];
+                if (heap_reserve(r, &home->prio, 1) ||
+                    heap_reserve(r, &home->arr, 1))
+                    return rt_fail(r, KEFU_E_NOMEM, "out of memory");
+            }
             if (t.kind == RT_T_STEP) {
                 const rt_conv *c = &r->convs[ix];
                 const rt_step *s = &r->queues[c->queue].steps[c->step];
@@ -1693,7 +1700,18 @@ static int find_conv_in(struct kefu_router *r, int64_t now, uint32_t id,
     return KEFU_OK;
 }
 
-KEFU_API int kefu_router_accept(kefu_router *r, int64_t now, uint32_t id)
+/* The offer must still be the named agent's. */
+static int check_holder(struct kefu_router *r, uint32_t ci, uint32_t agent)
+{
+    const rt_conv *c = &r->convs[ci];
+    if (r->agents[c->agent].id != agent)
+        return rt_fail(r, KEFU_E_STATE, "conversation %u is offered to agent "
+                       "%u, not %u", c->id, r->agents[c->agent].id, agent);
+    return KEFU_OK;
+}
+
+KEFU_API int kefu_router_accept(kefu_router *r, int64_t now, uint32_t id,
+                                uint32_t agent)
 {
     uint32_t ci;
     rt_conv *c;
@@ -1701,7 +1719,8 @@ KEFU_API int kefu_router_accept(kefu_router *r, int64_t now, uint32_t id)
     int rc;
     if (!r)
         return KEFU_E_ARG;
-    if ((rc = find_conv_in(r, now, id, RT_C_RESERVED, &ci)))
+    if ((rc = find_conv_in(r, now, id, RT_C_RESERVED, &ci)) ||
+        (rc = check_holder(r, ci, agent)))
         return rc;
     c = &r->convs[ci];
     a = &r->agents[c->agent];
@@ -1713,16 +1732,21 @@ KEFU_API int kefu_router_accept(kefu_router *r, int64_t now, uint32_t id)
     return KEFU_OK;
 }
 
-KEFU_API int kefu_router_reject(kefu_router *r, int64_t now, uint32_t id)
+KEFU_API int kefu_router_reject(kefu_router *r, int64_t now, uint32_t id,
+                                uint32_t agent)
 {
     uint32_t ci, ai;
     rt_conv *c;
     int rc;
     if (!r)
         return KEFU_E_ARG;
-    if ((rc = find_conv_in(r, now, id, RT_C_RESERVED, &ci)))
+    if ((rc = find_conv_in(r, now, id, RT_C_RESERVED, &ci)) ||
+        (rc = check_holder(r, ci, agent)))
         return rc;
     c = &r->convs[ci];
+    if (heap_reserve(r, &r->queues[c->queue].prio, 1) ||
+        heap_reserve(r, &r->queues[c->queue].arr, 1))
+        return rt_fail(r, KEFU_E_NOMEM, "out of memory");
     ai = c->agent;
     c->skip_agent = r->agents[ai].id;
     release_agent(r, c);
