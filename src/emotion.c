@@ -212,8 +212,8 @@ static int add_inflections(struct kefu_emotion_model *em, kefu_text *t,
  * --calibrate on the train splits). */
 static const kefu_emo_scale default_scale = {
     /* anger anxiety disapp. sadness fear joy negativity */
-    {0.80f, 0.70f, 0.80f, 0.80f, 0.80f, 0.80f, 1.00f},
-    {1.30f, 1.30f, 1.30f, 1.30f, 1.30f, 1.30f, 1.30f},
+    {0.505f, 0.505f, 0.505f, 0.468f, 0.651f, 0.372f, 0.549f},
+    {0.927f, 0.927f, 0.927f, 0.704f, 1.186f, 0.963f, 0.411f},
 };
 
 static int compile_model(struct kefu_model *m, const emo_builder *b,
@@ -585,7 +585,7 @@ static void on_lexical(emo_state *st, const kefu_emo_entry *e, uint8_t tf,
     }
     f->matched++;
     if (st->neg_left > 0 && !(e->flags & KEFU_EMO_F_NONEG)) {
-        negate(v, st->neg_weak);
+        negate(v, st->neg_weak || (e->flags & KEFU_EMO_F_DEGREE));
         f->negated++;
     } else if (st->deg_left > 0) {
         mult *= st->deg;

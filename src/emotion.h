@@ -29,6 +29,7 @@ enum {
 #define KEFU_EMO_F_NONEG 1u /* never negated (emoji, profanity, absorbers) */
 #define KEFU_EMO_F_BOOST 2u /* also intensifies the next term */
 #define KEFU_EMO_F_RHET 4u  /* opens a rhetorical question */
+#define KEFU_EMO_F_DEGREE 8u /* has a degree word inside (很满意) */
 
 /* Longest term, in tokens. */
 #define KEFU_EMO_MAX_TOKENS 8

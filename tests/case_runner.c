@@ -17,6 +17,7 @@ static const struct {
 } areas[] = {
     {"text", case_text},
     {"model", case_model},
+    {"emotion", case_emotion},
     {"rules", case_rules},
 };
 

@@ -29,6 +29,7 @@ int case_load_model(const char *dir, kefu_model **model, char *why,
 
 int case_text(const char *dir, char *why, size_t why_cap);
 int case_model(const char *dir, char *why, size_t why_cap);
+int case_emotion(const char *dir, char *why, size_t why_cap);
 int case_rules(const char *dir, char *why, size_t why_cap);
 
 #endif
