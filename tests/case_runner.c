@@ -19,6 +19,8 @@ static const struct {
     {"model", case_model},
     {"emotion", case_emotion},
     {"rules", case_rules},
+    {"redact", case_redact},
+    {"entities", case_entities},
 };
 
 char *case_read(const char *dir, const char *name, size_t *len)

@@ -31,5 +31,7 @@ int case_text(const char *dir, char *why, size_t why_cap);
 int case_model(const char *dir, char *why, size_t why_cap);
 int case_emotion(const char *dir, char *why, size_t why_cap);
 int case_rules(const char *dir, char *why, size_t why_cap);
+int case_redact(const char *dir, char *why, size_t why_cap);
+int case_entities(const char *dir, char *why, size_t why_cap);
 
 #endif
