@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "checkdigit.h"
 #include "scratch.h"
 
 /* ---- built-in kinds ---- */
@@ -24,6 +25,7 @@
     "(?<![0-9])(?<![0-9][.,])(?:(?:\\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])" \
     "|(?<![0-9+])\\+[1-9][0-9]{0,2}[ -]?(?:\\([0-9]{1,4}\\)[ -]?)?[0-9]{1,4}" \
     "(?:[ -]?[0-9]{2,4}){1,4}(?![0-9])"                                        \
+    "|(?<![0-9])09[0-9]{2}[ -]?[0-9]{3}[ -]?[0-9]{3}(?![0-9])"                 \
     "|(?<![0-9])0[1-9][0-9]{1,2}-[0-9]{7,8}(?![0-9])"                          \
     "|(?<![0-9])\\([0-9]{3}\\) ?[0-9]{3}-[0-9]{4}(?![0-9])"
 
@@ -703,13 +705,33 @@ static int canon_phone(const kefu_mem *mem, kefu_buf *b, span m, bool check)
     return 1;
 }
 
+/* A card number (16-19 digits, Luhn) or resident ID: a person's number,
+ * which a bare digit run must not be taken for an order number. */
+static bool private_number(span m)
+{
+    char d[24];
+    size_t n = 0;
+    for (size_t i = 0; i < m.len; i++) {
+        if (n == sizeof d - 1)
+            return false;
+        if ((m.s[i] >= '0' && m.s[i] <= '9') || m.s[i] == 'x')
+            d[n++] = m.s[i];
+        else if (m.s[i] != '-')
+            return false;
+    }
+    d[n] = '\0';
+    return (n >= 16 && n <= 19 && kefu_luhn_ok(d, n)) ||
+           (n == 18 && kefu_cn_id_ok(d));
+}
+
 /*
  * Appends the value of a match to b.  Returns 1 when the match is kept,
- * 0 when a built-in check rejects it (b unchanged), or an error.
+ * 0 when a built-in check rejects it (b unchanged), or an error.  `bare`:
+ * the match came without a cue word (order_id's second alternative).
  */
 static int canon_value(const kefu_mem *mem, kefu_buf *b,
                        const struct kefu_entity_def *e, span m,
-                       const char *orig, size_t olen)
+                       const char *orig, size_t olen, bool bare)
 {
     size_t start = b->len;
     int rc = 1;
@@ -721,7 +743,7 @@ static int canon_value(const kefu_mem *mem, kefu_buf *b,
         size_t i = 0;
         while (i < m.len && !(m.s[i] >= '0' && m.s[i] <= '9'))
             i++;
-        if (i == m.len)
+        if (i == m.len || (bare && private_number(m)))
             return 0;
     }
     switch (e->norm) {
@@ -819,7 +841,7 @@ static size_t cp_at(const kefu_text *t, size_t off)
  * error. */
 static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
                    uint32_t entity, size_t a, size_t b, const char *orig,
-                   const char *fixed)
+                   const char *fixed, bool bare)
 {
     const struct kefu_entity_def *e = &s->model->entities->defs[entity];
     const kefu_text *t = &s->text;
@@ -838,7 +860,8 @@ static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
     if (fixed)
         rc = put_str(&s->mem, &es->values, fixed) ? KEFU_E_NOMEM : 1;
     else
-        rc = canon_value(&s->mem, &es->values, e, m, orig + b0, b1 - b0);
+        rc = canon_value(&s->mem, &es->values, e, m, orig + b0, b1 - b0,
+                         bare);
     if (rc <= 0)
         return rc;
     if (kefu_buf_putc(&s->mem, &es->values, '\0') ||
@@ -875,6 +898,7 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
     while (start <= len) {
         PCRE2_SIZE *ov;
         size_t a, b, ms, me;
+        uint32_t k;
         int rc = kefu_pattern_match(e->code, norm, len, start, es->md, es->mctx);
         if (rc == KEFU_E_LIMIT)
             return kefu_diag_msg(&s->diag, rc,
@@ -890,7 +914,7 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
         me = ov[1];
         /* with (?J) several groups may be called "value": take the first
          * that took part in the match */
-        for (uint32_t k = 0; k < e->nvalue_groups; k++) {
+        for (k = 0; k < e->nvalue_groups; k++) {
             uint32_t g = e->value_groups[k];
             if (g < pcre2_get_ovector_count(es->md) &&
                 ov[2 * g] != PCRE2_UNSET) {
@@ -901,7 +925,7 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
         }
         a = cp_at(&s->text, ms);
         b = cp_at(&s->text, me);
-        rc = a < b ? add_hit(s, es, idx, a, b, orig, NULL) : 0;
+        rc = a < b ? add_hit(s, es, idx, a, b, orig, NULL, k > 0) : 0;
         if (rc < 0)
             return kefu_diag_msg(&s->diag, rc, "out of memory");
         if (rc == 0 || ov[1] == ov[0]) /* rejected or empty: step one char */
@@ -952,7 +976,8 @@ static int run_values(kefu_scratch *s, struct kefu_entity_scratch *es,
              * the entity asks for another normalisation */
             rc = add_hit(s, es, idx, cp_at(&s->text, at), cp_at(&s->text, end),
                          orig,
-                         e->norm == KEFU_NORM_TEXT ? e->canon[v->canon] : NULL);
+                         e->norm == KEFU_NORM_TEXT ? e->canon[v->canon] : NULL,
+                         false);
             if (rc < 0)
                 return kefu_diag_msg(&s->diag, rc, "out of memory");
         }

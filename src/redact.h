@@ -70,9 +70,4 @@ void kefu_redact_release(struct kefu_model *m);
 void kefu_redact_scratch_free(const kefu_mem *mem,
                               struct kefu_redact_scratch *rs);
 
-/* Check digits, exposed for tests and other stages. */
-bool kefu_luhn_ok(const char *digits, size_t n);
-/* 18 characters: 17 digits and a digit or x/X; date and MOD 11-2 check. */
-bool kefu_cn_id_ok(const char *id18);
-
 #endif

@@ -178,6 +178,13 @@ static void test_builtins(void **state)
         ent w[] = {{"phone", "13912345678", 0, 0, 0, 0}};
         expect(s, "13912345678", w, 1);
     }
+    /* a bare card or ID number is a person's number, not an order's */
+    expect(s, "6222021001123456789 和 11010519491231002X", NULL, 0);
+    {
+        ent w[] = {{"order_id", "6222021001123456789", 0, 0, 0, 0},
+                   {"order_id", "6222021001123456788", 0, 0, 0, 0}};
+        expect(s, "订单号6222021001123456789 6222021001123456788", w, 2);
+    }
     {
         ent w[] = {{"order_id", "1234567890123", 0, 0, 0, 0},
                    {"ticket", "4455", 0, 0, 0, 0}};
