@@ -309,7 +309,7 @@ static int parse_def(struct kefu_entity_set *set, struct kefu_entity_def *e,
                          "entity '%s' needs exactly one of regex, values or "
                          "builtin", e->name);
     if ((kefu_ymap_get(v, "prefixes") || kefu_ymap_get(v, "min_digits")) &&
-        !(bi && !strcmp(bi->str, "order_id")))
+        !(bi && bi->type == KEFU_Y_SCALAR && !strcmp(bi->str, "order_id")))
         return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
                          "prefixes and min_digits belong to builtin: order_id");
     if (bi) {

@@ -288,6 +288,11 @@ static void test_bad_yaml(void **state)
                  KEFU_E_UNKNOWN, 3, 28, "unknown normalize");
     expect_error("kefu: 1\nentities:\n  x: {regex: a, prefixes: [A]}\n",
                  KEFU_E_MODEL, 3, 6, "order_id");
+    /* found by fuzzing: a list where a name belongs */
+    expect_error("kefu: 1\nentities:\n  x: {builtin: [a], min_digits: 6}\n",
+                 KEFU_E_MODEL, 3, 6, "order_id");
+    expect_error("kefu: 1\nentities:\n  x: {builtin: [a]}\n", KEFU_E_MODEL, 3,
+                 16, "expected a string");
     expect_error("kefu: 1\nentities:\n  x y: {regex: a}\n", KEFU_E_MODEL, 3, 3,
                  "entity names");
     expect_error("kefu: 1\nentities:\n  x: abc\n", KEFU_E_MODEL, 3, 6,
