@@ -24,7 +24,7 @@ static const char *const EMAIL_RE =
 /* 6-digit area, birth date, 3-digit sequence, check character; the groups
  * of 6/8/4 may be spaced */
 static const char *const ID_RE =
-    "(?<![0-9a-z])[1-9][0-9]{5}[ -]?(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9]"
+    "(?<![0-9a-z])(?<![0-9][.,])[1-9][0-9]{5}[ -]?(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9]"
     "[ -]?[0-9]{3}[0-9x](?![0-9a-z])";
 static const char *const CARD_RE =
     "(?<![0-9a-z])(?<![0-9][.,])(?:[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{4}){2,3}"
