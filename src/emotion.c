@@ -230,6 +230,7 @@ static int compile_model(struct kefu_model *m, const emo_builder *b,
     m->emotion = em;
     kefu_model_text_init(m, &t);
     t.mem = m->mem;
+    t.max_bytes = 1 << 20; /* terms are short; the message limit is not theirs */
     if ((rc = slots_grow(em, 8192)))
         goto out;
     if (!b || b->builtin) {
@@ -373,6 +374,7 @@ int kefu_emotion_parse(struct kefu_model *m, const kefu_ynode *node,
         return rc;
     kefu_model_text_init(m, &t);
     t.mem = m->mem;
+    t.max_bytes = 1 << 20; /* terms are short; the message limit is not theirs */
     for (size_t i = 0; i < v->n && !rc; i++)
         rc = parse_entry(b, v->items[i], ctx, &t);
     kefu_text_release(&t);
