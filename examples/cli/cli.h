@@ -14,6 +14,7 @@ typedef struct cli_command {
 
 /* Subcommands (each in cmd_<name>.c). */
 int cmd_text(int argc, char **argv);
+int cmd_erlang(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

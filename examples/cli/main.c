@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"classify", "classify lines of text (JSON lines out)", cmd_classify},
     {"eval", "evaluate a model on label<TAB>text lines", cmd_eval},
     {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
+    {"erlang", "Erlang C/A staffing arithmetic (--json for JSON)", cmd_erlang},
     {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
 };
 

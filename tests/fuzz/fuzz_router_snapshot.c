@@ -1,0 +1,53 @@
+/*
+ * fuzz_router_snapshot.c - the snapshot loader on arbitrary bytes: it
+ * must refuse what is damaged without touching the router, and whatever
+ * it accepts must be a consistent router that writes the same bytes back
+ * and keeps working.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kefu.h"
+#include "router.h" /* kefu_router_verify */
+
+#define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    kefu_router *r;
+    size_t n1, n2;
+    unsigned char *a, *b;
+    int rc;
+    if (kefu_router_new(&r, NULL, NULL))
+        return 0;
+    kefu_router_queue_add(r, 0, 1, KEFU_STRATEGY_LONGEST_IDLE);
+    kefu_router_snapshot(r, NULL, 0, &n1);
+    a = malloc(n1);
+    CHECK(a && kefu_router_snapshot(r, a, n1, &n1) == KEFU_OK);
+    rc = kefu_router_restore(r, data, size);
+    kefu_router_snapshot(r, NULL, 0, &n2);
+    b = malloc(n2);
+    CHECK(b && kefu_router_snapshot(r, b, n2, &n2) == KEFU_OK);
+    if (rc != KEFU_OK) {
+        CHECK(rc == KEFU_E_CORRUPT || rc == KEFU_E_VERSION ||
+              rc == KEFU_E_NOMEM || rc == KEFU_E_ARG);
+        CHECK(n1 == n2 && !memcmp(a, b, n1));
+    } else {
+        kefu_route_event e;
+        CHECK(kefu_router_verify(r) == KEFU_OK);
+        CHECK(n2 == size && !memcmp(b, data, size));
+        /* it goes on: a day of timers, then a conversation */
+        CHECK(kefu_router_tick(r, r->now + 86400000) == KEFU_OK);
+        CHECK(kefu_router_verify(r) == KEFU_OK);
+        memset(&e, 0, sizeof e);
+        e.size = sizeof e;
+        while (kefu_router_poll(r, &e) == KEFU_OK)
+            e.size = sizeof e;
+    }
+    free(a);
+    free(b);
+    kefu_router_free(r);
+    return 0;
+}
