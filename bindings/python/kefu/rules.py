@@ -195,7 +195,9 @@ class TraceEntry:
     rule: str
     kind: str          # "fact" or "expr"
     expr: str
-    value: Any
+    type: str          # bool, number, string, duration, string_list, ...
+    value: Any         # lists: None (the C trace keeps only the length)
+    length: int = 0    # string bytes or list items
 
 
 @dataclass
@@ -239,7 +241,9 @@ class _Result(Owner):
             o.trace.append(TraceEntry(
                 names[t.rule] if t.rule < len(names) else str(t.rule),
                 "fact" if t.kind == 1 else "expr",
-                _s(ctypes.string_at(t.expr, t.expr_len)), _trace_value(t)))
+                _s(ctypes.string_at(t.expr, t.expr_len)),
+                FACT_TYPES.get(t.type, str(t.type)), _trace_value(t),
+                t.length))
         for i in range(len(names)):
             n = _lib.kefu_rules_result_explain(p, i, None, 0)
             buf = ctypes.create_string_buffer(n + 1)
@@ -255,7 +259,7 @@ def _trace_value(t) -> Any:
         return t.number
     if t.type == 3:
         return _s(ctypes.string_at(t.string, t.length)) if t.string else ""
-    return "<list of %d>" % t.length
+    return None
 
 
 class RulesSlot(Owner):
