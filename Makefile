@@ -184,7 +184,8 @@ fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  echo "$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $$f -> build/fuzz/$$n"; \
-	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Isrc \
 	    $(DEPS_CFLAGS) $$f $(SRC) $(LIBS) -o build/fuzz/$$n || exit 1; done
 
 bench: all

@@ -133,6 +133,54 @@ static int corrupt(kefu_diag *diag, const char *name, const char *why)
                           "not a valid kefu binary model: %s", why);
 }
 
+static void free_sources(const kefu_mem *mem, struct kefu_model_source *srcs,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kefu_dealloc(mem, srcs[i].name);
+    kefu_dealloc(mem, srcs);
+}
+
+/* Reads the sources section: the names are copied (NUL-terminated), the
+ * texts point into the file. */
+static int read_sources(const kefu_mem *mem, const unsigned char *q,
+                        uint64_t slen, struct kefu_model_source **out,
+                        size_t *count)
+{
+    const unsigned char *qe = q + slen;
+    struct kefu_model_source *srcs;
+    uint32_t n;
+    if (slen < 4)
+        return KEFU_E_CORRUPT;
+    n = rd32(q);
+    q += 4;
+    if (n > slen / 8)
+        return KEFU_E_CORRUPT;
+    srcs = kefu_alloc_array(mem, n ? n : 1, sizeof *srcs);
+    if (!srcs)
+        return KEFU_E_NOMEM;
+    *out = srcs;
+    *count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nl, tl;
+        if (qe - q < 4 || (nl = rd32(q)) > (size_t)(qe - q) - 4 ||
+            (size_t)(qe - q) - 4 - nl < 4)
+            return KEFU_E_CORRUPT;
+        srcs[i].name = kefu_strndup(mem, (const char *)q + 4, nl);
+        if (!srcs[i].name)
+            return KEFU_E_NOMEM;
+        *count = i + 1;
+        q += 4 + nl;
+        tl = rd32(q);
+        if (tl > (size_t)(qe - q) - 4)
+            return KEFU_E_CORRUPT;
+        srcs[i].text = (char *)q + 4;
+        srcs[i].len = tl;
+        q += 4 + tl;
+    }
+    return q == qe ? KEFU_OK : KEFU_E_CORRUPT;
+}
+
 int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
                         const char *name, const kefu_allocator *alloc,
                         kefu_diag *diag)
@@ -147,6 +195,7 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
     size_t intent_len = 0;
     struct kefu_model *m;
     kefu_mem mem;
+    const char *why = NULL;
     int rc;
 
     *out = NULL;
@@ -165,88 +214,65 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
                                                        : "trailing bytes");
     pay = p + HEADER;
     end = pay + plen;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* (fuzzing builds skip the checksum so mutations reach the parsers) */
     if (kefu_crc32(0, pay, (size_t)plen) != rd32(p + 24))
         return corrupt(diag, name, "checksum mismatch");
+#endif
     nsec = rd32(p + 28);
     kefu_mem_init(&mem, alloc);
-    for (uint32_t s = 0; s < nsec; s++) {
+    for (uint32_t s = 0; s < nsec && !why; s++) {
         uint32_t tag;
         uint64_t slen;
         if ((size_t)(end - pay) < 16) {
-            kefu_dealloc(&mem, srcs);
-            return corrupt(diag, name, "truncated section header");
+            why = "truncated section header";
+            break;
         }
         tag = rd32(pay);
         slen = rd64(pay + 8);
         pay += 16;
         if (slen > (uint64_t)(end - pay)) {
-            kefu_dealloc(&mem, srcs);
-            return corrupt(diag, name, "section runs past the end");
+            why = "section runs past the end";
+            break;
         }
-        if (tag == TAG_SOURCES) {
-            const unsigned char *q = pay, *qe = pay + slen;
-            uint32_t n;
-            if (slen < 4 || srcs) {
-                kefu_dealloc(&mem, srcs);
-                return corrupt(diag, name, "bad sources section");
+        if (tag == TAG_SOURCES && !srcs) {
+            rc = read_sources(&mem, pay, slen, &srcs, &nsrcs);
+            if (rc == KEFU_E_NOMEM) {
+                free_sources(&mem, srcs, nsrcs);
+                return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
             }
-            n = rd32(q);
-            q += 4;
-            if (n > slen / 8 ||
-                !(srcs = kefu_alloc_array(&mem, n ? n : 1, sizeof *srcs)))
-                return n > slen / 8 ? corrupt(diag, name, "bad sources section")
-                                    : kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
-            for (uint32_t i = 0; i < n; i++) {
-                uint32_t nl, tl;
-                if (qe - q < 4 || (nl = rd32(q)) > (size_t)(qe - q) - 4 ||
-                    (size_t)(qe - q) - 4 - nl < 4) {
-                    kefu_dealloc(&mem, srcs);
-                    return corrupt(diag, name, "bad sources section");
-                }
-                srcs[i].name = (char *)q + 4;
-                q += 4 + nl;
-                tl = rd32(q);
-                if (tl > (size_t)(qe - q) - 4) {
-                    kefu_dealloc(&mem, srcs);
-                    return corrupt(diag, name, "bad sources section");
-                }
-                srcs[i].text = (char *)q + 4;
-                srcs[i].len = tl;
-                srcs[i].name = kefu_strndup(&mem, srcs[i].name, nl);
-                q += 4 + tl;
-                nsrcs = i + 1;
-                if (!srcs[i].name)
-                    goto nomem;
-            }
-        } else if (tag == TAG_INTENT) {
+            if (rc)
+                why = "bad sources section";
+        } else if (tag == TAG_INTENT && !intent_blob) {
             intent_blob = pay;
             intent_len = (size_t)slen;
         } else {
-            for (size_t i = 0; i < nsrcs; i++)
-                kefu_dealloc(&mem, srcs[i].name);
-            kefu_dealloc(&mem, srcs);
-            return corrupt(diag, name, "unknown section");
+            why = "unknown or repeated section";
         }
         pay += slen;
     }
-    if (pay != end || !srcs) {
-        for (size_t i = 0; i < nsrcs; i++)
-            kefu_dealloc(&mem, srcs[i].name);
-        kefu_dealloc(&mem, srcs);
-        return corrupt(diag, name, pay != end ? "bytes after the last section"
-                                              : "no sources section");
+    if (!why && pay != end)
+        why = "bytes after the last section";
+    if (!why && !srcs)
+        why = "no sources section";
+    if (why) {
+        free_sources(&mem, srcs, nsrcs);
+        return corrupt(diag, name, why);
     }
 
     m = kefu_model_begin(alloc);
-    if (!m)
-        goto nomem;
+    if (!m) {
+        free_sources(&mem, srcs, nsrcs);
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    }
     m->vfs = srcs;
     m->nvfs = nsrcs;
     if (intent_blob) {
         kefu_intent_builder *b = kefu_intent_builder_get(m);
         if (!b) {
             kefu_model_free(m);
-            goto nomem;
+            free_sources(&mem, srcs, nsrcs);
+            return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
         }
         b->trained = intent_blob;
         b->trained_len = intent_len;
@@ -263,18 +289,11 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
         rc = kefu_model_end(m, diag);
     m->vfs = NULL;
     m->nvfs = 0;
-    for (size_t i = 0; i < nsrcs; i++)
-        kefu_dealloc(&mem, srcs[i].name);
-    kefu_dealloc(&mem, srcs);
+    free_sources(&mem, srcs, nsrcs);
     if (rc) {
         kefu_model_free(m);
         return rc;
     }
     *out = m;
     return KEFU_OK;
-nomem:
-    for (size_t i = 0; i < nsrcs; i++)
-        kefu_dealloc(&mem, srcs[i].name);
-    kefu_dealloc(&mem, srcs);
-    return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
 }

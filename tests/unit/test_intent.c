@@ -1,0 +1,374 @@
+/* test_intent.c - intents: training on load, patterns, out of scope, slots,
+ * explain, binary models, threads. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+static const char *MODEL =
+    "kefu: 1\n"
+    "name: shop\n"
+    "classifier: {epochs: 30, threshold: 0.2}\n"
+    "entities:\n"
+    "  order_id: {regex: '(?i)\\b[A-Z]{2}[0-9]{6}\\b'}\n"
+    "intents:\n"
+    "  order_status:\n"
+    "    slots: [order_id]\n"
+    "    skills: [orders]\n"
+    "    examples: [我的订单到哪了, 订单什么时候到, where is my order, track my order,\n"
+    "               my package has not arrived, 快递到哪了, order status please,\n"
+    "               查一下订单, when will my parcel arrive, 包裹在哪里]\n"
+    "  refund:\n"
+    "    skills: [billing]\n"
+    "    examples: [我要退款, 退钱给我, i want a refund, refund my money,\n"
+    "               give me my money back, 申请退款, how do i get a refund,\n"
+    "               退款怎么还没到, refund please, 钱退回来]\n"
+    "    patterns:\n"
+    "      - {regex: '退.{0,2}款', mode: boost, weight: 1.5}\n"
+    "  human_agent:\n"
+    "    examples: [转人工, 我要人工客服, talk to a human, real person please,\n"
+    "               give me an agent, 人工服务, representative, 找真人,\n"
+    "               connect me to an agent, 人工]\n"
+    "    patterns:\n"
+    "      - {regex: '(?i)\\bhuman\\b|人工', mode: force}\n"
+    "  oos:\n"
+    "    examples: [今天天气怎么样, tell me a joke, what is the capital of france,\n"
+    "               推荐一部电影, who won the game, 讲个笑话, play some music,\n"
+    "               how tall is everest, 你喜欢吃什么, what time is it in tokyo]\n";
+
+static kefu_model *load_model(void)
+{
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc = kefu_model_load_buffer(&m, MODEL, strlen(MODEL), "shop.yaml", NULL,
+                                    NULL, d);
+    if (rc)
+        fail_msg("load: %s", kefu_diag_message(d));
+    kefu_diag_free(d);
+    return m;
+}
+
+static kefu_intent_result classify(kefu_scratch *s, const char *text)
+{
+    kefu_intent_result r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    assert_int_equal(kefu_classify(s, text, strlen(text), &r), KEFU_OK);
+    return r;
+}
+
+static void test_classify(void **st)
+{
+    kefu_model *m = load_model();
+    kefu_scratch *s = NULL;
+    kefu_intent_result r;
+    const char *name;
+    float c, total = 0;
+    (void)st;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    r = classify(s, "where is my parcel?");
+    assert_string_equal(r.intent, "order_status");
+    assert_false(r.out_of_scope);
+    assert_true(r.confidence > 0.4f && r.confidence <= 1.0f);
+    assert_true(r.margin >= 0 && r.margin <= r.confidence);
+    r = classify(s, "我的包裹到哪里了");
+    assert_string_equal(r.intent, "order_status");
+    r = classify(s, "我的訂單到哪了"); /* Traditional folds to Simplified */
+    assert_string_equal(r.intent, "order_status");
+    r = classify(s, "I want my money back");
+    assert_string_equal(r.intent, "refund");
+    assert_int_equal(kefu_classify_set_top(s, 4), KEFU_OK);
+    r = classify(s, "I want my money back");
+    assert_int_equal(kefu_classify_top_count(s), 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(kefu_classify_top(s, i, &name, &c), KEFU_OK);
+        total += c;
+        if (i == 0)
+            assert_string_equal(name, "refund");
+    }
+    assert_true(total > 0.999f && total < 1.001f);
+    assert_int_equal(kefu_classify_top(s, 4, &name, &c), KEFU_E_ARG);
+    assert_int_equal(kefu_model_intent_count(m), 4);
+    assert_string_equal(kefu_model_intent_name(m, 1), "refund");
+    assert_string_equal(kefu_model_intent_skill(m, 1, 0), "billing");
+    assert_null(kefu_model_intent_skill(m, 1, 1));
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
+static void test_out_of_scope(void **st)
+{
+    kefu_model *m = load_model();
+    kefu_scratch *s = NULL;
+    kefu_intent_result r;
+    (void)st;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    r = classify(s, "tell me a funny joke");
+    assert_true(r.out_of_scope);
+    assert_string_equal(r.intent, "oos");
+    assert_int_equal(r.intent_index, -1);
+    /* an empty message has nothing to go on: out of scope, not an error */
+    r = classify(s, "");
+    assert_true(r.out_of_scope || r.confidence < 0.5f);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
+static void test_patterns(void **st)
+{
+    kefu_model *m = load_model();
+    kefu_scratch *s = NULL;
+    kefu_intent_result r;
+    kefu_explain_item items[6];
+    size_t n;
+    (void)st;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    /* force: wins over a message that otherwise reads as a refund */
+    r = classify(s, "refund refund refund, HUMAN now");
+    assert_string_equal(r.intent, "human_agent");
+    assert_true(r.pattern >= 0);
+    assert_true(r.confidence == 1.0f);
+    for (int i = 0; i < 6; i++)
+        items[i].size = sizeof items[i];
+    n = kefu_classify_explain(s, items, 6);
+    assert_true(n >= 1);
+    assert_int_equal(items[0].kind, KEFU_EXPLAIN_PATTERN);
+    /* boost: raises the score of its intent */
+    r = classify(s, "退款");
+    assert_string_equal(r.intent, "refund");
+    assert_int_equal(r.pattern, -1);
+    n = kefu_classify_explain(s, items, 6);
+    assert_true(n >= 2);
+    assert_int_equal(items[0].kind, KEFU_EXPLAIN_PATTERN);
+    assert_int_equal(items[1].kind, KEFU_EXPLAIN_FEATURE);
+    assert_true(items[1].text_len > 0);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
+static void test_slots(void **st)
+{
+    kefu_model *m = load_model();
+    kefu_scratch *s = NULL;
+    kefu_intent_result r;
+    (void)st;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    r = classify(s, "where is my order");
+    assert_string_equal(r.intent, "order_status");
+    assert_int_equal(r.missing_slots, 1);
+    assert_string_equal(kefu_classify_missing_slot(s, 0), "order_id");
+    assert_null(kefu_classify_missing_slot(s, 1));
+    r = classify(s, "where is my order AB123456");
+    assert_string_equal(r.intent, "order_status");
+    assert_int_equal(r.missing_slots, 0);
+    assert_null(kefu_classify_missing_slot(s, 0));
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
+static void test_bad_input(void **st)
+{
+    kefu_model *m = load_model();
+    kefu_scratch *s = NULL;
+    kefu_intent_result r;
+    (void)st;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    assert_int_equal(kefu_classify(s, "ok\xff", 3, &r), KEFU_E_UTF8);
+    assert_int_equal(kefu_diag_offset(kefu_scratch_diag(s)), 2);
+    assert_int_equal(kefu_classify_top_count(s), 0);
+    assert_int_equal(kefu_classify(NULL, "x", 1, &r), KEFU_E_ARG);
+    r.size = 4;
+    assert_int_equal(kefu_classify(s, "x", 1, &r), KEFU_E_ARG);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
+static void expect_load_error(const char *yaml, int status, unsigned line,
+                              unsigned col, const char *msg)
+{
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc = kefu_model_load_buffer(&m, yaml, strlen(yaml), "m.yaml", NULL, NULL, d);
+    if (rc != status || kefu_diag_line(d) != line || kefu_diag_column(d) != col ||
+        !strstr(kefu_diag_message(d), msg))
+        fail_msg("got %d %u:%u %s", rc, kefu_diag_line(d), kefu_diag_column(d),
+                 kefu_diag_message(d));
+    assert_null(m);
+    kefu_diag_free(d);
+}
+
+static void test_load_errors(void **st)
+{
+    (void)st;
+    expect_load_error("kefu: 1\nintents:\n  a: {examples: [x], colour: red}\n",
+                      KEFU_E_UNKNOWN, 3, 22, "unknown key 'colour'");
+    expect_load_error("kefu: 1\nintents:\n  a: {examples: [x], patterns: ['a(b']}\n",
+                      KEFU_E_PATTERN, 3, 37, "missing closing parenthesis");
+    expect_load_error("kefu: 1\nintents:\n  a: {examples: [x], patterns: [{regex: x, mode: maybe}]}\n",
+                      KEFU_E_MODEL, 3, 50, "force");
+    expect_load_error("kefu: 1\nclassifier: {epochs: 0}\n", KEFU_E_MODEL, 2, 22, "outside");
+    expect_load_error("kefu: 1\nintents:\n  a: {examples: [x], slots: [nowhere]}\n",
+                      KEFU_E_UNKNOWN, 0, 0, "slot 'nowhere'");
+    expect_load_error("kefu: 1\nintents:\n  a: {description: no examples}\n",
+                      KEFU_E_EMPTY, 0, 0, "no examples");
+}
+
+static char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 256, "/tmp/kefu-test-%d-%s", (int)getpid(), name);
+    return p;
+}
+
+static void test_binary_round_trip(void **st)
+{
+    kefu_model *m = load_model(), *m2 = NULL;
+    kefu_scratch *s1 = NULL, *s2 = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    const char *p1 = tmp_path("a.kefu"), *p2 = tmp_path("b.kefu");
+    const char *texts[] = {"where is my order", "退款", "talk to a human", "天气", ""};
+    size_t l1 = 0, l2 = 0;
+    char *b1, *b2;
+    (void)st;
+    assert_int_equal(kefu_model_save(m, p1, d), KEFU_OK);
+    assert_int_equal(kefu_model_load(&m2, p1, NULL, d), KEFU_OK);
+    assert_string_equal(kefu_model_name(m2), "shop");
+    assert_int_equal(kefu_model_save(m2, p2, d), KEFU_OK);
+    b1 = tu_read_file(p1, &l1);
+    b2 = tu_read_file(p2, &l2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    /* same answers from both */
+    assert_int_equal(kefu_scratch_new(&s1, m, NULL), KEFU_OK);
+    assert_int_equal(kefu_scratch_new(&s2, m2, NULL), KEFU_OK);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        kefu_intent_result a = classify(s1, texts[i]), b = classify(s2, texts[i]);
+        assert_string_equal(a.intent, b.intent);
+        assert_true(a.confidence == b.confidence);
+        assert_int_equal(a.missing_slots, b.missing_slots);
+        assert_int_equal(a.pattern, b.pattern);
+    }
+    kefu_scratch_free(s1);
+    kefu_scratch_free(s2);
+    kefu_model_free(m2);
+    m2 = NULL;
+
+    /* corruption anywhere is caught; truncation too; nothing leaks */
+    for (size_t off = 0; off < l1; off += l1 / 97 + 1) {
+        b2[off] ^= 0x5A;
+        assert_int_not_equal(kefu_model_load_buffer(&m2, b2, l1, "x", NULL, NULL, d), KEFU_OK);
+        assert_null(m2);
+        b2[off] ^= 0x5A;
+    }
+    for (size_t cut = 9; cut < l1; cut += l1 / 31 + 1) {
+        int rc = kefu_model_load_buffer(&m2, b1, cut, "x", NULL, NULL, d);
+        assert_true(rc == KEFU_E_CORRUPT || rc == KEFU_E_VERSION);
+        assert_null(m2);
+    }
+    assert_int_equal(kefu_model_load_buffer(&m2, b1, l1 - 1, "x", NULL, NULL, d), KEFU_E_CORRUPT);
+    assert_non_null(strstr(kefu_diag_message(d), "truncated"));
+    free(b1);
+    free(b2);
+    unlink(p1);
+    unlink(p2);
+    assert_int_equal(kefu_model_save(m, "/nonexistent/dir/x.kefu", d), KEFU_E_IO);
+    kefu_diag_free(d);
+    kefu_model_free(m);
+}
+
+static void test_train_tsv(void **st)
+{
+    const char *tr = tmp_path("train.tsv"), *va = tmp_path("val.tsv"), *bad = tmp_path("bad.tsv");
+    FILE *f = fopen(tr, "w");
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    kefu_train_options o;
+    (void)st;
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "greet\thello there %d\nbye\tgoodbye now %d\noos\tthe weather %d\n", i, i, i);
+    fclose(f);
+    f = fopen(va, "w");
+    fprintf(f, "greet\thello\nbye\tgoodbye\noos\tweather today\n");
+    fclose(f);
+    f = fopen(bad, "w");
+    fprintf(f, "greet\thello\nno tab here\n");
+    fclose(f);
+    kefu_train_options_init(&o);
+    o.epochs = 5;
+    assert_int_equal(kefu_model_train(&m, NULL, tr, va, &o, NULL, d), KEFU_OK);
+    assert_int_equal(kefu_model_intent_count(m), 3);
+    kefu_model_free(m);
+    m = NULL;
+    assert_int_equal(kefu_model_train(&m, NULL, bad, NULL, &o, NULL, d), KEFU_E_SYNTAX);
+    assert_int_equal(kefu_diag_line(d), 2);
+    assert_non_null(strstr(kefu_diag_file(d), "bad.tsv"));
+    assert_null(m);
+    assert_int_equal(kefu_model_train(&m, NULL, "/nonexistent.tsv", NULL, &o, NULL, d), KEFU_E_IO);
+    o.task = 99;
+    assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    unlink(tr);
+    unlink(va);
+    unlink(bad);
+    kefu_diag_free(d);
+}
+
+typedef struct worker {
+    const kefu_model *m;
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    kefu_scratch *s = NULL;
+    const char *texts[] = {"where is my order", "我要退款", "转人工", "讲个笑话"};
+    const char *want[] = {"order_status", "refund", "human_agent", "oos"};
+    w->ok = kefu_scratch_new(&s, w->m, NULL) == KEFU_OK;
+    for (int i = 0; w->ok && i < 400; i++) {
+        kefu_intent_result r;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        if (kefu_classify(s, texts[i % 4], strlen(texts[i % 4]), &r) ||
+            strcmp(r.intent, want[i % 4]))
+            w->ok = 0;
+    }
+    kefu_scratch_free(s);
+    return NULL;
+}
+
+static void test_threads(void **st)
+{
+    kefu_model *m = load_model();
+    pthread_t t[4];
+    worker w[4];
+    (void)st;
+    for (int i = 0; i < 4; i++) {
+        w[i].m = m;
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(w[i].ok);
+    }
+    kefu_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_out_of_scope),
+        cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_binary_round_trip),
+        cmocka_unit_test(test_train_tsv),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests_name("intent", tests, NULL, NULL);
+}

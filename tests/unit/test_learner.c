@@ -1,0 +1,163 @@
+/* test_learner.c - the SGD learner: separable data, determinism, calibration,
+ * quantisation. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "learner.h"
+
+static void make_toy(kefu_dataset *ds, const kefu_mem *mem, int n, uint64_t seed)
+{
+    /* three classes, each with its own two "words" plus shared noise */
+    uint64_t rng = seed;
+    for (int i = 0; i < n; i++) {
+        uint32_t y = (uint32_t)(i % 3);
+        uint32_t idx[3] = {y * 2, y * 2 + 1, 6 + (uint32_t)(kefu_rng_next(&rng) % 4)};
+        float val[3] = {0.6f, 0.6f, 0.5f};
+        assert_int_equal(kefu_dataset_add(ds, idx, val, 3, &y, 1, mem), KEFU_OK);
+    }
+}
+
+static void test_separable(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear m;
+    kefu_learn_opts o;
+    double ece, acc;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    make_toy(&ds, &mem, 60, 7);
+    kefu_learn_opts_default(&o);
+    o.epochs = 10;
+    assert_int_equal(kefu_learn(&m, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_int_equal(kefu_linear_ece(&m, &ds, &mem, &ece, &acc), KEFU_OK);
+    assert_true(acc == 1.0);
+    assert_int_equal(kefu_linear_quantize(&m, &mem), KEFU_OK);
+    assert_null(m.w);
+    assert_int_equal(kefu_linear_ece(&m, &ds, &mem, &ece, &acc), KEFU_OK);
+    assert_true(acc == 1.0);
+    kefu_linear_release(&m, &mem);
+    kefu_dataset_release(&ds, &mem);
+}
+
+static void test_deterministic(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear a, b, c;
+    kefu_learn_opts o;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    make_toy(&ds, &mem, 90, 3);
+    kefu_learn_opts_default(&o);
+    o.epochs = 3;
+    o.seed = 42;
+    assert_int_equal(kefu_learn(&a, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_int_equal(kefu_learn(&b, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_memory_equal(a.w, b.w, 30 * sizeof(float));
+    o.seed = 43;
+    assert_int_equal(kefu_learn(&c, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_true(memcmp(a.w, c.w, 30 * sizeof(float)) != 0);
+    kefu_linear_release(&a, &mem);
+    kefu_linear_release(&b, &mem);
+    kefu_linear_release(&c, &mem);
+    kefu_dataset_release(&ds, &mem);
+}
+
+static double nll(const kefu_linear *m, const kefu_dataset *ds)
+{
+    double sum = 0;
+    float s[2];
+    for (size_t i = 0; i < ds->n; i++) {
+        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                           ds->off[i + 1] - ds->off[i], s);
+        kefu_linear_probs(m, s);
+        sum -= log(s[ds->lab[ds->lab_off[i]]]);
+    }
+    return sum;
+}
+
+static void test_calibration_lowers_nll(void **st)
+{
+    /* noisy labels: an over-confident model gets a temperature above 1 */
+    kefu_mem mem;
+    kefu_dataset tr = {0}, va = {0};
+    kefu_linear m;
+    kefu_learn_opts o;
+    double nll_before, nll_after;
+    uint64_t rng = 5;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    for (int i = 0; i < 400; i++) {
+        uint32_t y = (uint32_t)(i % 2);
+        uint32_t noisy = (kefu_rng_next(&rng) % 4 == 0) ? 1 - y : y;
+        uint32_t idx[2] = {y, 2 + (uint32_t)(kefu_rng_next(&rng) % 50)};
+        float val[2] = {0.7f, 0.7f};
+        assert_int_equal(kefu_dataset_add(i < 300 ? &tr : &va, idx, val, 2,
+                                          &noisy, 1, &mem), KEFU_OK);
+    }
+    kefu_learn_opts_default(&o);
+    o.epochs = 30;
+    assert_int_equal(kefu_learn(&m, 52, 2, &tr, NULL, &o, &mem), KEFU_OK);
+    nll_before = nll(&m, &va);
+    assert_int_equal(kefu_linear_calibrate(&m, &va, &mem), KEFU_OK);
+    nll_after = nll(&m, &va);
+    assert_true(m.temperature > 1.0f);
+    assert_true(nll_after < nll_before);
+    kefu_linear_release(&m, &mem);
+    kefu_dataset_release(&tr, &mem);
+    kefu_dataset_release(&va, &mem);
+}
+
+static void test_multilabel(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear m;
+    kefu_learn_opts o;
+    float s[3];
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    for (int i = 0; i < 60; i++) {
+        uint32_t labs[2] = {0, 2};
+        uint32_t idx[1] = {(uint32_t)(i % 2)};
+        float val[1] = {1.0f};
+        /* feature 0 -> labels {0, 2}; feature 1 -> label {1} */
+        assert_int_equal(kefu_dataset_add(&ds, idx, val, 1, i % 2 ? (uint32_t[]){1} : labs,
+                                          i % 2 ? 1 : 2, &mem), KEFU_OK);
+    }
+    kefu_learn_opts_default(&o);
+    o.multilabel = 1;
+    o.epochs = 20;
+    assert_int_equal(kefu_learn(&m, 2, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    kefu_linear_scores(&m, (uint32_t[]){0}, (float[]){1.0f}, 1, s);
+    kefu_linear_probs(&m, s);
+    assert_true(s[0] > 0.8f && s[2] > 0.8f && s[1] < 0.2f);
+    kefu_linear_release(&m, &mem);
+    kefu_dataset_release(&ds, &mem);
+}
+
+static void test_empty(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear m;
+    kefu_learn_opts o;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    kefu_learn_opts_default(&o);
+    assert_int_equal(kefu_learn(&m, 1, 2, &ds, NULL, &o, &mem), KEFU_E_EMPTY);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_separable),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_calibration_lowers_nll),
+        cmocka_unit_test(test_multilabel),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests_name("learner", tests, NULL, NULL);
+}
