@@ -19,6 +19,7 @@ int cmd_train(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_emotion(int argc, char **argv);
+int cmd_redact(int argc, char **argv);
 
 /* Shared helpers (util.c). */
 void cli_json_string(FILE *out, const char *s, size_t len);

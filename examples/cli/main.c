@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
     {"erlang", "Erlang C/A staffing arithmetic (--json for JSON)", cmd_erlang},
     {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
+    {"redact", "mask phone, ID and card numbers, e-mail in lines of text", cmd_redact},
 };
 
 static void usage(FILE *out)
