@@ -1017,6 +1017,42 @@ static void test_corrupt_snapshot_rejected(void **state)
     kefu_router_free(b);
 }
 
+/* Out of memory at any point of a call leaves the router as it was. */
+static void test_out_of_memory_changes_nothing(void **state)
+{
+    tu_failing_alloc fa = {-1, 0};
+    kefu_allocator al = tu_failing_allocator(&fa);
+    kefu_router *r = NULL;
+    unsigned char *before;
+    size_t blen;
+    int rc = KEFU_E_NOMEM, failures = 0;
+    (void)state;
+    assert_int_equal(kefu_router_new(&r, NULL, &al), KEFU_OK);
+    assert_int_equal(kefu_router_queue_add(r, 0, Q1, KEFU_STRATEGY_LONGEST_IDLE),
+                     KEFU_OK);
+    agent(r, 0, 1, 1, 1, 5);
+    /* a call first moves the clock (timers fire whatever the call does) */
+    assert_int_equal(kefu_router_tick(r, 10), KEFU_OK);
+    before = snap(r, &blen);
+    /* fail the first, second, ... allocation of a submit until it fits */
+    for (long budget = 0; rc == KEFU_E_NOMEM && budget < 200; budget++) {
+        fa.count = 0;
+        fa.budget = budget;
+        rc = submit(r, 10, 100, 0, 1);
+        fa.budget = -1;
+        if (rc == KEFU_E_NOMEM) {
+            failures++;
+            assert_same_state(r, before, blen);
+            verify(r);
+        }
+    }
+    assert_int_equal(rc, KEFU_OK);
+    assert_true(failures > 0);
+    expect_offer(r, 100, 1);
+    free(before);
+    kefu_router_free(r);
+}
+
 /* ---- the floor from a model file ---- */
 
 static const char floor_yaml[] =
@@ -1138,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_replay_is_deterministic),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_corrupt_snapshot_rejected),
+        cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_floor_from_model),
         cmocka_unit_test(test_floor_errors_have_positions),
     };
