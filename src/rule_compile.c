@@ -1101,6 +1101,8 @@ static int emit(parser *p, int op, uint32_t a, uint32_t b, uint64_t cost)
     rs->code[rs->ncode].op = (uint16_t)op;
     rs->code[rs->ncode].a = a;
     rs->code[rs->ncode].b = (uint16_t)b;
+    rs->code[rs->ncode].c = 0;
+    rs->code[rs->ncode].s = 0;
     rs->ncode++;
     p->cost += cost * p->mult;
     if (p->cost > (uint64_t)1 << 40)
@@ -1204,6 +1206,144 @@ static int gen_loop(parser *p, const rnode *n, uint32_t depth)
     return emit(p, (int)done_op, 0, d, 1);
 }
 
+/*
+ * `fact OP constant` as one instruction (b = fact id, a = constant) in the
+ * plain program; the traced one keeps the long form so the fact's value
+ * is recorded.  Returns true when it emitted.
+ */
+static bool gen_fused(parser *p, const rnode *n, int *rc)
+{
+    const rnode *l = NODE(n->a), *r = NODE(n->b);
+    int op = -1;
+    if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
+        (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
+        switch (n->op) {
+        case T_EQ: op = ROP_EQ_FN; break;
+        case T_NE: op = ROP_NE_FN; break;
+        case T_LT: op = ROP_LT_FN; break;
+        case T_LE: op = ROP_LE_FN; break;
+        case T_GT: op = ROP_GT_FN; break;
+        case T_GE: op = ROP_GE_FN; break;
+        }
+        if (op >= 0)
+            *rc = emit(p, op, r->idx, (uint16_t)l->idx, 1);
+    } else if (l->kind == N_FACT && l->type == KEFU_T_STRING &&
+               l->idx <= UINT16_MAX) {
+        if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE))
+            op = n->op == T_EQ ? ROP_EQ_FS : ROP_NE_FS;
+        else if (r->kind == N_LIST && n->op == T_IN)
+            op = ROP_IN_FS_CL;
+        if (op >= 0)
+            *rc = emit(p, op, r->idx, (uint16_t)l->idx,
+                       op == ROP_IN_FS_CL ? list_cost(p, n->b) : 1);
+    } else if (n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
+               r->kind == N_FACT && r->idx <= UINT16_MAX) {
+        op = ROP_IN_CS_FL;
+        *rc = emit(p, op, l->idx, (uint16_t)r->idx, KEFU_FACTS_MAX_LIST);
+    }
+    return op >= 0;
+}
+
+#define CHAIN_END UINT32_MAX
+
+/* Emits a branch whose target is filled in later: the jumps of one chain
+ * are linked through their `c` fields. */
+static int emit_br(parser *p, int op, uint32_t a, uint32_t b, bool sense,
+                   uint32_t *chain, uint64_t cost)
+{
+    uint32_t at = here(p);
+    if (emit(p, op, a, b, cost))
+        return p->rc;
+    p->rs->code[at].c = *chain;
+    p->rs->code[at].s = sense;
+    *chain = at;
+    return KEFU_OK;
+}
+
+static void patch_chain(parser *p, uint32_t head, uint32_t target)
+{
+    while (head != CHAIN_END) {
+        uint32_t nx = p->rs->code[head].c;
+        p->rs->code[head].c = target;
+        head = nx;
+    }
+}
+
+/*
+ * Jumping code for a bool node (plain program only): jumps along *chain
+ * when the node's value == sense, falls through otherwise.  `fact OP
+ * constant` tests become one instruction and and/or/not become control
+ * flow, so most rules run without touching the value stack.
+ */
+static int gen_branch(parser *p, int i, bool sense, uint32_t *chain,
+                      uint32_t depth)
+{
+    const rnode *n = NODE(i);
+    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
+    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
+    switch (n->kind) {
+    case N_AND:
+    case N_OR: {
+        bool both = (n->kind == N_AND) != sense;  /* both sides jump alike */
+        if (both)
+            return gen_branch(p, n->a, sense, chain, depth) ||
+                           gen_branch(p, n->b, sense, chain, depth)
+                       ? p->rc
+                       : KEFU_OK;
+        {
+            uint32_t skip = CHAIN_END;
+            if (gen_branch(p, n->a, !sense, &skip, depth) ||
+                gen_branch(p, n->b, sense, chain, depth))
+                return p->rc;
+            patch_chain(p, skip, here(p));
+            return KEFU_OK;
+        }
+    }
+    case N_NOT:
+        return gen_branch(p, n->a, !sense, chain, depth);
+    case N_FACT:
+        if (n->type == KEFU_T_BOOL && n->idx <= UINT16_MAX)
+            return emit_br(p, ROP_BR_LOADB, 0, n->idx, sense, chain, 1);
+        break;
+    case N_HAS:
+        if (n->idx <= UINT16_MAX)
+            return emit_br(p, ROP_BR_HAS, 0, n->idx, sense, chain, 1);
+        break;
+    case N_BIN:
+        if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
+            (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
+            int op = -1;
+            switch (n->op) {
+            case T_EQ: op = ROP_BR_EQ_FN; break;
+            case T_NE: op = ROP_BR_NE_FN; break;
+            case T_LT: op = ROP_BR_LT_FN; break;
+            case T_LE: op = ROP_BR_LE_FN; break;
+            case T_GT: op = ROP_BR_GT_FN; break;
+            case T_GE: op = ROP_BR_GE_FN; break;
+            }
+            if (op >= 0)
+                return emit_br(p, op, r->idx, l->idx, sense, chain, 1);
+        } else if (l->kind == N_FACT && l->type == KEFU_T_STRING &&
+                   l->idx <= UINT16_MAX) {
+            if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE))
+                return emit_br(p, n->op == T_EQ ? ROP_BR_EQ_FS : ROP_BR_NE_FS,
+                               r->idx, l->idx, sense, chain, 1);
+            if (r->kind == N_LIST && n->op == T_IN)
+                return emit_br(p, ROP_BR_IN_FS_CL, r->idx, l->idx, sense,
+                               chain, list_cost(p, n->b));
+        } else if (n->op == T_IN && l->kind == N_LIT &&
+                   l->type == KEFU_T_STRING && r->kind == N_FACT &&
+                   r->idx <= UINT16_MAX) {
+            return emit_br(p, ROP_BR_IN_CS_FL, l->idx, r->idx, sense, chain,
+                           KEFU_FACTS_MAX_LIST);
+        }
+        break;
+    }
+    if (gen(p, i, depth))
+        return p->rc;
+    return emit_br(p, ROP_BR, 0, 0, sense, chain, 1);
+}
+
 static int gen(parser *p, int i, uint32_t depth)
 {
     const rnode *n = NODE(i);
@@ -1249,12 +1389,14 @@ static int gen(parser *p, int i, uint32_t depth)
             return p->rc;
         j = here(p);
         if (emit(p, n->kind == N_AND ? ROP_JF_KEEP : ROP_JT_KEEP, 0, 0, 1) ||
-            emit(p, ROP_POP, 0, 0, 1) || gen(p, n->b, depth))
+            gen(p, n->b, depth))
             return p->rc;
         patch(p, j);
         break;
     }
     case N_BIN:
+        if (!p->traced && gen_fused(p, n, &rc))
+            break;
         if (n->op == T_IN || n->op == T_CONTAINS) {
             int value = n->op == T_IN ? n->a : n->b;
             int list = n->op == T_IN ? n->b : n->a;
@@ -1327,8 +1469,15 @@ int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
     }
     p.mult = 1;
     r->code = here(&p);
-    if (gen(&p, root, 0) || emit(&p, ROP_RET, 0, 0, 0))
-        goto out;
+    {
+        uint32_t no = CHAIN_END;
+        if (gen_branch(&p, root, false, &no, 0) ||
+            emit(&p, ROP_RET_T, 0, 0, 0))
+            goto out;
+        patch_chain(&p, no, here(&p));
+        if (emit(&p, ROP_RET_F, 0, 0, 0))
+            goto out;
+    }
     r->cost = (uint32_t)(p.cost > UINT32_MAX ? UINT32_MAX : p.cost);
     if (p.cost > KEFU_RULE_MAX_COST) {
         perr(&p, 0, KEFU_E_LIMIT,

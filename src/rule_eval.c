@@ -138,14 +138,23 @@ static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0, NULL, 0, NULL, 0};
 
 /* The slot of fact `id` of rule set rs in facts made for maybe another
  * set: built-ins share ids; other facts match by name and type. */
-static const kefu_fslot *slot_of(const kefu_ruleset *rs, const kefu_facts *f,
-                                 uint32_t id)
+static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
+                                      const kefu_facts *f, uint32_t id);
+
+static inline const kefu_fslot *slot_of(const kefu_ruleset *rs,
+                                        const kefu_facts *f, uint32_t id)
 {
-    const kefu_fdecl *d;
-    int64_t j;
     if (id < KEFU_F_BUILTIN_COUNT ||
         (f->rs->schema_hash == rs->schema_hash && id < f->n))
         return &f->slot[id];
+    return slot_by_name(rs, f, id);
+}
+
+static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
+                                      const kefu_facts *f, uint32_t id)
+{
+    const kefu_fdecl *d;
+    int64_t j;
     d = &rs->decls[id - KEFU_F_BUILTIN_COUNT];
     j = kefu_ruleset_fact_lookup(f->rs, d->name, d->name_len);
     if (j < 0 || f->slot[j].type != d->type)
@@ -178,66 +187,181 @@ static int strcmp_rv(const rv *a, const rv *b)
     return a->s.len < b->s.len ? -1 : a->s.len > b->s.len;
 }
 
-static bool str_eq(const char *a, uint32_t al, const char *b, uint32_t bl)
+static inline bool str_eq(const char *a, uint32_t al, const char *b,
+                          uint32_t bl)
 {
-    return al == bl && (al == 0 || !memcmp(a, b, al));
+    return al == bl && (al == 0 || (a[0] == b[0] && !memcmp(a, b, al)));
 }
 
 /*
- * Runs one program.  Returns KEFU_OK with *fired, or the status that
- * stopped it (KEFU_E_LIMIT for a runaway regex, KEFU_E_ARG for x/0).
+ * Runs every rule's program in order (one function, so the dispatch set-up
+ * is paid once per evaluation).  A program that fails (KEFU_E_LIMIT for a
+ * runaway regex, KEFU_E_ARG for x/0) leaves its rule in KEFU_RULE_ERROR and
+ * evaluation goes on with the next rule.
  */
-static int run(kefu_rules_result *r, const kefu_ruleset *rs,
-               const kefu_facts *f, uint32_t pc, uint32_t rule, bool *fired)
+/* Threaded dispatch (one indirect jump per instruction, which branch
+ * predictors follow far better than a switch's single jump) where the
+ * compiler has labels as values; a plain switch elsewhere. */
+#if defined(__GNUC__) && !defined(KEFU_NO_THREADED)
+#define KEFU_THREADED 1
+#define CASE(op) L_##op: case op
+#define NEXT                    \
+    do {                        \
+        in = code[pc++];        \
+        goto *jump[in.op];      \
+    } while (0)
+#else
+#define KEFU_THREADED 0
+#define CASE(op) case op
+#define NEXT break
+#endif
+
+static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
+                   const kefu_facts *f, bool traced)
 {
-    rv *sp = r->stack - 1;
     const kefu_rinsn *code = rs->code;
+    kefu_rinsn in;
+    rv *sp;
+    uint32_t pc, rule;
+    bool fired;
+    int status;
+#if KEFU_THREADED
+    static const void *const jump[ROP_COUNT_] = {
+        [ROP_RET] = &&L_ROP_RET,
+        [ROP_TRUE] = &&L_ROP_TRUE,
+        [ROP_FALSE] = &&L_ROP_FALSE,
+        [ROP_NUM] = &&L_ROP_NUM,
+        [ROP_STR] = &&L_ROP_STR,
+        [ROP_LIST] = &&L_ROP_LIST,
+        [ROP_LOAD_NUM] = &&L_ROP_LOAD_NUM,
+        [ROP_LOAD_STR] = &&L_ROP_LOAD_STR,
+        [ROP_LOAD_LIST] = &&L_ROP_LOAD_LIST,
+        [ROP_HAS] = &&L_ROP_HAS,
+        [ROP_VAR] = &&L_ROP_VAR,
+        [ROP_NOT] = &&L_ROP_NOT,
+        [ROP_JF_KEEP] = &&L_ROP_JF_KEEP,
+        [ROP_JT_KEEP] = &&L_ROP_JT_KEEP,
+        [ROP_POP] = &&L_ROP_POP,
+        [ROP_JMP] = &&L_ROP_JMP,
+        [ROP_NEG] = &&L_ROP_NEG,
+        [ROP_ADD] = &&L_ROP_ADD,
+        [ROP_SUB] = &&L_ROP_SUB,
+        [ROP_MUL] = &&L_ROP_MUL,
+        [ROP_DIV] = &&L_ROP_DIV,
+        [ROP_MOD] = &&L_ROP_MOD,
+        [ROP_EQ_N] = &&L_ROP_EQ_N,
+        [ROP_NE_N] = &&L_ROP_NE_N,
+        [ROP_LT_N] = &&L_ROP_LT_N,
+        [ROP_LE_N] = &&L_ROP_LE_N,
+        [ROP_GT_N] = &&L_ROP_GT_N,
+        [ROP_GE_N] = &&L_ROP_GE_N,
+        [ROP_EQ_S] = &&L_ROP_EQ_S,
+        [ROP_NE_S] = &&L_ROP_NE_S,
+        [ROP_LT_S] = &&L_ROP_LT_S,
+        [ROP_LE_S] = &&L_ROP_LE_S,
+        [ROP_GT_S] = &&L_ROP_GT_S,
+        [ROP_GE_S] = &&L_ROP_GE_S,
+        [ROP_EQ_B] = &&L_ROP_EQ_B,
+        [ROP_NE_B] = &&L_ROP_NE_B,
+        [ROP_IN_SL] = &&L_ROP_IN_SL,
+        [ROP_IN_NL] = &&L_ROP_IN_NL,
+        [ROP_CONTAINS_S] = &&L_ROP_CONTAINS_S,
+        [ROP_STARTS] = &&L_ROP_STARTS,
+        [ROP_ENDS] = &&L_ROP_ENDS,
+        [ROP_MATCH] = &&L_ROP_MATCH,
+        [ROP_LEN_S] = &&L_ROP_LEN_S,
+        [ROP_COUNT_L] = &&L_ROP_COUNT_L,
+        [ROP_ITER_INIT] = &&L_ROP_ITER_INIT,
+        [ROP_ITER_NEXT] = &&L_ROP_ITER_NEXT,
+        [ROP_ITER_ANY] = &&L_ROP_ITER_ANY,
+        [ROP_ITER_ALL] = &&L_ROP_ITER_ALL,
+        [ROP_ITER_TALLY] = &&L_ROP_ITER_TALLY,
+        [ROP_ITER_END_ANY] = &&L_ROP_ITER_END_ANY,
+        [ROP_ITER_END_ALL] = &&L_ROP_ITER_END_ALL,
+        [ROP_ITER_END_COUNT] = &&L_ROP_ITER_END_COUNT,
+        [ROP_TRACE] = &&L_ROP_TRACE,
+        [ROP_EQ_FN] = &&L_ROP_EQ_FN,
+        [ROP_NE_FN] = &&L_ROP_NE_FN,
+        [ROP_LT_FN] = &&L_ROP_LT_FN,
+        [ROP_LE_FN] = &&L_ROP_LE_FN,
+        [ROP_GT_FN] = &&L_ROP_GT_FN,
+        [ROP_GE_FN] = &&L_ROP_GE_FN,
+        [ROP_EQ_FS] = &&L_ROP_EQ_FS,
+        [ROP_NE_FS] = &&L_ROP_NE_FS,
+        [ROP_IN_FS_CL] = &&L_ROP_IN_FS_CL,
+        [ROP_IN_CS_FL] = &&L_ROP_IN_CS_FL,
+        [ROP_BR] = &&L_ROP_BR,
+        [ROP_RET_T] = &&L_ROP_RET_T,
+        [ROP_RET_F] = &&L_ROP_RET_F,
+        [ROP_BR_LOADB] = &&L_ROP_BR_LOADB,
+        [ROP_BR_HAS] = &&L_ROP_BR_HAS,
+        [ROP_BR_EQ_FN] = &&L_ROP_BR_EQ_FN,
+        [ROP_BR_NE_FN] = &&L_ROP_BR_NE_FN,
+        [ROP_BR_LT_FN] = &&L_ROP_BR_LT_FN,
+        [ROP_BR_LE_FN] = &&L_ROP_BR_LE_FN,
+        [ROP_BR_GT_FN] = &&L_ROP_BR_GT_FN,
+        [ROP_BR_GE_FN] = &&L_ROP_BR_GE_FN,
+        [ROP_BR_EQ_FS] = &&L_ROP_BR_EQ_FS,
+        [ROP_BR_NE_FS] = &&L_ROP_BR_NE_FS,
+        [ROP_BR_IN_FS_CL] = &&L_ROP_BR_IN_FS_CL,
+        [ROP_BR_IN_CS_FL] = &&L_ROP_BR_IN_CS_FL,
+    };
+#endif
+    for (rule = 0; rule < rs->nrules; rule++) {
+    const kefu_rule *ru = &rs->rules[rule];
+    rule_out *o = &r->outs[rule];
+    o->tfirst = r->ntrace;
+    o->status = KEFU_OK;
+    pc = traced ? ru->tcode : ru->code;
+    sp = r->stack - 1;
+    fired = false;
+    status = KEFU_OK;
     for (;;) {
-        const kefu_rinsn in = code[pc++];
+        in = code[pc++];
         switch (in.op) {
-        case ROP_RET:
-            *fired = sp->n != 0;
-            return KEFU_OK;
-        case ROP_TRUE:
+        CASE(ROP_RET):
+            fired = sp->n != 0;
+            goto done;
+        CASE(ROP_TRUE):
             (++sp)->n = 1;
-            break;
-        case ROP_FALSE:
+            NEXT;
+        CASE(ROP_FALSE):
             (++sp)->n = 0;
-            break;
-        case ROP_NUM:
+            NEXT;
+        CASE(ROP_NUM):
             (++sp)->n = rs->nums[in.a];
-            break;
-        case ROP_STR:
+            NEXT;
+        CASE(ROP_STR):
             ++sp;
             sp->s.p = rs->strs[in.a].str;
             sp->s.len = rs->strs[in.a].len;
-            break;
-        case ROP_LIST:
+            NEXT;
+        CASE(ROP_LIST):
             ++sp;
             sp->l.it = rs->litems + rs->lists[in.a].first;
             sp->l.n = rs->lists[in.a].n;
-            break;
-        case ROP_LOAD_NUM:
+            NEXT;
+        CASE(ROP_LOAD_NUM):
             (++sp)->n = slot_of(rs, f, in.a)->num;
-            break;
-        case ROP_LOAD_STR: {
+            NEXT;
+        CASE(ROP_LOAD_STR): {
             const kefu_fslot *s = slot_of(rs, f, in.a);
             ++sp;
             sp->s.p = s->str;
             sp->s.len = s->len;
-            break;
+            NEXT;
         }
-        case ROP_LOAD_LIST: {
+        CASE(ROP_LOAD_LIST): {
             const kefu_fslot *s = slot_of(rs, f, in.a);
             ++sp;
             sp->l.it = s->items;
             sp->l.n = s->len;
-            break;
+            NEXT;
         }
-        case ROP_HAS:
+        CASE(ROP_HAS):
             (++sp)->n = slot_of(rs, f, in.a)->present;
-            break;
-        case ROP_VAR: {
+            NEXT;
+        CASE(ROP_VAR): {
             const loop_frame *lf = &r->loops[in.b];
             const kefu_litem *it = &lf->it[lf->i - 1];
             ++sp;
@@ -247,62 +371,158 @@ static int run(kefu_rules_result *r, const kefu_ruleset *rs,
             } else {
                 sp->n = it->num;
             }
-            break;
+            NEXT;
         }
-        case ROP_NOT:
+        CASE(ROP_NOT):
             sp->n = sp->n == 0;
-            break;
-        case ROP_JF_KEEP:
+            NEXT;
+        CASE(ROP_JF_KEEP):
             if (sp->n == 0)
                 pc = in.a;
-            break;
-        case ROP_JT_KEEP:
+            else
+                sp--;
+            NEXT;
+        CASE(ROP_JT_KEEP):
             if (sp->n != 0)
                 pc = in.a;
-            break;
-        case ROP_POP:
+            else
+                sp--;
+            NEXT;
+        CASE(ROP_RET_T):
+            fired = true;
+            goto done;
+        CASE(ROP_RET_F):
+            fired = false;
+            goto done;
+        CASE(ROP_BR):
+            if (((sp--)->n != 0) == in.s)
+                pc = in.c;
+            NEXT;
+        CASE(ROP_BR_LOADB):
+            if ((slot_of(rs, f, in.b)->num != 0) == in.s)
+                pc = in.c;
+            NEXT;
+        CASE(ROP_BR_HAS):
+            if ((slot_of(rs, f, in.b)->present != 0) == in.s)
+                pc = in.c;
+            NEXT;
+#define BR_FN(OP, cmp)                                                    \
+        CASE(OP):                                                          \
+            if ((slot_of(rs, f, in.b)->num cmp rs->nums[in.a]) == in.s)   \
+                pc = in.c;                                                \
+            NEXT;
+        BR_FN(ROP_BR_EQ_FN, ==)
+        BR_FN(ROP_BR_NE_FN, !=)
+        BR_FN(ROP_BR_LT_FN, <)
+        BR_FN(ROP_BR_LE_FN, <=)
+        BR_FN(ROP_BR_GT_FN, >)
+        BR_FN(ROP_BR_GE_FN, >=)
+#undef BR_FN
+        CASE(ROP_BR_EQ_FS):
+        CASE(ROP_BR_NE_FS): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            bool t = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_BR_EQ_FS);
+            if (t == in.s)
+                pc = in.c;
+            NEXT;
+        }
+        CASE(ROP_BR_IN_FS_CL): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
+            uint32_t n = rs->lists[in.a].n;
+            bool hit = false;
+            for (uint32_t i = 0; i < n && !hit; i++)
+                hit = str_eq(s->str, s->len, it[i].str, it[i].len);
+            if (hit == in.s)
+                pc = in.c;
+            NEXT;
+        }
+        CASE(ROP_BR_IN_CS_FL): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            bool hit = false;
+            for (uint32_t i = 0; i < s->len && !hit; i++)
+                hit = str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
+            if (hit == in.s)
+                pc = in.c;
+            NEXT;
+        }
+        CASE(ROP_EQ_FN): (++sp)->n = slot_of(rs, f, in.b)->num == rs->nums[in.a]; NEXT;
+        CASE(ROP_NE_FN): (++sp)->n = slot_of(rs, f, in.b)->num != rs->nums[in.a]; NEXT;
+        CASE(ROP_LT_FN): (++sp)->n = slot_of(rs, f, in.b)->num < rs->nums[in.a]; NEXT;
+        CASE(ROP_LE_FN): (++sp)->n = slot_of(rs, f, in.b)->num <= rs->nums[in.a]; NEXT;
+        CASE(ROP_GT_FN): (++sp)->n = slot_of(rs, f, in.b)->num > rs->nums[in.a]; NEXT;
+        CASE(ROP_GE_FN): (++sp)->n = slot_of(rs, f, in.b)->num >= rs->nums[in.a]; NEXT;
+        CASE(ROP_EQ_FS):
+        CASE(ROP_NE_FS): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            (++sp)->n = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_EQ_FS);
+            NEXT;
+        }
+        CASE(ROP_IN_FS_CL): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
+            uint32_t n = rs->lists[in.a].n;
+            bool hit = false;
+            for (uint32_t i = 0; i < n && !hit; i++)
+                hit = str_eq(s->str, s->len, it[i].str, it[i].len);
+            (++sp)->n = hit;
+            NEXT;
+        }
+        CASE(ROP_IN_CS_FL): {
+            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            bool hit = false;
+            for (uint32_t i = 0; i < s->len && !hit; i++)
+                hit = str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
+            (++sp)->n = hit;
+            NEXT;
+        }
+        CASE(ROP_POP):
             sp--;
-            break;
-        case ROP_JMP:
+            NEXT;
+        CASE(ROP_JMP):
             pc = in.a;
-            break;
-        case ROP_NEG:
+            NEXT;
+        CASE(ROP_NEG):
             sp->n = -sp->n;
-            break;
-        case ROP_ADD: sp--; sp->n = sp->n + sp[1].n; break;
-        case ROP_SUB: sp--; sp->n = sp->n - sp[1].n; break;
-        case ROP_MUL: sp--; sp->n = sp->n * sp[1].n; break;
-        case ROP_DIV:
+            NEXT;
+        CASE(ROP_ADD): sp--; sp->n = sp->n + sp[1].n; NEXT;
+        CASE(ROP_SUB): sp--; sp->n = sp->n - sp[1].n; NEXT;
+        CASE(ROP_MUL): sp--; sp->n = sp->n * sp[1].n; NEXT;
+        CASE(ROP_DIV):
             sp--;
             if (sp[1].n == 0)
-                return KEFU_E_ARG;
+                { status = KEFU_E_ARG; goto done; }
             sp->n = sp->n / sp[1].n;
-            break;
-        case ROP_MOD:
+            NEXT;
+        CASE(ROP_MOD):
             sp--;
             if (sp[1].n == 0)
-                return KEFU_E_ARG;
+                { status = KEFU_E_ARG; goto done; }
             sp->n = fmod(sp->n, sp[1].n);
-            break;
-        case ROP_EQ_N: case ROP_EQ_B: sp--; sp->n = sp->n == sp[1].n; break;
-        case ROP_NE_N: case ROP_NE_B: sp--; sp->n = sp->n != sp[1].n; break;
-        case ROP_LT_N: sp--; sp->n = sp->n < sp[1].n; break;
-        case ROP_LE_N: sp--; sp->n = sp->n <= sp[1].n; break;
-        case ROP_GT_N: sp--; sp->n = sp->n > sp[1].n; break;
-        case ROP_GE_N: sp--; sp->n = sp->n >= sp[1].n; break;
-        case ROP_EQ_S:
+            NEXT;
+        CASE(ROP_EQ_N): CASE(ROP_EQ_B): sp--; sp->n = sp->n == sp[1].n; NEXT;
+        CASE(ROP_NE_N): CASE(ROP_NE_B): sp--; sp->n = sp->n != sp[1].n; NEXT;
+        CASE(ROP_LT_N): sp--; sp->n = sp->n < sp[1].n; NEXT;
+        CASE(ROP_LE_N): sp--; sp->n = sp->n <= sp[1].n; NEXT;
+        CASE(ROP_GT_N): sp--; sp->n = sp->n > sp[1].n; NEXT;
+        CASE(ROP_GE_N): sp--; sp->n = sp->n >= sp[1].n; NEXT;
+        CASE(ROP_EQ_S):
             sp--;
             sp->n = str_eq(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
-            break;
-        case ROP_NE_S:
+            NEXT;
+        CASE(ROP_NE_S):
             sp--;
             sp->n = !str_eq(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
-            break;
-        case ROP_LT_S: sp--; sp->n = strcmp_rv(sp, sp + 1) < 0; break;
-        case ROP_LE_S: sp--; sp->n = strcmp_rv(sp, sp + 1) <= 0; break;
-        case ROP_GT_S: sp--; sp->n = strcmp_rv(sp, sp + 1) > 0; break;
-        case ROP_GE_S: sp--; sp->n = strcmp_rv(sp, sp + 1) >= 0; break;
-        case ROP_IN_SL: {
+            NEXT;
+        CASE(ROP_LT_S): sp--; sp->n = strcmp_rv(sp, sp + 1) < 0; NEXT;
+        CASE(ROP_LE_S): sp--; sp->n = strcmp_rv(sp, sp + 1) <= 0; NEXT;
+        CASE(ROP_GT_S): sp--; sp->n = strcmp_rv(sp, sp + 1) > 0; NEXT;
+        CASE(ROP_GE_S): sp--; sp->n = strcmp_rv(sp, sp + 1) >= 0; NEXT;
+        CASE(ROP_IN_SL): {
             const kefu_litem *it = sp->l.it;
             uint32_t n = sp->l.n;
             bool hit = false;
@@ -310,9 +530,9 @@ static int run(kefu_rules_result *r, const kefu_ruleset *rs,
             for (uint32_t i = 0; i < n && !hit; i++)
                 hit = str_eq(sp->s.p, sp->s.len, it[i].str, it[i].len);
             sp->n = hit;
-            break;
+            NEXT;
         }
-        case ROP_IN_NL: {
+        CASE(ROP_IN_NL): {
             const kefu_litem *it = sp->l.it;
             uint32_t n = sp->l.n;
             bool hit = false;
@@ -320,25 +540,25 @@ static int run(kefu_rules_result *r, const kefu_ruleset *rs,
             for (uint32_t i = 0; i < n && !hit; i++)
                 hit = sp->n == it[i].num;
             sp->n = hit;
-            break;
+            NEXT;
         }
-        case ROP_CONTAINS_S:
+        CASE(ROP_CONTAINS_S):
             sp--;
             sp->n = contains(sp->s.p, sp->s.len, sp[1].s.p, sp[1].s.len);
-            break;
-        case ROP_STARTS:
+            NEXT;
+        CASE(ROP_STARTS):
             sp--;
             sp->n = sp->s.len >= sp[1].s.len &&
                     (sp[1].s.len == 0 || !memcmp(sp->s.p, sp[1].s.p, sp[1].s.len));
-            break;
-        case ROP_ENDS:
+            NEXT;
+        CASE(ROP_ENDS):
             sp--;
             sp->n = sp->s.len >= sp[1].s.len &&
                     (sp[1].s.len == 0 ||
                      !memcmp(sp->s.p + sp->s.len - sp[1].s.len, sp[1].s.p,
                              sp[1].s.len));
-            break;
-        case ROP_MATCH: {
+            NEXT;
+        CASE(ROP_MATCH): {
             int rc = pcre2_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p, sp->s.len,
                                  0, PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
             if (rc >= 0)
@@ -346,80 +566,105 @@ static int run(kefu_rules_result *r, const kefu_ruleset *rs,
             else if (rc == PCRE2_ERROR_NOMATCH)
                 sp->n = 0;
             else if (rc == PCRE2_ERROR_NOMEMORY)
-                return KEFU_E_NOMEM;
+                { status = KEFU_E_NOMEM; goto done; }
             else
-                return KEFU_E_LIMIT;   /* match/depth/heap/JIT stack limit */
-            break;
+                { status = KEFU_E_LIMIT; goto done; }   /* match/depth/heap/JIT stack limit */
+            NEXT;
         }
-        case ROP_LEN_S: {
+        CASE(ROP_LEN_S): {
             uint32_t c = 0;
             for (uint32_t i = 0; i < sp->s.len; i++)
                 c += ((unsigned char)sp->s.p[i] & 0xC0) != 0x80;
             sp->n = c;
-            break;
+            NEXT;
         }
-        case ROP_COUNT_L:
+        CASE(ROP_COUNT_L):
             sp->n = sp->l.n;
-            break;
-        case ROP_ITER_INIT: {
+            NEXT;
+        CASE(ROP_ITER_INIT): {
             loop_frame *lf = &r->loops[in.b];
             lf->it = sp->l.it;
             lf->n = sp->l.n;
             lf->i = 0;
             lf->count = 0;
             sp--;
-            break;
+            NEXT;
         }
-        case ROP_ITER_NEXT: {
+        CASE(ROP_ITER_NEXT): {
             loop_frame *lf = &r->loops[in.b];
             if (lf->i >= lf->n)
                 pc = in.a;
             else
                 lf->i++;
-            break;
+            NEXT;
         }
-        case ROP_ITER_ANY:
+        CASE(ROP_ITER_ANY):
             if ((sp--)->n != 0) {
                 r->loops[in.b].count = 1;
                 pc = in.a;
             }
-            break;
-        case ROP_ITER_ALL:
+            NEXT;
+        CASE(ROP_ITER_ALL):
             if ((sp--)->n == 0) {
                 r->loops[in.b].count = 1;
                 pc = in.a;
             }
-            break;
-        case ROP_ITER_TALLY:
+            NEXT;
+        CASE(ROP_ITER_TALLY):
             r->loops[in.b].count += (sp--)->n != 0;
-            break;
-        case ROP_ITER_END_ANY:
+            NEXT;
+        CASE(ROP_ITER_END_ANY):
             (++sp)->n = r->loops[in.b].count != 0;
-            break;
-        case ROP_ITER_END_ALL:
+            NEXT;
+        CASE(ROP_ITER_END_ALL):
             (++sp)->n = r->loops[in.b].count == 0;
-            break;
-        case ROP_ITER_END_COUNT:
+            NEXT;
+        CASE(ROP_ITER_END_COUNT):
             (++sp)->n = r->loops[in.b].count;
-            break;
-        case ROP_TRACE: {
+            NEXT;
+        CASE(ROP_TRACE): {
             trace_rec *t = &r->trace[r->ntrace++];
             t->rule = rule;
             t->tnode = in.a;
             t->v = *sp;
-            break;
+            NEXT;
         }
         default:
-            return KEFU_E_STATE;
+            { status = KEFU_E_STATE; goto done; }   /* not reached: the compiler emits no other */
         }
     }
+done:
+    o->tn = r->ntrace - o->tfirst;
+    if (status) {
+        o->state = KEFU_RULE_ERROR;
+        o->status = status;
+        continue;
+    }
+    if (!fired) {
+        o->state = KEFU_RULE_FALSE;
+        continue;
+    }
+    o->state = KEFU_RULE_FIRED;
+    r->fired[r->nfired++] = rule;
+    for (uint32_t k = 0; k < ru->act_n; k++)
+        r->acts[r->nacts++] = ru->act_first + k;
+    if (ru->stop || rs->mode == KEFU_RULES_FIRST) {
+        rule++;
+        break;
+    }
+    }
+    for (; rule < rs->nrules; rule++) {
+        r->outs[rule].state = KEFU_RULE_SKIPPED;
+        r->outs[rule].status = KEFU_OK;
+        r->outs[rule].tfirst = r->ntrace;
+        r->outs[rule].tn = 0;
+    }
+    return KEFU_OK;
 }
 
 KEFU_API int kefu_rules_eval(kefu_rules_result *r, const kefu_ruleset *rs,
                              const kefu_facts *f, uint32_t flags)
 {
-    bool traced = (flags & KEFU_RULES_TRACE) != 0;
-    uint32_t i;
     if (!r || !rs || !f)
         return KEFU_E_ARG;
     r->rs = NULL;
@@ -428,36 +673,7 @@ KEFU_API int kefu_rules_eval(kefu_rules_result *r, const kefu_ruleset *rs,
         return KEFU_E_NOMEM;
     r->rs = rs;
     r->flags = flags;
-    for (i = 0; i < rs->nrules; i++) {
-        r->outs[i].state = KEFU_RULE_SKIPPED;
-        r->outs[i].status = KEFU_OK;
-        r->outs[i].tfirst = r->outs[i].tn = 0;
-    }
-    for (i = 0; i < rs->nrules; i++) {
-        const kefu_rule *rule = &rs->rules[i];
-        rule_out *o = &r->outs[i];
-        bool fired = false;
-        int rc;
-        o->tfirst = r->ntrace;
-        rc = run(r, rs, f, traced ? rule->tcode : rule->code, i, &fired);
-        o->tn = r->ntrace - o->tfirst;
-        if (rc) {
-            o->state = KEFU_RULE_ERROR;
-            o->status = rc;
-            continue;
-        }
-        if (!fired) {
-            o->state = KEFU_RULE_FALSE;
-            continue;
-        }
-        o->state = KEFU_RULE_FIRED;
-        r->fired[r->nfired++] = i;
-        for (uint32_t a = 0; a < rule->act_n; a++)
-            r->acts[r->nacts++] = rule->act_first + a;
-        if (rule->stop || rs->mode == KEFU_RULES_FIRST)
-            break;
-    }
-    return KEFU_OK;
+    return run_all(r, rs, f, (flags & KEFU_RULES_TRACE) != 0);
 }
 
 KEFU_API uint32_t kefu_rules_result_fired_count(const kefu_rules_result *r)

@@ -123,6 +123,8 @@ typedef struct kefu_rinsn {
     uint16_t op;
     uint16_t b;
     uint32_t a;
+    uint32_t c;     /* branch target (ROP_BR*) */
+    uint32_t s;     /* branch sense: jump when the test == s */
 } kefu_rinsn;
 
 /* A traced sub-expression: where it is in the rule's `when` text. */
@@ -240,7 +242,8 @@ enum kefu_rop {
     ROP_RET,
     ROP_TRUE, ROP_FALSE, ROP_NUM, ROP_STR, ROP_LIST,
     ROP_LOAD_NUM, ROP_LOAD_STR, ROP_LOAD_LIST, ROP_HAS, ROP_VAR,
-    ROP_NOT, ROP_JF_KEEP, ROP_JT_KEEP, ROP_POP, ROP_JMP,
+    ROP_NOT, ROP_JF_KEEP, ROP_JT_KEEP, ROP_POP, ROP_JMP, /* J?_KEEP: jump
+                                   keeping the value, else pop it */
     ROP_NEG, ROP_ADD, ROP_SUB, ROP_MUL, ROP_DIV, ROP_MOD,
     ROP_EQ_N, ROP_NE_N, ROP_LT_N, ROP_LE_N, ROP_GT_N, ROP_GE_N,
     ROP_EQ_S, ROP_NE_S, ROP_LT_S, ROP_LE_S, ROP_GT_S, ROP_GE_S,
@@ -251,6 +254,16 @@ enum kefu_rop {
     ROP_ITER_INIT, ROP_ITER_NEXT, ROP_ITER_ANY, ROP_ITER_ALL, ROP_ITER_TALLY,
     ROP_ITER_END_ANY, ROP_ITER_END_ALL, ROP_ITER_END_COUNT,
     ROP_TRACE,
+    /* fused forms for the untraced program: fact OP constant */
+    ROP_EQ_FN, ROP_NE_FN, ROP_LT_FN, ROP_LE_FN, ROP_GT_FN, ROP_GE_FN,
+    ROP_EQ_FS, ROP_NE_FS,       /* string fact ==/!= string constant */
+    ROP_IN_FS_CL,               /* string fact in constant list */
+    ROP_IN_CS_FL,               /* string constant in list fact */
+    /* the plain program compiles conditions to jumps: test, then jump to
+     * c when the test == s (no value on the stack) */
+    ROP_BR, ROP_RET_T, ROP_RET_F, ROP_BR_LOADB, ROP_BR_HAS,
+    ROP_BR_EQ_FN, ROP_BR_NE_FN, ROP_BR_LT_FN, ROP_BR_LE_FN, ROP_BR_GT_FN,
+    ROP_BR_GE_FN, ROP_BR_EQ_FS, ROP_BR_NE_FS, ROP_BR_IN_FS_CL, ROP_BR_IN_CS_FL,
     ROP_COUNT_
 };
 
