@@ -31,6 +31,12 @@ static inline uint64_t seq_next(uint64_t h, uint64_t th)
     return h | 1; /* 0 marks an empty slot */
 }
 
+static inline bool first_maybe(const struct kefu_emotion_model *em, uint64_t h)
+{
+    uint32_t b = (uint32_t)(h >> 49); /* 15 bits */
+    return (em->first[b >> 6] >> (b & 63)) & 1;
+}
+
 static const kefu_emo_slot *slot_find(const struct kefu_emotion_model *em,
                                       uint64_t h, uint32_t ntok)
 {
@@ -153,6 +159,8 @@ static int add_term(struct kefu_emotion_model *em, const kefu_text *t,
         const kefu_tok *k = &t->toks[i];
         h = seq_next(h, tok_hash(t->norm.data + k->norm_off, k->norm_len));
         s = slot_insert(em, h, (uint32_t)(i + 1));
+        if (i == 0)
+            em->first[(h >> 49) >> 6] |= 1ULL << ((h >> 49) & 63);
     }
     if (s->entry) {
         if (replace) {
@@ -231,7 +239,7 @@ static int compile_model(struct kefu_model *m, const emo_builder *b,
     kefu_model_text_init(m, &t);
     t.mem = m->mem;
     t.max_bytes = 1 << 20; /* terms are short; the message limit is not theirs */
-    if ((rc = slots_grow(em, 8192)))
+    if ((rc = slots_grow(em, 4096)))
         goto out;
     if (!b || b->builtin) {
         /* explicit entries first, then the inflections they imply */
@@ -514,6 +522,8 @@ static const kefu_emo_entry *longest_match(const struct kefu_emotion_model *em,
     for (size_t l = 1; l <= KEFU_EMO_MAX_TOKENS && i + l <= n; l++) {
         const kefu_emo_slot *s;
         h = seq_next(h, th[i + l - 1]);
+        if (l == 1 && !first_maybe(em, h))
+            break;
         s = slot_find(em, h, (uint32_t)l);
         if (!s)
             break;
