@@ -1,6 +1,8 @@
 /* test_entity.c - entities: patterns, lookup lists, built-ins, spans. */
 #include "testutil.h"
 
+#include <pthread.h>
+
 static const char *const MODEL =
     "kefu: 1\n"
     "entities:\n"
@@ -369,6 +371,76 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* One model, several threads, a scratch each: results must not mix. */
+static const char *const THREAD_MSGS[] = {
+    "订单号SO20240501778 电话13812345678",
+    "refund $1,299.00 by May 3rd, 2024 to a@b.com",
+    "蘋果手機 和 membership card，昨天",
+};
+
+typedef struct thread_arg {
+    const kefu_model *model;
+    char want[3][512];
+    int ok;
+} thread_arg;
+
+static void describe(kefu_scratch *s, const char *msg, char *buf, size_t cap)
+{
+    size_t used = 0, len;
+    buf[0] = '\0';
+    if (kefu_entities_extract(s, msg, strlen(msg)) != KEFU_OK)
+        return;
+    for (size_t i = 0; i < kefu_entity_count(s); i++) {
+        kefu_entity e = {.size = sizeof e};
+        kefu_entity_get(s, i, &e);
+        used += (size_t)snprintf(buf + used, cap - used, "%s=%s@%u;", e.name,
+                                 e.value, e.byte_start);
+    }
+    if (kefu_redact(s, msg, strlen(msg)) == KEFU_OK)
+        snprintf(buf + used, cap - used, "%s", kefu_redacted(s, &len));
+}
+
+static void *worker(void *p)
+{
+    thread_arg *a = p;
+    kefu_scratch *s = NULL;
+    char got[512];
+    a->ok = kefu_scratch_new(&s, a->model, NULL) == KEFU_OK;
+    for (int round = 0; round < 300 && a->ok; round++) {
+        size_t k = (size_t)round % 3;
+        describe(s, THREAD_MSGS[k], got, sizeof got);
+        if (strcmp(got, a->want[k]))
+            a->ok = 0;
+    }
+    kefu_scratch_free(s);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    kefu_model *m = load(MODEL);
+    kefu_scratch *s = NULL;
+    thread_arg args[4];
+    pthread_t th[4];
+    (void)state;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    for (int t = 0; t < 4; t++) {
+        args[t].model = m;
+        for (int k = 0; k < 3; k++)
+            describe(s, THREAD_MSGS[k], args[t].want[k], sizeof args[t].want[k]);
+    }
+    assert_non_null(strstr(args[0].want[0], "order_id=SO20240501778"));
+    assert_non_null(strstr(args[0].want[1], "[EMAIL]"));
+    for (int t = 0; t < 4; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, worker, &args[t]), 0);
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        assert_true(args[t].ok);
+    }
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_no_entities_section),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
