@@ -759,6 +759,120 @@ KEFU_API int kefu_rules_result_trace(const kefu_rules_result *res, uint32_t i, k
  */
 KEFU_API size_t kefu_rules_result_explain(const kefu_rules_result *res, uint32_t rule, char *buf, size_t cap);
 
+/* ---- sessions: one conversation, one call per message (session.c) ----
+ * A session holds one conversation's state: turns, the emotion
+ * trajectory, counters, slots gathered so far, recent intents, flags.
+ * kefu_session_turn runs normalise -> intent -> entities -> emotion ->
+ * counters -> rules and returns everything, including a routing request.
+ * A session belongs to one thread at a time; the model it uses must
+ * outlive it.  See doc/sessions.md.
+ */
+
+typedef struct kefu_session kefu_session;
+
+/** Flags of kefu_turn.flags. */
+#define KEFU_TURN_TRACE 1u   /**< record a rule trace for this turn */
+
+/**
+ * What the host knows about one message.  Initialise with kefu_turn_init;
+ * the struct only grows at the end.  Strings are NUL-terminated, may be
+ * NULL, and are read during the call only.
+ */
+typedef struct kefu_turn {
+    uint32_t size;
+    uint32_t flags;              /**< KEFU_TURN_TRACE */
+    int64_t time_ms;             /**< host clock, milliseconds */
+    const char *channel;         /**< "chat", "voice", "email", ... */
+    const char *customer_tier;   /**< e.g. "vip", "gold", "standard" */
+    double customer_value;       /**< e.g. lifetime value */
+    const char *const *customer_risk; /**< risk flags, e.g. "fraud" */
+    uint32_t customer_risk_count;
+    int32_t external_emotion;    /**< 0..100 from the host (voice arousal), -1 none */
+    int64_t wait_ms;             /**< time the customer has waited, -1 unknown */
+    uint32_t contacts_7d;        /**< contacts in the last 7 days (host's CRM) */
+    uint32_t bot_failed;         /**< 1: the bot failed to answer the last turn */
+} kefu_turn;
+
+KEFU_API void kefu_turn_init(kefu_turn *turn);
+
+/**
+ * Everything one message produced.  Set `size`; the struct only grows at
+ * the end.  Strings live until the next call on the session (intent names
+ * and rule strings as long as the model / rule set).
+ */
+typedef struct kefu_triage {
+    uint32_t size;
+    const char *intent;          /**< intent, "oos", or "" (model without intents) */
+    float confidence;
+    float margin;
+    uint32_t out_of_scope;
+    uint32_t missing_slots;      /**< required slots not gathered yet */
+    float emotion[KEFU_EMOTION_COUNT]; /**< this message, 0..100 */
+    float negativity;
+    float level;                 /**< smoothed negativity of the conversation */
+    float trend;                 /**< points per turn; > 0 rising */
+    uint32_t rules_fired;        /**< see kefu_session_rules */
+    uint32_t actions;
+    uint32_t escalated;          /**< conversation state after this message */
+    uint32_t locked;
+    const char *route_queue;     /**< routing request: queue ("" = default) */
+    const char *route_tier;      /**< "", "junior", "senior", "expert" */
+    int32_t route_priority;
+    uint32_t route_skills;       /**< kefu_session_route_skill */
+    uint32_t turn;               /**< 1-based number of this message */
+} kefu_triage;
+
+KEFU_API int kefu_session_new(kefu_session **out, const kefu_model *model,
+                              const kefu_allocator *alloc);
+KEFU_API void kefu_session_free(kefu_session *session);
+/**
+ * Uses the rule set published in `slot` (hot swap): each turn acquires the
+ * current set, so a swap takes effect at the next message and never in the
+ * middle of one.  NULL goes back to the model's own rules.  The slot must
+ * outlive the session.
+ */
+KEFU_API int kefu_session_use_rules(kefu_session *session, kefu_rules_slot *slot);
+/**
+ * The session's facts, for host-declared facts (`facts:` in the model):
+ * set them before a turn; they keep their values until changed.  Built-in
+ * facts are overwritten by every turn.
+ */
+KEFU_API kefu_facts *kefu_session_facts(kefu_session *session);
+/**
+ * Runs the pipeline on one message.  On error (KEFU_E_UTF8,
+ * KEFU_E_TOO_LONG, KEFU_E_ARG, ...) the session is unchanged and its diag
+ * says why.
+ */
+KEFU_API int kefu_session_turn(kefu_session *session, const char *text,
+                               size_t len, const kefu_turn *turn,
+                               kefu_triage *out);
+/** The last turn's rule evaluation: fired rules, actions, trace. */
+KEFU_API const kefu_rules_result *kefu_session_rules(const kefu_session *session);
+/** The rule set the last turn used (borrowed until the next turn). */
+KEFU_API const kefu_ruleset *kefu_session_ruleset(const kefu_session *session);
+/** The scratch the session classifies with: the last turn's entities. */
+KEFU_API kefu_scratch *kefu_session_scratch(kefu_session *session);
+/** Skill i of the last routing request; NULL past the end. */
+KEFU_API const char *kefu_session_route_skill(const kefu_session *session, size_t i);
+/** Slot i gathered so far (name and value); KEFU_E_ARG past the end. */
+KEFU_API int kefu_session_slot(const kefu_session *session, size_t i,
+                               const char **name, const char **value);
+KEFU_API const kefu_diag *kefu_session_diag(const kefu_session *session);
+/**
+ * Writes the session's state as a compact, versioned, checksummed blob.
+ * With buf NULL or cap too small, returns KEFU_E_BUFFER and sets *len to
+ * the size needed.
+ */
+KEFU_API int kefu_session_dump(const kefu_session *session, uint8_t *buf,
+                               size_t cap, size_t *len);
+/**
+ * Restores a blob written by kefu_session_dump (possibly by another
+ * process).  A corrupt, truncated or foreign blob is rejected
+ * (KEFU_E_CORRUPT / KEFU_E_VERSION) and the session is unchanged.
+ */
+KEFU_API int kefu_session_restore(kefu_session *session, const uint8_t *blob,
+                                  size_t len);
+
 /* ------------------------------------------------------------------------
  * Routing (router.c)
  *

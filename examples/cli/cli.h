@@ -18,6 +18,7 @@ int cmd_erlang(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_triage(int argc, char **argv);
 int cmd_emotion(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
 

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"train", "train a model from examples and write a binary model", cmd_train},
     {"classify", "classify lines of text (JSON lines out)", cmd_classify},
     {"eval", "evaluate a model on label<TAB>text lines", cmd_eval},
+    {"triage", "the whole pipeline on JSON lines, sessions per conversation", cmd_triage},
     {"text", "normalise and tokenise lines of text (JSON lines out)", cmd_text},
     {"erlang", "Erlang C/A staffing arithmetic (--json for JSON)", cmd_erlang},
     {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
