@@ -599,7 +599,7 @@ KEFU_API int kefu_router_restore(kefu_router *r, const void *data, size_t len)
     const uint8_t *p = data;
     struct kefu_router *t;
     rd in;
-    uint32_t crc, version;
+    uint32_t crc, version, flags;
     uint64_t payload;
     int rc;
     if (!r)
@@ -614,12 +614,14 @@ KEFU_API int kefu_router_restore(kefu_router *r, const void *data, size_t len)
     in.off = 8;
     in.bad = false;
     version = get_u32(&in);
-    get_u32(&in);
+    flags = get_u32(&in);
     payload = get_u64(&in);
     if (version != SNAP_VERSION)
         return kefu_diag_msg(&r->diag, KEFU_E_VERSION,
                              "router snapshot version %u (this is %u)",
                              version, SNAP_VERSION);
+    if (flags != 0)
+        return corrupt(r, "unknown flags");
     if (payload != len - SNAP_HEADER - 4)
         return corrupt(r, "truncated or padded");
     crc = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
