@@ -797,6 +797,7 @@ void kefu_entity_scratch_free(const kefu_mem *mem,
     pcre2_match_context_free(es->mctx);
     kefu_dealloc(mem, es->hits);
     kefu_buf_release(mem, &es->values);
+    kefu_buf_release(mem, &es->subject);
     kefu_dealloc(mem, es);
 }
 
@@ -893,8 +894,8 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
                      uint32_t idx, const char *orig)
 {
     const struct kefu_entity_def *e = &s->model->entities->defs[idx];
-    const char *norm = s->text.norm.data;
-    size_t len = s->text.norm.len, start = 0;
+    const char *norm = es->subject.data;
+    size_t len = es->subject.len, start = 0;
     while (start <= len) {
         PCRE2_SIZE *ov;
         size_t a, b, ms, me;
@@ -1022,6 +1023,9 @@ int kefu_entity_run(kefu_scratch *s, const char *text, size_t len)
         return kefu_diag_msg(&s->diag, rc, "out of memory");
     if (!set || s->text.ncps == 0)
         return KEFU_OK;
+    if (kefu_pattern_subject(&s->mem, &es->subject, s->text.norm.data,
+                             s->text.norm.len))
+        return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < set->n && !rc; i++)
         rc = set->defs[i].kind == KEFU_ENT_VALUES ? run_values(s, es, i, text)
                                                    : run_regex(s, es, i, text);

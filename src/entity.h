@@ -74,6 +74,7 @@ struct kefu_entity_scratch {
     struct kefu_entity_hit *hits;
     size_t n, cap;
     kefu_buf values;
+    kefu_buf subject;      /* normalised text, padded for the JIT */
 };
 
 /* Section parser for `entities:` and the engine steps (model.c tables). */

@@ -159,3 +159,16 @@ uint32_t kefu_pattern_groups(const pcre2_code *code)
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &n);
     return n;
 }
+
+int kefu_pattern_subject(const kefu_mem *mem, kefu_buf *b, const char *s,
+                         size_t len)
+{
+    b->len = 0;
+    if (kefu_buf_reserve(mem, b, len + KEFU_PATTERN_PAD))
+        return KEFU_E_NOMEM;
+    if (len)
+        memcpy(b->data, s, len);
+    memset(b->data + len, 0, KEFU_PATTERN_PAD);
+    b->len = len;
+    return KEFU_OK;
+}

@@ -56,6 +56,16 @@ int kefu_pattern_match(const pcre2_code *code, const char *s, size_t len,
                        size_t start, pcre2_match_data *md,
                        pcre2_match_context *mctx);
 
+/*
+ * Copies a subject into b followed by KEFU_PATTERN_PAD zero bytes.  PCRE2's
+ * JIT reads the subject in wide words and may look past its end; the
+ * padding keeps those reads inside initialised memory (valgrind stays
+ * quiet, and no read depends on bytes another message left behind).
+ */
+#define KEFU_PATTERN_PAD 64
+int kefu_pattern_subject(const kefu_mem *mem, kefu_buf *b, const char *s,
+                         size_t len);
+
 /* Highest capture group count of `code`. */
 uint32_t kefu_pattern_groups(const pcre2_code *code);
 

@@ -301,6 +301,7 @@ void kefu_redact_scratch_free(const kefu_mem *mem,
     pcre2_match_context_free(rs->mctx);
     kefu_dealloc(mem, rs->spans);
     kefu_buf_release(mem, &rs->out);
+    kefu_buf_release(mem, &rs->subject);
     kefu_dealloc(mem, rs);
 }
 
@@ -374,8 +375,8 @@ static int find_rule(kefu_scratch *s, struct kefu_redact_scratch *rs,
 {
     const struct kefu_redact_rule *rule = &s->model->redactor->rules[idx];
     const kefu_text *t = &rs->text;
-    const char *norm = t->norm.data;
-    size_t len = t->norm.len, start = 0;
+    const char *norm = rs->subject.data;
+    size_t len = rs->subject.len, start = 0;
     while (start <= len) {
         PCRE2_SIZE *ov;
         size_t ms, me, a, b;
@@ -515,6 +516,9 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
         kefu_diag_copy(&s->diag, &rs->text.diag);
         return rc;
     }
+    if (kefu_pattern_subject(&s->mem, &rs->subject, rs->text.norm.data,
+                             rs->text.norm.len))
+        rc = kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < r->n && !rc; i++)
         if (r->rules[i].style.on)
             rc = find_rule(s, rs, i);

@@ -59,6 +59,7 @@ struct kefu_redact_scratch {
     struct kefu_redact_span *spans;
     size_t n, cap;
     kefu_buf out;
+    kefu_buf subject;               /* normalised text, padded for the JIT */
 };
 
 /* Section parser for `redaction:` and the engine steps (model.c tables). */
