@@ -92,5 +92,28 @@ if sys.argv[2] == "in.csv":
   fi
 done
 
+# 4. the example and `kefu triage` are interchangeable: same JSON lines
+cli="$root/build/default/bin/kefu"
+if [ -x "$cli" ] && [ -f "$root/examples/conversations.jsonl" ]; then
+  "$cli" triage -m "$root/examples/default-model.yaml" --trace \
+      "$root/examples/conversations.jsonl" > "$tmp/cli.jsonl" 2>&1
+  "$py" "$root/examples/triage_file.py" --trace --no-progress \
+      "$root/examples/conversations.jsonl" -o "$tmp/py.jsonl" 2>&1
+  if "$py" -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+b = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(a) == len(b) > 0, (len(a), len(b))
+for i, (x, y) in enumerate(zip(a, b)):
+    assert x == y, (i, x, y)
+' "$tmp/py.jsonl" "$tmp/cli.jsonl"; then
+    ok "examples/triage_file.py output equals kefu triage on examples/conversations.jsonl"
+  else
+    bad "examples/triage_file.py output differs from kefu triage"
+  fi
+else
+  echo "skip triage comparison: no build/default/bin/kefu or sample conversations"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -20,6 +20,7 @@ from .model import (EMOTIONS, Classification, Entity, Explanation, Model,
                     Redaction, Scratch, TextProcessor, Token, normalize,
                     tokenize, utf8_check)
 from .rules import Action, Facts, RuleSet, RulesOutcome, RulesSlot, TraceEntry
+from .session import Session, TriageResult
 from .router import (EmotionTrack, RouteEvent, Router, erlang_a,
                      erlang_agents, erlang_c, lang)
 
@@ -32,7 +33,7 @@ __all__ = [
     "Model", "Scratch", "Classification", "Entity", "Explanation",
     "Redaction", "Token", "TextProcessor", "normalize", "tokenize",
     "utf8_check", "EMOTIONS", "RuleSet", "Facts", "RulesSlot",
-    "RulesOutcome", "Action", "TraceEntry", "Router", "RouteEvent",
+    "RulesOutcome", "Action", "TraceEntry", "Session", "TriageResult", "Router", "RouteEvent",
     "EmotionTrack", "erlang_c", "erlang_a", "erlang_agents", "lang",
     "version", "version_number", "library_path",
 ]

@@ -18,19 +18,24 @@ from . import errors
 
 
 class Handle:
-    __slots__ = ("ptr", "_free", "parent", "_children", "_lock", "what",
+    __slots__ = ("ptr", "_free", "parents", "_children", "_lock", "what",
                  "__weakref__")
 
     def __init__(self, ptr, free, parent: "Handle" = None, what="object"):
         self.ptr = ptr
         self._free = free
-        self.parent = parent
+        self.parents = []
         self._children = weakref.WeakSet()
         self._lock = threading.Lock()
         self.what = what
         if parent is not None:
-            with parent._lock:
-                parent._children.add(self)
+            self.attach(parent)
+
+    def attach(self, parent: "Handle") -> None:
+        """Makes this handle depend on `parent` too (it is closed first)."""
+        with parent._lock:
+            parent._children.add(self)
+        self.parents.append(parent)
 
     def get(self):
         """The live pointer; StateError when closed."""
@@ -39,6 +44,13 @@ class Handle:
             raise errors.StateError(errors.E_STATE,
                                     "%s is closed" % self.what)
         return p
+
+    def detach(self, parent: "Handle") -> None:
+        """Undoes attach(parent)."""
+        with parent._lock:
+            parent._children.discard(self)
+        if parent in self.parents:
+            self.parents.remove(parent)
 
     @property
     def closed(self) -> bool:
@@ -53,7 +65,7 @@ class Handle:
             p, self.ptr = self.ptr, None
         if p:
             self._free(p)
-        self.parent = None
+        self.parents = []
 
     def __del__(self):
         try:

@@ -136,6 +136,29 @@ class TraceEntry(Structure):
                 ("string", POINTER(c_char)), ("length", c_uint32)]
 
 
+class Turn(Structure):
+    _fields_ = [("size", c_uint32), ("flags", c_uint32), ("time_ms", c_int64),
+                ("channel", c_char_p), ("customer_tier", c_char_p),
+                ("customer_value", c_double),
+                ("customer_risk", POINTER(c_char_p)),
+                ("customer_risk_count", c_uint32),
+                ("external_emotion", c_int32), ("wait_ms", c_int64),
+                ("contacts_7d", c_uint32), ("bot_failed", c_uint32)]
+
+
+class Triage(Structure):
+    _fields_ = [("size", c_uint32), ("intent", c_char_p),
+                ("confidence", c_float), ("margin", c_float),
+                ("out_of_scope", c_uint32), ("missing_slots", c_uint32),
+                ("emotion", c_float * EMOTION_COUNT), ("negativity", c_float),
+                ("level", c_float), ("trend", c_float),
+                ("rules_fired", c_uint32), ("actions", c_uint32),
+                ("escalated", c_uint32), ("locked", c_uint32),
+                ("route_queue", c_char_p), ("route_tier", c_char_p),
+                ("route_priority", c_int32), ("route_skills", c_uint32),
+                ("turn", c_uint32)]
+
+
 class RouteRequest(Structure):
     _fields_ = [("size", c_uint32), ("queue", c_uint32), ("channel", c_uint32),
                 ("priority", c_int32), ("language", c_uint32),
@@ -329,6 +352,23 @@ _fn("kefu_rules_result_rule", c_int, P, c_uint32, POINTER(RuleOutcome))
 _fn("kefu_rules_result_trace_count", c_uint32, P)
 _fn("kefu_rules_result_trace", c_int, P, c_uint32, POINTER(TraceEntry))
 _fn("kefu_rules_result_explain", c_size_t, P, c_uint32, c_char_p, c_size_t)
+# sessions
+_fn("kefu_turn_init", None, POINTER(Turn))
+_fn("kefu_session_new", c_int, PP, P, P)
+_fn("kefu_session_free", None, P)
+_fn("kefu_session_use_rules", c_int, P, P)
+_fn("kefu_session_facts", P, P)
+_fn("kefu_session_turn", c_int, P, c_char_p, c_size_t, POINTER(Turn),
+    POINTER(Triage))
+_fn("kefu_session_rules", P, P)
+_fn("kefu_session_ruleset", P, P)
+_fn("kefu_session_scratch", P, P)
+_fn("kefu_session_route_skill", S, P, c_size_t)
+_fn("kefu_session_slot", c_int, P, c_size_t, POINTER(c_char_p),
+    POINTER(c_char_p))
+_fn("kefu_session_diag", P, P)
+_fn("kefu_session_dump", c_int, P, c_void_p, c_size_t, pSize)
+_fn("kefu_session_restore", c_int, P, c_void_p, c_size_t)
 # router
 _fn("kefu_router_new", c_int, PP, P, P)
 _fn("kefu_router_free", None, P)

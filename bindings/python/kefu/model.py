@@ -500,6 +500,11 @@ class Model(Owner):
         """The text with personal data masked, and the masked spans."""
         return self._scratch().redact(text)
 
+    def session(self, rules=None, conversation: str = ""):
+        """A new :class:`kefu.Session` (one conversation) of this model."""
+        from .session import Session
+        return Session(self, rules, conversation)
+
     def rules(self):
         """The rule set compiled from the model's rules: section."""
         from .rules import RuleSet

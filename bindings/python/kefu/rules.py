@@ -114,6 +114,27 @@ class Facts(Owner):
         self._h = Handle(out.value, _lib.kefu_facts_free, parent=ruleset._h,
                          what="facts")
         self._rs = ruleset
+        self._schema = None
+
+    @classmethod
+    def _borrowed(cls, ptr, owner: Handle, schema) -> "Facts":
+        """Facts owned by another object (a session); `schema()` returns
+        the kefu_ruleset pointer that knows the fact types."""
+        f = cls.__new__(cls)
+        f._h = Handle(ptr, lambda p: None, parent=owner, what="facts")
+        f._rs = None
+        f._schema = schema
+        return f
+
+    def _type_of(self, name: str) -> Optional[str]:
+        if self._rs is not None:
+            return self._rs.fact_type(name)
+        rs = self._schema() if self._schema else None
+        if not rs:
+            return None
+        b = name.encode()
+        rc = _lib.kefu_ruleset_fact_type(rs, b, len(b))
+        return FACT_TYPES.get(rc) if rc > 0 else None
 
     def _chk(self, rc):
         if rc < 0:
@@ -125,7 +146,7 @@ class Facts(Owner):
         number_list)."""
         p = self._h.get()
         n = name.encode()
-        t = type or self._rs.fact_type(name)
+        t = type or self._type_of(name)
         if t is None:
             if isinstance(value, bool):
                 t = "bool"

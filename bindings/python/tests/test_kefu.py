@@ -544,6 +544,194 @@ class TestRules(Base):
         rs.close()
 
 
+SESSION_MODEL = TINY + """\
+facts:
+  vip: bool
+rules:
+  mode: all
+  list:
+    - name: angry
+      when: emotion.anger > 80
+      then: {escalate: {queue: human, tier: senior}, priority: {raise: 2}, tag: angry}
+    - name: vip_refund
+      when: vip and intent == "refund"
+      then: {suggest: vip_script}
+    - name: asked_twice
+      when: session.turns >= 2 and intent == "refund"
+      then: {flag: repeat}
+"""
+
+
+class TestSession(Base):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.smodel = kefu.Model.load_buffer(SESSION_MODEL, name="s.yaml")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.smodel.close()
+        super().tearDownClass()
+
+    def test_turns(self):
+        with self.smodel.session(conversation="c1") as s:
+            r = s.turn("我要退款", time_ms=1000, channel="chat")
+            self.assertEqual((r.turn, r.intent, r.conversation),
+                             (1, "refund", "c1"))
+            self.assertEqual(r.missing_slots, 1)
+            self.assertEqual(r.route["skills"], ["billing", "returns"])
+            self.assertEqual(r.rules, [])
+            r = s.turn("气死我了!!! 退款，订单号 12345678", time_ms=2000,
+                       trace=True)
+            self.assertEqual(r.turn, 2)
+            self.assertIn("angry", r.rules)
+            self.assertIn("asked_twice", r.rules)
+            self.assertTrue(r.escalated)
+            self.assertEqual(r.route["queue"], "human")
+            self.assertEqual(r.route["tier"], "senior")
+            self.assertEqual(r.missing_slots, 0)
+            self.assertEqual(r.slots.get("order_id"), "12345678")
+            self.assertEqual([e.name for e in r.entities], ["order_id"])
+            self.assertGreater(r.emotion["anger"], 80)
+            self.assertEqual(len(r.trace), 3)
+            self.assertTrue(r.trace[0].startswith("angry: fired"))
+            d = r.as_dict()
+            kinds = [a["type"] for a in d["actions"]]
+            self.assertIn("escalate", kinds)
+            self.assertIn({"type": "priority", "rule": "angry", "raise": 2},
+                          d["actions"])
+            self.assertIn({"type": "flag", "rule": "asked_twice",
+                           "reason": "repeat"}, d["actions"])
+
+    def test_host_facts_and_customer(self):
+        s = self.smodel.session()
+        s.facts.set("vip", True)
+        r = s.turn("refund please", customer={"tier": "vip", "value": 5,
+                                              "risk": "fraud"})
+        self.assertIn("vip_refund", r.rules)
+        self.assertIn({"type": "suggest", "rule": "vip_refund",
+                       "script": "vip_script"}, r.as_dict()["actions"])
+        r = s.turn("refund please", facts={"vip": False}, time_ms=10)
+        self.assertNotIn("vip_refund", r.rules)
+        with self.assertRaises(kefu.UnknownError):
+            s.facts.set("no.such", 1, type="number")
+        s.close()
+
+    def test_errors_leave_session_unchanged(self):
+        s = self.smodel.session()
+        s.turn("hello there", time_ms=5000)
+        blob = s.dump()
+        with self.assertRaises(kefu.ArgumentError):
+            s.turn("hello there", time_ms=10)   # the clock went backwards
+        with self.assertRaises(kefu.Utf8Error):
+            s.turn(b"\xff", time_ms=6000)
+        self.assertEqual(s.dump(), blob)
+        self.assertEqual(s.turn("hello there", time_ms=7000).turn, 2)
+        s.close()
+
+    def test_dump_restore(self):
+        a = self.smodel.session(conversation="c9")
+        with self.assertRaises(TypeError):
+            self.smodel.session("c9")
+        a.turn("我要退款", time_ms=1)
+        a.turn("订单号 12345678", time_ms=2)
+        blob = a.dump()
+        self.assertIsInstance(blob, bytes)
+        b = kefu.Session.restore(self.smodel, blob, conversation="c9")
+        self.assertEqual(b.slots(), a.slots())
+        ra = a.turn("太慢了!!!", time_ms=3).as_dict()
+        rb = b.turn("太慢了!!!", time_ms=3).as_dict()
+        self.assertEqual(ra, rb)
+        self.assertEqual(ra["turn"], 3)
+        bad = bytearray(blob)
+        bad[len(bad) // 2] ^= 0x55
+        before = b.dump()
+        with self.assertRaises(kefu.FormatError) as cm:
+            b.load_state(bytes(bad))
+        self.assertIn(cm.exception.status, (-8, -9))
+        with self.assertRaises(kefu.FormatError):
+            kefu.Session.restore(self.smodel, blob[:10])
+        self.assertEqual(b.dump(), before)
+        a.close()
+        b.close()
+
+    def test_rules_slot_hot_swap(self):
+        rs1 = kefu.RuleSet.compile(self.smodel, RULES, name="r1")
+        rs2 = kefu.RuleSet.compile(
+            self.smodel, RULES.replace("emotion.anger > 80",
+                                       "emotion.anger > 99"), name="r2")
+        slot = kefu.RulesSlot(rs1)
+        s = self.smodel.session(slot)
+        self.assertIn("angry", s.turn("气死我了!!!", time_ms=1).rules)
+        slot.swap(rs2)
+        self.assertNotIn("angry", s.turn("气死我了!!!", time_ms=2).rules)
+        s.use_rules(None)   # back to the model's own rules
+        self.assertIn("angry", s.turn("气死我了!!!", time_ms=3).rules)
+        s2 = self.smodel.session(rs1)   # a rule set is wrapped in a slot
+        self.assertIn("angry", s2.turn("气死我了!!!").rules)
+        # closing the slot closes the sessions that use it
+        for x in (rs1, rs2, slot):
+            x.close()
+        self.assertFalse(s.closed)
+        s2._slot.close()
+        self.assertTrue(s2.closed)
+        s.close()
+
+    def test_lifetimes(self):
+        m = kefu.Model.load_buffer(SESSION_MODEL)
+        s = m.session()
+        f = s.facts
+        del m
+        gc.collect()
+        self.assertEqual(s.turn("我要退款").intent, "refund")  # model alive
+        m2 = kefu.Model.load_buffer(SESSION_MODEL)
+        s2 = m2.session()
+        f2 = s2.facts
+        m2.close()
+        self.assertTrue(s2.closed)
+        self.assertTrue(f2.closed)
+        with self.assertRaises(kefu.StateError):
+            s2.turn("x")
+        s.close()
+        s.close()
+        self.assertTrue(f.closed)
+
+    def test_same_output_as_kefu_triage(self):
+        """A Session gives the JSON of `kefu triage`, line for line."""
+        import json
+        import subprocess
+        cli = os.path.join(ROOT, "build", "default", "bin", "kefu")
+        conv = os.path.join(ROOT, "examples", "conversations.jsonl")
+        model = os.path.join(ROOT, "examples", "default-model.yaml")
+        if not (os.path.exists(cli) and os.path.exists(conv)):
+            self.skipTest("no kefu CLI or sample conversations")
+        try:
+            m = kefu.Model.load(model)
+        except kefu.Error as e:
+            self.skipTest("default model does not load: %s" % e)
+        out = subprocess.run([cli, "triage", "-m", model, "--trace", conv],
+                             capture_output=True, check=True).stdout
+        want = [json.loads(l) for l in out.decode().splitlines()]
+        sessions, got = {}, []
+        for line in open(conv, encoding="utf-8"):
+            rec = json.loads(line)
+            cid = rec["conversation"]
+            s = sessions.setdefault(cid, m.session(conversation=cid))
+            r = s.turn(rec["text"], time_ms=rec.get("time_ms", 0),
+                       channel=rec.get("channel"),
+                       customer=rec.get("customer"),
+                       wait_ms=rec.get("wait_ms"),
+                       external_emotion=rec.get("external_emotion"),
+                       contacts_7d=rec.get("contacts_7d", 0),
+                       bot_failed=rec.get("bot_failed", False), trace=True,
+                       facts=rec.get("facts"))
+            got.append(r.as_dict())
+        self.assertEqual(len(got), len(want))
+        for g, w in zip(got, want):
+            self.assertEqual(g, w)
+        m.close()
+
+
 class TestRouter(unittest.TestCase):
     def make(self):
         r = kefu.Router()
