@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "checkdigit.h"
 #include "scratch.h"
 
 /* ---- built-in kinds ---- */
@@ -63,8 +62,6 @@
     "(?:订单(?:号|编号)?|单号|(?<![a-z])order(?: ?(?:id|no\\.?|number|num" \
     "|#))?) ?(?:是|为|:|#)? ?(?<value>[a-z0-9][a-z0-9-]{4,31})(?![a-z0-9-])"
 
-enum { CHECK_NONE, CHECK_PHONE, CHECK_DIGIT };
-
 typedef struct builtin {
     const char *name;
     const char *re;      /* NULL: built from options (order_id) */
@@ -73,11 +70,11 @@ typedef struct builtin {
 } builtin;
 
 static const builtin builtins[] = {
-    {"phone", PHONE_RE, KEFU_NORM_PHONE, CHECK_PHONE},
-    {"amount", AMOUNT_RE, KEFU_NORM_AMOUNT, CHECK_NONE},
-    {"date", DATE_RE, KEFU_NORM_DATE, CHECK_NONE},
-    {"email", EMAIL_RE, KEFU_NORM_TEXT, CHECK_NONE},
-    {"order_id", NULL, KEFU_NORM_UPPER, CHECK_DIGIT},
+    {"phone", PHONE_RE, KEFU_NORM_PHONE, KEFU_CHECK_PHONE},
+    {"amount", AMOUNT_RE, KEFU_NORM_AMOUNT, KEFU_CHECK_NONE},
+    {"date", DATE_RE, KEFU_NORM_DATE, KEFU_CHECK_NONE},
+    {"email", EMAIL_RE, KEFU_NORM_TEXT, KEFU_CHECK_NONE},
+    {"order_id", NULL, KEFU_NORM_UPPER, KEFU_CHECK_DIGIT},
 };
 
 static const struct {
@@ -326,6 +323,7 @@ static int parse_def(struct kefu_entity_set *set, struct kefu_entity_def *e,
         if (!(e->builtin = kefu_strdup(&set->mem, s)))
             return oom(ctx->diag);
         e->norm = b->norm;
+        e->check = b->check;
     }
     if (nm) {
         const char *s;
@@ -485,307 +483,6 @@ int kefu_entity_finish(struct kefu_model *m, kefu_diag *diag)
     return rc;
 }
 
-/* ---- canonical values ---- */
-
-typedef struct span {
-    const char *s; /* normalised match */
-    size_t len;
-} span;
-
-static bool has(span m, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= m.len; i++)
-        if (!memcmp(m.s + i, needle, n))
-            return true;
-    return false;
-}
-
-static int put(const kefu_mem *mem, kefu_buf *b, const char *s, size_t n)
-{
-    return kefu_buf_append(mem, b, s, n);
-}
-
-static int put_str(const kefu_mem *mem, kefu_buf *b, const char *s)
-{
-    return kefu_buf_append(mem, b, s, strlen(s));
-}
-
-/* Value of a run of Chinese numerals (三百五十, 两千, 一万二千); -1 if none */
-static long long cjk_number(span m)
-{
-    static const char *const digits[] = {"零", "一", "二", "三", "四",
-                                         "五", "六", "七", "八", "九"};
-    long long total = 0, section = 0, num = 0;
-    bool any = false;
-    size_t i = 0;
-    while (i + 3 <= m.len) {
-        const char *c = m.s + i;
-        int d = -1;
-        for (int k = 0; k < 10; k++)
-            if (!memcmp(c, digits[k], 3))
-                d = k;
-        if (!memcmp(c, "两", 3))
-            d = 2;
-        if (d >= 0) {
-            num = d;
-        } else if (!memcmp(c, "十", 3) || !memcmp(c, "百", 3) ||
-                   !memcmp(c, "千", 3)) {
-            long long unit = !memcmp(c, "十", 3)   ? 10
-                             : !memcmp(c, "百", 3) ? 100
-                                                   : 1000;
-            section += (num ? num : 1) * unit;
-            num = 0;
-        } else if (!memcmp(c, "万", 3)) {
-            total += (section + num) * 10000;
-            section = num = 0;
-        } else {
-            break;
-        }
-        any = true;
-        i += 3;
-    }
-    return any ? total + section + num : -1;
-}
-
-static const char *currency_of(span m)
-{
-    static const struct {
-        const char *cue, *code;
-    } cur[] = {
-        {"us$", "USD"}, {"usd", "USD"}, {"美元", "USD"}, {"美金", "USD"},
-        {"dollar", "USD"}, {"buck", "USD"}, {"hk$", "HKD"}, {"hkd", "HKD"},
-        {"港币", "HKD"}, {"€", "EUR"}, {"eur", "EUR"}, {"欧元", "EUR"},
-        {"£", "GBP"}, {"$", "USD"}, {"¥", "CNY"}, {"rmb", "CNY"},
-        {"cny", "CNY"}, {"人民币", "CNY"}, {"元", "CNY"}, {"块", "CNY"},
-        {"yuan", "CNY"}, {"kuai", "CNY"},
-    };
-    for (size_t i = 0; i < KEFU_ARRAY_LEN(cur); i++)
-        if (has(m, cur[i].cue))
-            return cur[i].code;
-    return NULL;
-}
-
-/* "1,299.00 元" -> "1299.00 CNY"; "三百块" -> "300 CNY". */
-static int canon_amount(const kefu_mem *mem, kefu_buf *b, span m)
-{
-    const char *cur = currency_of(m);
-    size_t i = 0;
-    char tmp[32];
-    int rc = KEFU_OK;
-    while (i < m.len && !(m.s[i] >= '0' && m.s[i] <= '9'))
-        i++;
-    if (i < m.len) {
-        for (; i < m.len && !rc; i++) {
-            char c = m.s[i];
-            if (c >= '0' && c <= '9')
-                rc = kefu_buf_putc(mem, b, c);
-            else if (c == '.' && i + 1 < m.len && m.s[i + 1] >= '0' &&
-                     m.s[i + 1] <= '9')
-                rc = kefu_buf_putc(mem, b, c);
-            else if (c != ',')
-                break;
-        }
-    } else {
-        long long v = -1;
-        for (i = 0; i < m.len && v < 0; i++) {
-            span rest = {m.s + i, m.len - i};
-            v = cjk_number(rest);
-        }
-        if (v < 0)
-            return 0;
-        snprintf(tmp, sizeof tmp, "%lld", v);
-        rc = put_str(mem, b, tmp);
-    }
-    if (!rc && cur) {
-        rc = kefu_buf_putc(mem, b, ' ');
-        rc = rc ? rc : put_str(mem, b, cur);
-    }
-    return rc ? rc : 1;
-}
-
-static int days_in(int y, int mo)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0 || y == 0))
-        return 29;
-    return d[mo - 1];
-}
-
-/* ISO forms: "2024-05-01", "--05-01" without a year, "today-1" for
- * relative days (the library has no clock: the host resolves them). */
-static int canon_date(const kefu_mem *mem, kefu_buf *b, span m)
-{
-    static const struct {
-        const char *word;
-        const char *value;
-    } rel[] = {
-        {"大前天", "today-3"}, {"大后天", "today+3"}, {"前天", "today-2"},
-        {"昨天", "today-1"}, {"昨日", "today-1"}, {"今天", "today"},
-        {"今日", "today"}, {"明天", "today+1"}, {"明日", "today+1"},
-        {"后天", "today+2"}, {"day before yesterday", "today-2"},
-        {"day after tomorrow", "today+2"}, {"yesterday", "today-1"},
-        {"today", "today"}, {"tomorrow", "today+1"},
-    };
-    static const char *const months[] = {"jan", "feb", "mar", "apr",
-                                         "may", "jun", "jul", "aug",
-                                         "sep", "oct", "nov", "dec"};
-    int num[3], nn = 0, year = 0, month = 0, day = 0;
-    char out[32];
-    for (size_t i = 0; i < KEFU_ARRAY_LEN(rel); i++)
-        if (has(m, rel[i].word))
-            return put_str(mem, b, rel[i].value) ? KEFU_E_NOMEM : 1;
-    for (size_t i = 0; i < m.len && nn < 3;) {
-        if (m.s[i] >= '0' && m.s[i] <= '9') {
-            int v = 0, digits = 0;
-            while (i < m.len && m.s[i] >= '0' && m.s[i] <= '9' && digits < 5) {
-                v = v * 10 + (m.s[i++] - '0');
-                digits++;
-            }
-            num[nn++] = digits == 4 ? -v : v; /* mark 4-digit years */
-        } else {
-            i++;
-        }
-    }
-    for (int k = 0; k < 12; k++)
-        if (has(m, months[k]))
-            month = k + 1;
-    if (month) { /* "may 1st, 2024", "1 may" */
-        for (int k = 0; k < nn; k++) {
-            if (num[k] < 0)
-                year = -num[k];
-            else
-                day = num[k];
-        }
-    } else if (nn == 3 && num[0] < 0) {
-        year = -num[0];
-        month = num[1];
-        day = num[2];
-    } else if (nn == 2 && num[0] >= 0) {
-        month = num[0];
-        day = num[1];
-    } else {
-        return 0;
-    }
-    if (month < 1 || month > 12 || day < 1 || day > days_in(year, month))
-        return 0;
-    if (year)
-        snprintf(out, sizeof out, "%04d-%02d-%02d", year, month, day);
-    else
-        snprintf(out, sizeof out, "--%02d-%02d", month, day);
-    return put_str(mem, b, out) ? KEFU_E_NOMEM : 1;
-}
-
-/* "+86 138-1234-5678" -> "+8613812345678"; 0086 becomes +86. */
-static int canon_phone(const kefu_mem *mem, kefu_buf *b, span m, bool check)
-{
-    size_t digits = 0, start = b->len;
-    bool plus = false;
-    int rc = KEFU_OK;
-    for (size_t i = 0; i < m.len && !rc; i++) {
-        char c = m.s[i];
-        if (c == '+' && digits == 0 && !plus) {
-            plus = true;
-            rc = kefu_buf_putc(mem, b, '+');
-        } else if (c >= '0' && c <= '9') {
-            rc = kefu_buf_putc(mem, b, c);
-            digits++;
-        }
-    }
-    if (rc)
-        return rc;
-    if (!plus && digits > 4 && !memcmp(b->data + start, "0086", 4)) {
-        memmove(b->data + start + 1, b->data + start + 2, b->len - start - 2);
-        b->data[start] = '+';
-        b->len--;
-        digits -= 2;
-    }
-    if (check && (digits < 7 || digits > 15))
-        return 0;
-    return 1;
-}
-
-/* A card number (16-19 digits, Luhn) or resident ID: a person's number,
- * which a bare digit run must not be taken for an order number. */
-static bool private_number(span m)
-{
-    char d[24];
-    size_t n = 0;
-    for (size_t i = 0; i < m.len; i++) {
-        if (n == sizeof d - 1)
-            return false;
-        if ((m.s[i] >= '0' && m.s[i] <= '9') || m.s[i] == 'x')
-            d[n++] = m.s[i];
-        else if (m.s[i] != '-')
-            return false;
-    }
-    d[n] = '\0';
-    return (n >= 16 && n <= 19 && kefu_luhn_ok(d, n)) ||
-           (n == 18 && kefu_cn_id_ok(d));
-}
-
-/*
- * Appends the value of a match to b.  Returns 1 when the match is kept,
- * 0 when a built-in check rejects it (b unchanged), or an error.  `bare`:
- * the match came without a cue word (order_id's second alternative).
- */
-static int canon_value(const kefu_mem *mem, kefu_buf *b,
-                       const struct kefu_entity_def *e, span m,
-                       const char *orig, size_t olen, bool bare)
-{
-    size_t start = b->len;
-    int rc = 1;
-    int check = CHECK_NONE;
-    for (size_t i = 0; e->builtin && i < KEFU_ARRAY_LEN(builtins); i++)
-        if (!strcmp(builtins[i].name, e->builtin))
-            check = builtins[i].check;
-    if (check == CHECK_DIGIT) {
-        size_t i = 0;
-        while (i < m.len && !(m.s[i] >= '0' && m.s[i] <= '9'))
-            i++;
-        if (i == m.len || (bare && private_number(m)))
-            return 0;
-    }
-    switch (e->norm) {
-    case KEFU_NORM_ORIGINAL:
-        rc = put(mem, b, orig, olen) ? KEFU_E_NOMEM : 1;
-        break;
-    case KEFU_NORM_DIGITS:
-        for (size_t i = 0; i < m.len && rc == 1; i++)
-            if ((m.s[i] >= '0' && m.s[i] <= '9') || (m.s[i] == '+' && i == 0))
-                rc = kefu_buf_putc(mem, b, m.s[i]) ? KEFU_E_NOMEM : 1;
-        break;
-    case KEFU_NORM_UPPER:
-    case KEFU_NORM_COMPACT:
-        for (size_t i = 0; i < m.len && rc == 1; i++) {
-            char c = m.s[i];
-            if (c == ' ')
-                continue;
-            if (e->norm == KEFU_NORM_UPPER && c >= 'a' && c <= 'z')
-                c = (char)(c - 32);
-            rc = kefu_buf_putc(mem, b, c) ? KEFU_E_NOMEM : 1;
-        }
-        break;
-    case KEFU_NORM_PHONE:
-        rc = canon_phone(mem, b, m, check == CHECK_PHONE);
-        break;
-    case KEFU_NORM_AMOUNT:
-        rc = canon_amount(mem, b, m);
-        break;
-    case KEFU_NORM_DATE:
-        rc = canon_date(mem, b, m);
-        break;
-    default:
-        rc = put(mem, b, m.s, m.len) ? KEFU_E_NOMEM : 1;
-        break;
-    }
-    if (rc == 1 && b->len == start)
-        rc = 0; /* an empty value is no value */
-    if (rc != 1)
-        b->len = start;
-    return rc == 1 ? 1 : rc == 0 ? 0 : KEFU_E_NOMEM;
-}
-
 /* ---- extraction ---- */
 
 void kefu_entity_scratch_free(const kefu_mem *mem,
@@ -849,7 +546,7 @@ static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
     struct kefu_entity_hit *h;
     size_t off = es->values.len;
     size_t nb = b < t->ncps ? t->cps[b].norm_off : t->norm.len;
-    span m = {t->norm.data + t->cps[a].norm_off, nb - t->cps[a].norm_off};
+    kefu_span m = {t->norm.data + t->cps[a].norm_off, nb - t->cps[a].norm_off};
     uint32_t b0 = t->cps[a].byte_start, b1 = t->cps[b - 1].byte_end;
     int rc;
     /* a trailing folded space belongs to no entity */
@@ -859,10 +556,12 @@ static int add_hit(kefu_scratch *s, struct kefu_entity_scratch *es,
         b1 = t->cps[b - 1].byte_end;
     }
     if (fixed)
-        rc = put_str(&s->mem, &es->values, fixed) ? KEFU_E_NOMEM : 1;
+        rc = kefu_buf_append(&s->mem, &es->values, fixed, strlen(fixed))
+                 ? KEFU_E_NOMEM
+                 : 1;
     else
-        rc = canon_value(&s->mem, &es->values, e, m, orig + b0, b1 - b0,
-                         bare);
+        rc = kefu_entity_value(&s->mem, &es->values, e->norm, e->check, m,
+                               orig + b0, b1 - b0, bare);
     if (rc <= 0)
         return rc;
     if (kefu_buf_putc(&s->mem, &es->values, '\0') ||

@@ -8,23 +8,12 @@
 #define KEFU_ENTITY_H
 
 #include "core.h"
+#include "entity_value.h"
 #include "model.h"
 #include "pattern.h"
 #include "text.h"
 
 enum kefu_entity_kind { KEFU_ENT_REGEX = 1, KEFU_ENT_VALUES = 2 };
-
-/* How a match becomes a value. */
-enum kefu_entity_norm {
-    KEFU_NORM_TEXT = 0,    /* the normalised text of the match (default) */
-    KEFU_NORM_ORIGINAL,    /* the caller's original bytes */
-    KEFU_NORM_DIGITS,      /* digits only (a leading + kept) */
-    KEFU_NORM_UPPER,       /* upper-cased ASCII, spaces removed */
-    KEFU_NORM_COMPACT,     /* normalised text without spaces */
-    KEFU_NORM_PHONE,       /* built-in canonical forms */
-    KEFU_NORM_AMOUNT,
-    KEFU_NORM_DATE
-};
 
 /* One lookup-list spelling: its normalised form and the canonical value. */
 struct kefu_entity_value {
@@ -39,6 +28,7 @@ struct kefu_entity_def {
     char *name;
     int kind;                   /* kefu_entity_kind */
     int norm;                   /* kefu_entity_norm */
+    int check;                  /* kefu_entity_check of a built-in */
     char *builtin;              /* built-in kind name, or NULL */
     char *source;               /* the regex as compiled (for saving) */
     pcre2_code *code;
