@@ -39,8 +39,25 @@ static void compat_setfuncs(lua_State *L, const luaL_Reg *l)
     luaL_setfuncs(L, l, 0);
 }
 #endif
-/* A userdata box for a C handle (no user values needed). */
+/* A userdata box for a C handle (Lua 5.4: with one user value). */
 #define newbox(L, sz) lua_newuserdata(L, sz)
+
+/* Makes the userdata at idx keep the value on top alive (and pops it):
+ * its environment table in 5.1, its user value in 5.2+. */
+static void keep_ref(lua_State *L, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+#if LUA_VERSION_NUM < 502
+    lua_createtable(L, 1, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_setfenv(L, idx);
+#elif LUA_VERSION_NUM < 504
+    lua_setuservalue(L, idx);
+#else
+    lua_setiuservalue(L, idx, 1);
+#endif
+}
 
 static int64_t check_i64(lua_State *L, int idx)
 {
@@ -131,9 +148,14 @@ static void free_diag(lua_State *L, int idx)
 
 /* ------------------------------------------------------------- model */
 
+/* A model and the scratch the module classifies with (a Lua state is one
+ * thread).  Sessions count as users: a model closed (or collected) while
+ * sessions use it is freed with the last of them. */
 typedef struct model_box {
     kefu_model *m;
     kefu_scratch *s;
+    uint32_t users;   /* live sessions */
+    int closed;
 } model_box;
 
 static model_box *check_model(lua_State *L)
@@ -141,12 +163,28 @@ static model_box *check_model(lua_State *L)
     return luaL_checkudata(L, 1, MT_MODEL);
 }
 
+static int model_dead(const model_box *b)
+{
+    return !b->m || b->closed;
+}
+
 static void model_release(model_box *b)
 {
     kefu_scratch_free(b->s);
     b->s = NULL;
-    kefu_model_free(b->m);
-    b->m = NULL;
+    b->closed = 1;
+    if (b->users == 0) {
+        kefu_model_free(b->m);
+        b->m = NULL;
+    }
+}
+
+static void model_unuse(model_box *b)
+{
+    if (--b->users == 0 && b->closed) {
+        kefu_model_free(b->m);
+        b->m = NULL;
+    }
 }
 
 static int model_close(lua_State *L)
@@ -158,8 +196,7 @@ static int model_close(lua_State *L)
 static model_box *new_model_box(lua_State *L)
 {
     model_box *b = newbox(L, sizeof *b);
-    b->m = NULL;
-    b->s = NULL;
+    memset(b, 0, sizeof *b);
     luaL_getmetatable(L, MT_MODEL);
     lua_setmetatable(L, -2);
     return b;
@@ -314,7 +351,7 @@ static int l_model_save(lua_State *L)
 {
     model_box *b = check_model(L);
     const char *path = luaL_checkstring(L, 2);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     kefu_diag *d = new_diag(L);
     int rc = kefu_model_save(b->m, path, d);
@@ -335,7 +372,7 @@ static int l_model_save(lua_State *L)
 static int l_model_name(lua_State *L)
 {
     model_box *b = check_model(L);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     lua_pushstring(L, kefu_model_name(b->m));
     return 1;
@@ -344,7 +381,7 @@ static int l_model_name(lua_State *L)
 static int l_model_intents(lua_State *L)
 {
     model_box *b = check_model(L);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     size_t n = kefu_model_intent_count(b->m);
     lua_createtable(L, (int)n, 0);
@@ -359,7 +396,7 @@ static int l_model_intent_skills(lua_State *L)
 {
     model_box *b = check_model(L);
     const char *name = luaL_checkstring(L, 2);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     size_t n = kefu_model_intent_count(b->m), i;
     for (i = 0; i < n; i++)
@@ -379,7 +416,7 @@ static int l_model_intent_skills(lua_State *L)
 static int l_model_entity_names(lua_State *L)
 {
     model_box *b = check_model(L);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     size_t n = kefu_model_entity_count(b->m);
     lua_createtable(L, (int)n, 0);
@@ -452,7 +489,7 @@ static int l_model_classify(lua_State *L)
     kefu_intent_result r;
     int rc;
 
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "top");
@@ -512,7 +549,7 @@ static int l_model_entities(lua_State *L)
     model_box *b = check_model(L);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     int rc = kefu_entities_extract(b->s, text, len);
     if (rc != KEFU_OK)
@@ -531,7 +568,7 @@ static int l_model_explain(lua_State *L)
     kefu_explain_item items[64];
     kefu_intent_result r;
 
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     if (limit < 1 || limit > 64)
         return push_error(L, KEFU_E_ARG, "limit must be 1..64");
@@ -573,7 +610,7 @@ static int l_model_emotion(lua_State *L)
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
     kefu_emotion e;
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     memset(&e, 0, sizeof e);
     e.size = sizeof e;
@@ -592,7 +629,7 @@ static int l_model_redact(lua_State *L)
     model_box *b = check_model(L);
     size_t len, rlen = 0;
     const char *text = luaL_checklstring(L, 2, &len);
-    if (!b->m)
+    if (model_dead(b))
         return closed_error(L, "model");
     int rc = kefu_redact(b->s, text, len);
     if (rc != KEFU_OK)
@@ -622,7 +659,7 @@ static int l_model_redact(lua_State *L)
 static int l_model_tostring(lua_State *L)
 {
     model_box *b = check_model(L);
-    if (!b->m)
+    if (model_dead(b))
         lua_pushstring(L, "kefu.model (closed)");
     else
         lua_pushfstring(L, "kefu.model (%s, %d intents)", kefu_model_name(b->m),
@@ -791,7 +828,7 @@ static int finish_rules(lua_State *L, rules_box *b, int rc, kefu_diag *d)
 static int l_model_rules(lua_State *L)
 {
     model_box *m = check_model(L);
-    if (!m->m)
+    if (model_dead(m))
         return closed_error(L, "model");
     rules_box *b = new_rules_box(L);
     kefu_ruleset *rs = kefu_model_rules(m->m);
@@ -807,7 +844,7 @@ static int l_rules_load(lua_State *L)
 {
     model_box *m = check_model(L);
     const char *path = luaL_checkstring(L, 2);
-    if (!m->m)
+    if (model_dead(m))
         return closed_error(L, "model");
     rules_box *b = new_rules_box(L);
     kefu_diag *d = new_diag(L);
@@ -821,7 +858,7 @@ static int l_rules_compile(lua_State *L)
     size_t len;
     const char *yaml = luaL_checklstring(L, 2, &len);
     const char *name = luaL_optstring(L, 3, NULL);
-    if (!m->m)
+    if (model_dead(m))
         return closed_error(L, "model");
     rules_box *b = new_rules_box(L);
     kefu_diag *d = new_diag(L);
@@ -861,22 +898,25 @@ static int l_rules_fact_type(lua_State *L)
     return 1;
 }
 
-/* Sets one fact from the value at the top of the stack. */
-static int set_fact(lua_State *L, rules_box *b, const char *k, size_t klen)
+/* Sets one fact from the value at the top of the stack; the type comes
+ * from the value, and from the rule set's schema (rs may be NULL) where a
+ * Lua value fits two fact types (number/duration, the two lists). */
+static int set_fact(lua_State *L, kefu_facts *facts, const kefu_ruleset *rs,
+                    const char *k, size_t klen)
 {
-    int ft = kefu_ruleset_fact_type(b->rs, k, klen);
+    int ft = rs ? kefu_ruleset_fact_type(rs, k, klen) : 0;
     switch (lua_type(L, -1)) {
     case LUA_TBOOLEAN:
-        return kefu_facts_set_bool(b->facts, k, klen, lua_toboolean(L, -1));
+        return kefu_facts_set_bool(facts, k, klen, lua_toboolean(L, -1));
     case LUA_TNUMBER:
         if (ft == KEFU_FACT_DURATION)
-            return kefu_facts_set_duration(b->facts, k, klen,
+            return kefu_facts_set_duration(facts, k, klen,
                                            (int64_t)lua_tonumber(L, -1));
-        return kefu_facts_set_number(b->facts, k, klen, lua_tonumber(L, -1));
+        return kefu_facts_set_number(facts, k, klen, lua_tonumber(L, -1));
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
-        return kefu_facts_set_string(b->facts, k, klen, s, n);
+        return kefu_facts_set_string(facts, k, klen, s, n);
     }
     case LUA_TTABLE: {
         enum { MAXN = 64 };
@@ -911,8 +951,8 @@ static int set_fact(lua_State *L, rules_box *b, const char *k, size_t klen)
             lua_pop(L, 1);
         }
         if (strings)
-            return kefu_facts_set_strings(b->facts, k, klen, items, lens, n);
-        return kefu_facts_set_numbers(b->facts, k, klen, nums, n);
+            return kefu_facts_set_strings(facts, k, klen, items, lens, n);
+        return kefu_facts_set_numbers(facts, k, klen, nums, n);
     }
     default:
         return KEFU_E_TYPE;
@@ -961,7 +1001,7 @@ static int l_rules_evaluate(lua_State *L)
         }
         size_t klen;
         const char *k = lua_tolstring(L, -2, &klen);
-        rc = set_fact(L, b, k, klen);
+        rc = set_fact(L, b->facts, b->rs, k, klen);
         if (rc != KEFU_OK) {
             char buf[512];
             const kefu_diag *d = kefu_facts_diag(b->facts);
@@ -1065,6 +1105,387 @@ static int l_rules_evaluate(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------- sessions */
+
+#define MT_SESSION "kefu.session"
+
+typedef struct session_box {
+    kefu_session *s;
+    model_box *mb;            /* kept alive by the user value */
+    kefu_rules_slot *slot;    /* the session's rules, NULL: the model's */
+} session_box;
+
+static int session_close(lua_State *L)
+{
+    session_box *b = luaL_checkudata(L, 1, MT_SESSION);
+    if (b->s) {
+        kefu_session_free(b->s);
+        b->s = NULL;
+        kefu_rules_slot_free(b->slot);
+        b->slot = NULL;
+        model_unuse(b->mb);
+        b->mb = NULL;
+    }
+    return 0;
+}
+
+#define SESSION_OR_CLOSED(L, b)                                       \
+    session_box *b = luaL_checkudata(L, 1, MT_SESSION);                \
+    if (!b->s)                                                         \
+        return closed_error(L, "session")
+
+/* Uses the rule set of the rules box at idx (nil: the model's rules). */
+static int session_rules(lua_State *L, session_box *b, int idx)
+{
+    kefu_rules_slot *slot = NULL;
+    if (!lua_isnoneornil(L, idx)) {
+        rules_box *r = luaL_checkudata(L, idx, MT_RULES);
+        if (!r->rs)
+            return KEFU_E_STATE;
+        int rc = kefu_rules_slot_new(&slot, r->rs, NULL);
+        if (rc != KEFU_OK)
+            return rc;
+    }
+    int rc = kefu_session_use_rules(b->s, slot);
+    if (rc != KEFU_OK) {
+        kefu_rules_slot_free(slot);
+        return rc;
+    }
+    kefu_rules_slot_free(b->slot);
+    b->slot = slot;
+    return KEFU_OK;
+}
+
+/* Pushes a new session of the model at index 1; nil, msg, code on error. */
+static int new_session(lua_State *L, int rules_idx)
+{
+    model_box *mb = check_model(L);
+    if (model_dead(mb))
+        return closed_error(L, "model");
+    session_box *b = newbox(L, sizeof *b);
+    memset(b, 0, sizeof *b);
+    luaL_getmetatable(L, MT_SESSION);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, 1);
+    keep_ref(L, -2);
+    int rc = kefu_session_new(&b->s, mb->m, NULL);
+    if (rc != KEFU_OK)
+        return push_error(L, rc, NULL);
+    b->mb = mb;
+    mb->users++;
+    if (rules_idx && (rc = session_rules(L, b, rules_idx)) != KEFU_OK) {
+        lua_pushcfunction(L, session_close);
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 0);
+        return push_error(L, rc, NULL);
+    }
+    return 1;
+}
+
+/* m:session([{rules = ruleset}]) */
+static int l_model_session(lua_State *L)
+{
+    int rules_idx = 0;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "rules");
+        rules_idx = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+    }
+    return new_session(L, rules_idx);
+}
+
+/* s:use_rules(ruleset | nil) */
+static int l_session_use_rules(lua_State *L)
+{
+    SESSION_OR_CLOSED(L, b);
+    int rc = session_rules(L, b, 2);
+    if (rc != KEFU_OK)
+        return push_diag_error(L, rc, kefu_session_diag(b->s));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const kefu_ruleset *session_schema(session_box *b)
+{
+    const kefu_ruleset *rs = kefu_session_ruleset(b->s);
+    return rs ? rs : kefu_model_rules(b->mb->m);
+}
+
+/* s:set_fact(name, value) for host-declared facts; nil unsets */
+static int l_session_set_fact(lua_State *L)
+{
+    SESSION_OR_CLOSED(L, b);
+    size_t klen;
+    const char *k = luaL_checklstring(L, 2, &klen);
+    kefu_facts *f = kefu_session_facts(b->s);
+    int rc;
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    if (!f)
+        return push_error(L, KEFU_E_STATE, "session has no facts");
+    rc = lua_isnil(L, 3) ? kefu_facts_unset(f, k, klen)
+                         : set_fact(L, f, session_schema(b), k, klen);
+    if (rc != KEFU_OK) {
+        const kefu_diag *d = kefu_facts_diag(f);
+        return push_diag_error(L, rc, d && kefu_diag_status(d) == rc ? d : NULL);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const char *action_name(uint32_t t)
+{
+    static const char *const names[] = { "", "escalate", "priority",
+                                         "suggest", "flag", "lock", "tag",
+                                         "stop" };
+    return t <= 7 ? names[t] : "";
+}
+
+/* Pushes the actions of a rules result as `kefu triage` prints them. */
+static void push_actions(lua_State *L, const kefu_rules_result *res,
+                         const kefu_ruleset *rs)
+{
+    uint32_t n = rs ? kefu_rules_result_action_count(res) : 0;
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        kefu_rule_action a;
+        memset(&a, 0, sizeof a);
+        a.size = sizeof a;
+        if (kefu_rules_result_action(res, i, &a) != KEFU_OK)
+            continue;
+        lua_createtable(L, 0, 5);
+        set_str(L, "type", action_name(a.type));
+        set_str(L, "rule", kefu_ruleset_rule_name(rs, a.rule));
+        switch (a.type) {
+        case KEFU_ACTION_ESCALATE:
+            set_str(L, "queue", a.queue);
+            set_str(L, "skill", a.skill);
+            set_str(L, "tier", a.tier);
+            break;
+        case KEFU_ACTION_PRIORITY:
+            set_int(L, a.raise ? "raise" : "set", a.value);
+            break;
+        case KEFU_ACTION_SUGGEST: set_str(L, "script", a.arg); break;
+        case KEFU_ACTION_FLAG: set_str(L, "reason", a.arg); break;
+        case KEFU_ACTION_TAG: set_str(L, "tag", a.arg); break;
+        default: break;
+        }
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+static void push_slots(lua_State *L, const kefu_session *s)
+{
+    const char *name, *value;
+    lua_newtable(L);
+    for (size_t i = 0; kefu_session_slot(s, i, &name, &value) == KEFU_OK; i++)
+        set_str(L, name, value);
+}
+
+/* s:turn(text [, {time_ms=, channel=, customer={tier=, value=, risk=},
+ *   external_emotion=, wait_ms=, contacts_7d=, bot_failed=, trace=,
+ *   facts={...}}]) -> the fields of a `kefu triage` output line */
+static int l_session_turn(lua_State *L)
+{
+    enum { MAXRISK = 32 };
+    SESSION_OR_CLOSED(L, b);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    const char *risk[MAXRISK];
+    kefu_turn t;
+    kefu_triage r;
+    int rc, trace = 0;
+
+    kefu_turn_init(&t);
+    if (lua_istable(L, 3)) {
+        t.time_ms = (int64_t)opt_field_number(L, 3, "time_ms", 0);
+        t.channel = opt_field_string(L, 3, "channel");
+        t.external_emotion = (int32_t)opt_field_number(L, 3, "external_emotion", -1);
+        t.wait_ms = (int64_t)opt_field_number(L, 3, "wait_ms", -1);
+        t.contacts_7d = (uint32_t)opt_field_number(L, 3, "contacts_7d", 0);
+        lua_getfield(L, 3, "bot_failed");
+        t.bot_failed = lua_toboolean(L, -1) ? 1 : 0;
+        lua_getfield(L, 3, "trace");
+        trace = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+        t.flags = trace ? KEFU_TURN_TRACE : 0;
+        lua_getfield(L, 3, "customer");   /* stays on the stack */
+        if (lua_istable(L, -1)) {
+            int c = lua_gettop(L);
+            t.customer_tier = opt_field_string(L, c, "tier");
+            t.customer_value = opt_field_number(L, c, "value", 0);
+            lua_getfield(L, c, "risk");   /* stays on the stack */
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                risk[0] = lua_tostring(L, -1);
+                t.customer_risk_count = 1;
+            } else if (lua_istable(L, -1)) {
+                size_t n = lua_rawlen(L, -1);
+                for (size_t i = 0; i < n && i < MAXRISK; i++) {
+                    lua_rawgeti(L, -1, (int)i + 1);
+                    if (lua_type(L, -1) == LUA_TSTRING)
+                        risk[t.customer_risk_count++] = lua_tostring(L, -1);
+                    lua_pop(L, 1);  /* still referenced by the table */
+                }
+            }
+            t.customer_risk = risk;
+        }
+        lua_getfield(L, 3, "facts");
+        if (lua_istable(L, -1)) {
+            kefu_facts *f = kefu_session_facts(b->s);
+            int ft = lua_gettop(L);
+            lua_pushnil(L);
+            while (f && lua_next(L, ft)) {
+                if (lua_type(L, -2) != LUA_TSTRING) {
+                    lua_pop(L, 2);
+                    return push_error(L, KEFU_E_ARG, "fact names must be strings");
+                }
+                size_t klen;
+                const char *k = lua_tolstring(L, -2, &klen);
+                rc = set_fact(L, f, session_schema(b), k, klen);
+                if (rc != KEFU_OK) {
+                    const kefu_diag *d = kefu_facts_diag(f);
+                    return push_diag_error(L, rc, d && kefu_diag_status(d) == rc ? d : NULL);
+                }
+                lua_pop(L, 1);
+            }
+        }
+    }
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    rc = kefu_session_turn(b->s, text, len, &t, &r);
+    if (rc != KEFU_OK)
+        return push_diag_error(L, rc, kefu_session_diag(b->s));
+
+    lua_createtable(L, 0, 20);
+    set_int(L, "turn", r.turn);
+    set_str(L, "intent", r.intent);
+    set_num(L, "confidence", r.confidence);
+    set_num(L, "margin", r.margin);
+    set_bool(L, "out_of_scope", r.out_of_scope != 0);
+    push_entities(L, kefu_session_scratch(b->s));
+    lua_setfield(L, -2, "entities");
+    set_int(L, "missing_slots", r.missing_slots);
+    push_emotion(L, r.emotion, r.negativity);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "negativity");  /* kept at the top level, as kefu triage */
+    lua_setfield(L, -2, "emotion");
+    set_num(L, "negativity", r.negativity);
+    set_num(L, "level", r.level);
+    set_num(L, "trend", r.trend);
+    const kefu_rules_result *res = kefu_session_rules(b->s);
+    const kefu_ruleset *rs = kefu_session_ruleset(b->s);
+    uint32_t n = rs ? kefu_rules_result_fired_count(res) : 0;
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        lua_pushstring(L, kefu_ruleset_rule_name(rs, kefu_rules_result_fired(res, i)));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "rules");
+    push_actions(L, res, rs);
+    lua_setfield(L, -2, "actions");
+    set_bool(L, "escalated", r.escalated != 0);
+    set_bool(L, "locked", r.locked != 0);
+    lua_createtable(L, 0, 4);
+    lua_newtable(L);
+    const char *sk;
+    for (size_t i = 0; (sk = kefu_session_route_skill(b->s, i)); i++) {
+        lua_pushstring(L, sk);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "skills");
+    set_str(L, "queue", r.route_queue);
+    set_str(L, "tier", r.route_tier);
+    set_int(L, "priority", r.route_priority);
+    lua_setfield(L, -2, "route");
+    push_slots(L, b->s);
+    lua_setfield(L, -2, "slots");
+    if (trace && rs) {
+        uint32_t nr = kefu_ruleset_rule_count(rs);
+        lua_createtable(L, (int)nr, 0);
+        for (uint32_t i = 0; i < nr; i++) {
+            char buf[2048];
+            size_t need = kefu_rules_result_explain(res, i, buf, sizeof buf);
+            if (need >= sizeof buf) {
+                char *big = newbox(L, need + 1);
+                kefu_rules_result_explain(res, i, big, need + 1);
+                lua_pushlstring(L, big, need);
+                lua_remove(L, -2);
+            } else {
+                lua_pushlstring(L, buf, need);
+            }
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        lua_setfield(L, -2, "trace");
+    }
+    return 1;
+}
+
+static int l_session_slots(lua_State *L)
+{
+    SESSION_OR_CLOSED(L, b);
+    push_slots(L, b->s);
+    return 1;
+}
+
+/* s:dump() -> blob (a string; the buffer is Lua memory) */
+static int l_session_dump(lua_State *L)
+{
+    SESSION_OR_CLOSED(L, b);
+    size_t need = 0;
+    int rc = kefu_session_dump(b->s, NULL, 0, &need);
+    if (rc != KEFU_OK && rc != KEFU_E_BUFFER)
+        return push_diag_error(L, rc, kefu_session_diag(b->s));
+    uint8_t *buf = lua_newuserdata(L, need ? need : 1);
+    rc = kefu_session_dump(b->s, buf, need, &need);
+    if (rc != KEFU_OK)
+        return push_diag_error(L, rc, kefu_session_diag(b->s));
+    lua_pushlstring(L, (const char *)buf, need);
+    return 1;
+}
+
+/* s:restore(blob) -> true | nil, msg, code (the session is unchanged) */
+static int l_session_restore(lua_State *L)
+{
+    SESSION_OR_CLOSED(L, b);
+    size_t len;
+    const char *blob = luaL_checklstring(L, 2, &len);
+    int rc = kefu_session_restore(b->s, (const uint8_t *)blob, len);
+    if (rc != KEFU_OK)
+        return push_diag_error(L, rc, kefu_session_diag(b->s));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* kefu.restore(model, blob [, {rules = ruleset}]) -> a new session */
+static int l_restore(lua_State *L)
+{
+    size_t len;
+    luaL_checkudata(L, 1, MT_MODEL);
+    const char *blob = luaL_checklstring(L, 2, &len);
+    int rules_idx = 0;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "rules");
+        rules_idx = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+    }
+    int n = new_session(L, rules_idx);
+    if (n != 1)
+        return n;
+    session_box *b = lua_touserdata(L, -1);
+    int rc = kefu_session_restore(b->s, (const uint8_t *)blob, len);
+    if (rc != KEFU_OK) {
+        char buf[1024];
+        const kefu_diag *d = kefu_session_diag(b->s);
+        if (d && kefu_diag_status(d) != KEFU_OK)
+            kefu_diag_format(d, buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "%s", kefu_strerror(rc));
+        lua_pushcfunction(L, session_close);
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 0);
+        return push_error(L, rc, buf);
+    }
+    return 1;
+}
+
 /* ----------------------------------------------------------- router */
 
 typedef struct router_box { kefu_router *r; } router_box;
@@ -1091,7 +1512,7 @@ static int l_router(lua_State *L)
     const kefu_model *m = NULL;
     if (!lua_isnoneornil(L, 1)) {
         model_box *mb = check_model(L);
-        if (!mb->m)
+        if (model_dead(mb))
             return closed_error(L, "model");
         m = mb->m;
     }
@@ -1678,6 +2099,7 @@ static const luaL_Reg model_methods[] = {
     { "name", l_model_name },
     { "save", l_model_save },
     { "rules", l_model_rules },
+    { "session", l_model_session },
     { "close", model_close },
     { NULL, NULL }
 };
@@ -1687,6 +2109,17 @@ static const luaL_Reg rules_methods[] = {
     { "rule_names", l_rules_names },
     { "fact_type", l_rules_fact_type },
     { "close", rules_close },
+    { NULL, NULL }
+};
+
+static const luaL_Reg session_methods[] = {
+    { "turn", l_session_turn },
+    { "dump", l_session_dump },
+    { "restore", l_session_restore },
+    { "slots", l_session_slots },
+    { "set_fact", l_session_set_fact },
+    { "use_rules", l_session_use_rules },
+    { "close", session_close },
     { NULL, NULL }
 };
 
@@ -1740,6 +2173,7 @@ static const luaL_Reg functions[] = {
     { "train", l_train },
     { "rules_load", l_rules_load },
     { "rules_compile", l_rules_compile },
+    { "restore", l_restore },
     { "router", l_router },
     { "emotion_track", l_emotion_track },
     { "erlang_c", l_erlang_c },
@@ -1793,6 +2227,7 @@ int luaopen_kefu(lua_State *L)
                           KEFU_VERSION_MAJOR);
     new_class(L, MT_MODEL, model_methods, model_close, l_model_tostring);
     new_class(L, MT_RULES, rules_methods, rules_close, NULL);
+    new_class(L, MT_SESSION, session_methods, session_close, NULL);
     new_class(L, MT_ROUTER, router_methods, router_close, NULL);
     new_class(L, MT_TRACK, track_methods, track_close, NULL);
     luaL_newmetatable(L, MT_TEXT);

@@ -493,6 +493,243 @@ test("staffing", function()
   eq(select(3, kefu.erlang_c(1.0, 100, 50, 20)), kefu.E_LIMIT)
 end)
 
+local SESSION_MODEL = TINY .. [[
+facts:
+  vip: bool
+rules:
+  mode: all
+  list:
+    - name: angry
+      when: emotion.anger > 80
+      then: {escalate: {queue: human, tier: senior}, priority: {raise: 2}, tag: angry}
+    - name: vip_refund
+      when: vip and intent == "refund"
+      then: {suggest: vip_script}
+    - name: asked_twice
+      when: session.turns >= 2 and intent == "refund"
+      then: {flag: repeat}
+]]
+
+test("session: turns, counters, rules, route", function()
+  local sm = assert(kefu.load_buffer(SESSION_MODEL, "s.yaml"))
+  local s = assert(sm:session())
+  local r = assert(s:turn("我要退款", {time_ms = 1000, channel = "chat"}))
+  eq(r.turn, 1); eq(r.intent, "refund"); eq(r.missing_slots, 1)
+  eq(r.route.skills[1], "billing"); eq(r.route.skills[2], "returns")
+  eq(#r.rules, 0)
+  r = assert(s:turn("气死我了!!! 退款，订单号 12345678", {time_ms = 2000, trace = true}))
+  eq(r.turn, 2)
+  local fired = table.concat(r.rules, ",")
+  assert(fired:find("angry") and fired:find("asked_twice"), fired)
+  eq(r.escalated, true); eq(r.route.queue, "human"); eq(r.route.tier, "senior")
+  eq(r.missing_slots, 0); eq(r.slots.order_id, "12345678")
+  eq(r.entities[1].name, "order_id")
+  assert(r.emotion.anger > 80); eq(r.emotion.negativity, nil)
+  assert(r.negativity > 0)
+  eq(#r.trace, 3)
+  assert(r.trace[1]:find("^angry: fired"), r.trace[1])
+  local pr
+  for _, a in ipairs(r.actions) do if a.type == "priority" then pr = a end end
+  eq(pr.raise, 2)
+  eq(s:slots().order_id, "12345678")
+  -- host facts
+  assert(s:set_fact("vip", true))
+  r = assert(s:turn("refund please", {time_ms = 3000, customer = {tier = "vip", value = 5, risk = "fraud"}}))
+  assert(table.concat(r.rules, ","):find("vip_refund"))
+  r = assert(s:turn("refund please", {time_ms = 3001, facts = {vip = false}}))
+  assert(not table.concat(r.rules, ","):find("vip_refund"))
+  eq(select(3, s:set_fact("no.such", 1)), kefu.E_UNKNOWN)
+  assert(s:set_fact("vip", nil))
+  -- errors leave the session unchanged
+  local blob = s:dump()
+  local v, msg, code = s:turn("hello", {time_ms = 10})
+  eq(v, nil); eq(code, kefu.E_ARG); assert(#msg > 0)
+  eq(select(3, s:turn("\255", {time_ms = 4000})), kefu.E_UTF8)
+  eq(s:dump(), blob)
+  s:close(); s:close()
+  eq(select(3, s:turn("x")), kefu.E_STATE)
+  sm:close()
+end)
+
+test("session: dump, restore, rules, lifetimes", function()
+  local sm = assert(kefu.load_buffer(SESSION_MODEL))
+  local a = assert(sm:session())
+  assert(a:turn("我要退款", {time_ms = 1}))
+  assert(a:turn("订单号 12345678", {time_ms = 2}))
+  local blob = assert(a:dump())
+  local b = assert(kefu.restore(sm, blob))
+  eq(b:slots().order_id, "12345678")
+  local ra = a:turn("太慢了!!!", {time_ms = 3})
+  local rb = b:turn("太慢了!!!", {time_ms = 3})
+  eq(ra.turn, 3); eq(rb.turn, 3)
+  eq(ra.level, rb.level); eq(ra.intent, rb.intent)
+  local bad = blob:sub(1, 30) .. string.char((blob:byte(31) + 1) % 256) .. blob:sub(32)
+  local before = b:dump()
+  local ok, msg, code = b:restore(bad)
+  assert(code == kefu.E_CORRUPT or code == kefu.E_VERSION, tostring(code))
+  eq(b:dump(), before)
+  eq(select(3, kefu.restore(sm, blob:sub(1, 10))), kefu.E_CORRUPT)
+  assert(b:restore(blob))
+  -- rules of the session: a compiled set, then back to the model's
+  local rs = assert(kefu.rules_compile(sm, (RULES:gsub("emotion.anger > 80", "emotion.anger > 99"))))
+  local c = assert(sm:session({rules = rs}))
+  rs:close()   -- the session holds its own reference
+  eq(#c:turn("气死我了!!!").rules, 0)
+  assert(c:use_rules(nil))
+  eq(c:turn("气死我了!!!", {time_ms = 1}).rules[1], "angry")
+  assert(c:use_rules(assert(kefu.rules_compile(sm, RULES))))
+  eq(c:turn("气死我了!!!", {time_ms = 2}).rules[1], "angry")
+  -- the model closed (or collected) while sessions live: they go on,
+  -- the model is freed with the last of them
+  sm:close()
+  eq(select(3, sm:classify("x")), kefu.E_STATE)
+  eq(select(3, sm:session()), kefu.E_STATE)
+  eq(a:turn("hello there", {time_ms = 10}).intent, "greeting")
+  a:close(); b:close()
+  sm = nil
+  collectgarbage("collect")
+  eq(c:turn("hello there", {time_ms = 10}).intent, "greeting")
+  c = nil
+  collectgarbage("collect")
+  -- sessions left to the collector together with their model
+  local m2 = assert(kefu.load_buffer(SESSION_MODEL))
+  local keep = {}
+  for i = 1, 5 do keep[i] = m2:session(); keep[i]:turn("hello") end
+  m2, keep = nil, nil
+  collectgarbage("collect")
+end)
+
+-- A minimal JSON reader for comparing with `kefu triage` output.
+local function json_decode(str)
+  local pos = 1
+  local function ws() pos = str:find("[^ \t\r\n]", pos) or #str + 1 end
+  local value
+  local function utf8char(cp)
+    if cp < 0x80 then return string.char(cp) end
+    if cp < 0x800 then return string.char(0xC0 + math.floor(cp / 64), 0x80 + cp % 64) end
+    if cp < 0x10000 then
+      return string.char(0xE0 + math.floor(cp / 4096), 0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+    end
+    return string.char(0xF0 + math.floor(cp / 262144), 0x80 + math.floor(cp / 4096) % 64,
+                       0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+  end
+  local function str_()
+    local out = {}
+    pos = pos + 1
+    while true do
+      local c = str:sub(pos, pos)
+      if c == '"' then pos = pos + 1; return table.concat(out) end
+      if c == "\\" then
+        local e = str:sub(pos + 1, pos + 1)
+        local map = {b = "\b", f = "\f", n = "\n", r = "\r", t = "\t"}
+        if e == "u" then
+          local cp = tonumber(str:sub(pos + 2, pos + 5), 16)
+          pos = pos + 6
+          if cp >= 0xD800 and cp < 0xDC00 then
+            local lo = tonumber(str:sub(pos + 2, pos + 5), 16)
+            cp = 0x10000 + (cp - 0xD800) * 1024 + (lo - 0xDC00)
+            pos = pos + 6
+          end
+          out[#out + 1] = utf8char(cp)
+        else
+          out[#out + 1] = map[e] or e
+          pos = pos + 2
+        end
+      else
+        out[#out + 1] = c
+        pos = pos + 1
+      end
+    end
+  end
+  function value()
+    ws()
+    local c = str:sub(pos, pos)
+    if c == "{" then
+      local t = {}
+      pos = pos + 1; ws()
+      if str:sub(pos, pos) == "}" then pos = pos + 1; return t end
+      while true do
+        ws(); local k = str_(); ws(); pos = pos + 1
+        t[k] = value(); ws()
+        local d = str:sub(pos, pos); pos = pos + 1
+        if d == "}" then return t end
+      end
+    elseif c == "[" then
+      local t = {}
+      pos = pos + 1; ws()
+      if str:sub(pos, pos) == "]" then pos = pos + 1; return t end
+      while true do
+        t[#t + 1] = value(); ws()
+        local d = str:sub(pos, pos); pos = pos + 1
+        if d == "]" then return t end
+      end
+    elseif c == '"' then return str_()
+    elseif str:sub(pos, pos + 3) == "true" then pos = pos + 4; return true
+    elseif str:sub(pos, pos + 4) == "false" then pos = pos + 5; return false
+    elseif str:sub(pos, pos + 3) == "null" then pos = pos + 4; return nil
+    else
+      local num = str:match("^-?[%d%.eE+-]+", pos)
+      pos = pos + #num
+      return tonumber(num)
+    end
+  end
+  return value()
+end
+
+test("session output matches kefu triage", function()
+  local cli = ROOT .. "/build/default/bin/kefu"
+  local conv = ROOT .. "/examples/conversations.jsonl"
+  local model = ROOT .. "/examples/default-model.yaml"
+  local f = io.open(cli) if not f then print("     (no kefu CLI; skipped)") return end
+  f:close()
+  local dm = kefu.load(model)
+  if not dm then print("     (default model not loadable; skipped)") return end
+  local p = assert(io.popen("'" .. cli .. "' triage -m '" .. model .. "' '" .. conv .. "'"))
+  local want = {}
+  for line in p:lines() do want[#want + 1] = json_decode(line) end
+  p:close()
+  local sessions, n = {}, 0
+  for line in io.lines(conv) do
+    local rec = json_decode(line)
+    n = n + 1
+    local s = sessions[rec.conversation]
+    if not s then s = assert(dm:session()); sessions[rec.conversation] = s end
+    local r = assert(s:turn(rec.text, {time_ms = rec.time_ms, channel = rec.channel,
+                                      customer = rec.customer}))
+    local w = want[n]
+    local where = "line " .. n .. ": "
+    eq(r.turn, w.turn, where .. "turn")
+    eq(r.intent, w.intent, where .. "intent")
+    near(r.confidence, w.confidence, 6e-5, where .. "confidence")
+    eq(r.out_of_scope, w.out_of_scope, where .. "oos")
+    eq(#r.entities, #w.entities, where .. "entities")
+    for i, e in ipairs(r.entities) do
+      eq(e.name, w.entities[i].name); eq(e.value, w.entities[i].value)
+      eq(e.char_start, w.entities[i].chars[1]); eq(e.char_end, w.entities[i].chars[2])
+    end
+    eq(r.missing_slots, w.missing_slots, where .. "missing_slots")
+    for _, c in ipairs(kefu.emotions) do near(r.emotion[c], w.emotion[c], 0.051, where .. c) end
+    near(r.negativity, w.negativity, 0.051, where .. "negativity")
+    near(r.level, w.level, 0.051, where .. "level")
+    near(r.trend, w.trend, 0.0051, where .. "trend")
+    eq(table.concat(r.rules, ","), table.concat(w.rules, ","), where .. "rules")
+    eq(#r.actions, #w.actions, where .. "actions")
+    for i, a in ipairs(r.actions) do
+      for k, v in pairs(w.actions[i]) do eq(a[k], v, where .. "action " .. k) end
+      for k, v in pairs(a) do eq(w.actions[i][k], v, where .. "action " .. k) end
+    end
+    eq(r.escalated, w.escalated, where .. "escalated")
+    eq(r.locked, w.locked, where .. "locked")
+    eq(table.concat(r.route.skills, ","), table.concat(w.route.skills, ","), where .. "skills")
+    eq(r.route.queue, w.route.queue); eq(r.route.tier, w.route.tier)
+    eq(r.route.priority, w.route.priority)
+  end
+  eq(n, #want, "line count")
+  assert(n > 0)
+  for _, s in pairs(sessions) do s:close() end
+  dm:close()
+end)
+
 test("default model, when it loads", function()
   local dm = kefu.load(ROOT .. "/examples/default-model.yaml")
   if not dm then print("     (default model not loadable; skipped)") return end
