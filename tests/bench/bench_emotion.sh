@@ -83,22 +83,24 @@ echo
 cat $D/tweeteval_emotion/val.tsv $D/goemotions_ekman/val.tsv $D/smp2020_ewect/virus_val.tsv \
     $D/smp2020_ewect/usual_val.tsv | awk -F'\t' 'length($2) <= 60' > $B/emotion/short.tsv
 cat $D/tweeteval_emotion/val.tsv $D/smp2020_ewect/virus_val.tsv > $B/emotion/mixed.tsv
-ks=$(taskset -c 0 $B/bench_emotion speed $T $B/emotion/short.tsv 2>/dev/null || $B/bench_emotion speed $T $B/emotion/short.tsv)
-km=$(taskset -c 0 $B/bench_emotion speed $T $B/emotion/mixed.tsv 2>/dev/null || $B/bench_emotion speed $T $B/emotion/mixed.tsv)
-if [ $peers = 1 ]; then
-  vs=$(NODE_PATH=$B/node_modules taskset -c 0 node tests/bench/emotion_peers.js speed $T $B/emotion/short.tsv 2>/dev/null ||
-       NODE_PATH=$B/node_modules node tests/bench/emotion_peers.js speed $T $B/emotion/short.tsv)
-  vm=$(NODE_PATH=$B/node_modules taskset -c 0 node tests/bench/emotion_peers.js speed $T $B/emotion/mixed.tsv 2>/dev/null ||
-       NODE_PATH=$B/node_modules node tests/bench/emotion_peers.js speed $T $B/emotion/mixed.tsv)
-else
-  vs="skipped"; vm="skipped"
-fi
+# the service messages of the data-driven cases (short chat turns, zh + en)
+for f in tests/cases/emotion/*/input.txt; do head -c 200 "$f"; echo; done | grep -v '^$' > $B/emotion/service.tsv
+speed() { taskset -c 0 "$@" 2>/dev/null || "$@"; }
+sv() { speed $B/bench_emotion speed $T $1 | awk '{printf "%.0f k msgs/s (%s ns/msg, %.0f bytes)", $1/1000, $5, $10}'; }
+tv() { speed $B/bench_emotion text $T $1 | awk '{printf "%.0f k msgs/s (%s ns/msg)", $1/1000, $5}'; }
+pv() { NODE_PATH=$B/node_modules speed node tests/bench/emotion_peers.js speed $T $1 | awk '{printf "%.1f k msgs/s (%s ns/msg)", $1/1000, $3}'; }
 echo
-echo "Throughput on one core (`taskset -c 0`, CPU time of the scoring calls, texts in memory):"
+echo 'Throughput on one core (`taskset -c 0`; CPU time of the scoring calls, texts in memory; the'
+echo 'text stage column is kefu_text_run alone, the share of normalisation and tokenising):'
 echo
-echo "| texts | kefu_emotion_score (C) | vader-sentiment (node $(node --version 2>/dev/null)) |"
-echo "|---|---|---|"
-echo "| short messages (<= 60 bytes, $(wc -l < $B/emotion/short.tsv) from the val files) | $ks | $vs |"
-echo "| tweets and Weibo posts (tweeteval + smp2020 virus val) | $km | $vm |"
+echo "| texts | kefu_emotion_score (C) | of which text stage | vader-sentiment (node $(node --version 2>/dev/null)) |"
+echo "|---|---|---|---|"
+for row in "service:service messages of tests/cases/emotion ($(wc -l < $B/emotion/service.tsv), zh + en)" \
+           "short:short messages from the val files (<= 60 bytes, $(wc -l < $B/emotion/short.tsv))" \
+           "mixed:tweets and Weibo posts (tweeteval + smp2020 virus val)"; do
+  f=$B/emotion/${row%%:*}.tsv
+  if [ $peers = 1 ]; then p=$(pv $f); else p=skipped; fi
+  echo "| ${row#*:} | $(sv $f) | $(tv $f) | $p |"
+done
 echo
 echo "Command: \`make bench BENCH=emotion\` (tests/bench/bench_emotion.sh), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
