@@ -1245,6 +1245,12 @@ static bool gen_fused(parser *p, const rnode *n, int *rc)
 }
 
 #define CHAIN_END UINT32_MAX
+#ifndef KEFU_RULE_EAGER
+#define KEFU_RULE_EAGER 0   /* measured slower than jumps; see cheap() */
+#endif
+#ifndef KEFU_RULE_ACC
+#define KEFU_RULE_ACC 1
+#endif
 
 /* Emits a branch whose target is filled in later: the jumps of one chain
  * are linked through their `c` fields. */
@@ -1342,6 +1348,172 @@ static int gen_branch(parser *p, int i, bool sense, uint32_t *chain,
     if (gen(p, i, depth))
         return p->rc;
     return emit_br(p, ROP_BR, 0, 0, sense, chain, 1);
+}
+
+/*
+ * Cheap conditions: tests of facts against constants joined by and/or/not,
+ * which cannot fail and cost a few instructions each.  They are compiled
+ * eagerly, both sides of every and/or evaluated, into a sequence of
+ * instructions that is the same whatever the facts are: no data-dependent
+ * jumps for the processor to mispredict.  Skipping the right side would
+ * save less than a mispredicted branch costs, and the result is the same
+ * (nothing in them has an effect or an error).  Anything else (regex,
+ * arithmetic, loops) keeps short-circuit jumps.
+ */
+static bool cheap(parser *p, int i)
+{
+    const rnode *n = NODE(i);
+    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
+    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
+    switch (n->kind) {
+    case N_LIT:
+        return n->type == KEFU_T_BOOL;
+    case N_FACT:
+        return n->type == KEFU_T_BOOL;
+    case N_HAS:
+        return true;
+    case N_NOT:
+        return cheap(p, n->a);
+    case N_AND:
+    case N_OR:
+        return cheap(p, n->a) && cheap(p, n->b);
+    case N_BIN:
+        if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
+            (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION))
+            return n->op == T_EQ || n->op == T_NE || n->op == T_LT ||
+                   n->op == T_LE || n->op == T_GT || n->op == T_GE;
+        if (l->kind == N_FACT && l->type == KEFU_T_STRING && l->idx <= UINT16_MAX)
+            return (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE)) ||
+                   (r->kind == N_LIST && n->op == T_IN &&
+                    p->rs->lists[r->idx].n <= 16);
+        return n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
+               r->kind == N_FACT && r->idx <= UINT16_MAX;
+    }
+    return false;
+}
+
+/* A test the accumulator form can run: returns its ACC op and operands. */
+static int acc_test(parser *p, int i, uint32_t *a, uint32_t *b, bool *neg)
+{
+    const rnode *n = NODE(i);
+    const rnode *l, *r;
+    *neg = false;
+    while (n->kind == N_NOT) {
+        *neg = !*neg;
+        n = NODE(n->a);
+    }
+    l = n->a >= 0 ? NODE(n->a) : NULL;
+    r = n->b >= 0 ? NODE(n->b) : NULL;
+    if (n->kind == N_FACT && n->type == KEFU_T_BOOL && n->idx <= UINT16_MAX) {
+        *b = n->idx;
+        *a = 0;
+        return ROP_ACC_LOADB;
+    }
+    if (n->kind == N_HAS && n->idx <= UINT16_MAX) {
+        *b = n->idx;
+        *a = 0;
+        return ROP_ACC_HAS;
+    }
+    if (n->kind != N_BIN)
+        return -1;
+    if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
+        (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
+        *b = l->idx;
+        *a = r->idx;
+        switch (n->op) {
+        case T_EQ: return ROP_ACC_EQ_FN;
+        case T_NE: return ROP_ACC_NE_FN;
+        case T_LT: return ROP_ACC_LT_FN;
+        case T_LE: return ROP_ACC_LE_FN;
+        case T_GT: return ROP_ACC_GT_FN;
+        case T_GE: return ROP_ACC_GE_FN;
+        }
+        return -1;
+    }
+    if (l->kind == N_FACT && l->type == KEFU_T_STRING && l->idx <= UINT16_MAX) {
+        *b = l->idx;
+        *a = r->idx;
+        if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE)) {
+            if (n->op == T_NE)
+                *neg = !*neg;
+            return ROP_ACC_EQ_FS;
+        }
+        if (r->kind == N_LIST && n->op == T_IN && p->rs->lists[r->idx].n <= 16)
+            return ROP_ACC_IN_FS_CL;
+        return -1;
+    }
+    if (n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
+        r->kind == N_FACT && r->idx <= UINT16_MAX) {
+        *b = r->idx;
+        *a = l->idx;
+        return ROP_ACC_IN_CS_FL;
+    }
+    return -1;
+}
+
+/*
+ * Is the condition a left-deep chain of at most two tests joined by
+ * and/or?  Longer chains run faster with jumps (measured with
+ * tests/bench/bench_rules.sh: the saved mispredictions do not pay for
+ * running every test).
+ */
+static bool acc_form(parser *p, int i)
+{
+    const rnode *n = NODE(i);
+    uint32_t a, b;
+    bool neg;
+    int tests = 1;
+    while (n->kind == N_AND || n->kind == N_OR) {
+        if (++tests > 2 || acc_test(p, n->b, &a, &b, &neg) < 0)
+            return false;
+        n = NODE(n->a);
+    }
+    return acc_test(p, (int)(n - p->nodes), &a, &b, &neg) >= 0;
+}
+
+static int gen_acc(parser *p, int i, uint32_t mode)
+{
+    const rnode *n = NODE(i);
+    uint32_t a, b;
+    bool neg;
+    int op;
+    if (n->kind == N_AND || n->kind == N_OR) {
+        if (gen_acc(p, n->a, KEFU_ACC_SET))   /* the left side first */
+            return p->rc;
+        return gen_acc(p, n->b, n->kind == N_AND ? KEFU_ACC_AND : KEFU_ACC_OR) ||
+                       0
+                   ? p->rc
+                   : KEFU_OK;
+    }
+    op = acc_test(p, i, &a, &b, &neg);
+    if (emit(p, op, a, b, 1))
+        return p->rc;
+    p->rs->code[p->rs->ncode - 1].s = mode | (neg ? KEFU_ACC_NEG : 0);
+    return KEFU_OK;
+}
+
+static int gen_eager(parser *p, int i, uint32_t depth)
+{
+    const rnode *n = NODE(i);
+    int rc = KEFU_OK;
+    if (depth + 2 > p->maxstack)
+        p->maxstack = depth + 2;
+    switch (n->kind) {
+    case N_AND:
+    case N_OR:
+        return gen_eager(p, n->a, depth) || gen_eager(p, n->b, depth + 1) ||
+                       emit(p, n->kind == N_AND ? ROP_AND_B : ROP_OR_B, 0, 0, 1)
+                   ? p->rc
+                   : KEFU_OK;
+    case N_NOT:
+        return gen_eager(p, n->a, depth) || emit(p, ROP_NOT, 0, 0, 1) ? p->rc
+                                                                      : KEFU_OK;
+    case N_BIN:
+        if (gen_fused(p, n, &rc))
+            return rc ? p->rc : KEFU_OK;
+        break;
+    }
+    return gen(p, i, depth);
 }
 
 static int gen(parser *p, int i, uint32_t depth)
@@ -1469,7 +1641,13 @@ int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
     }
     p.mult = 1;
     r->code = here(&p);
-    {
+    if (KEFU_RULE_ACC && acc_form(&p, root)) {
+        if (gen_acc(&p, root, KEFU_ACC_SET) || emit(&p, ROP_ACC_RET, 0, 0, 0))
+            goto out;
+    } else if (KEFU_RULE_EAGER && cheap(&p, root)) {
+        if (gen_eager(&p, root, 0) || emit(&p, ROP_RET, 0, 0, 0))
+            goto out;
+    } else {
         uint32_t no = CHAIN_END;
         if (gen_branch(&p, root, false, &no, 0) ||
             emit(&p, ROP_RET_T, 0, 0, 0))

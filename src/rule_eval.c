@@ -56,7 +56,9 @@ struct kefu_rules_result {
     uint32_t *acts;          /* indexes into rs->actions */
     size_t capacts;
     uint32_t nacts;
-    rule_out *outs;
+    uint8_t *state;          /* kefu_rule_state per rule */
+    size_t capstate;
+    rule_out *outs;          /* status (errors) and trace ranges (traced) */
     size_t capouts;
     trace_rec *trace;
     size_t captrace;
@@ -112,6 +114,7 @@ KEFU_API void kefu_rules_result_free(kefu_rules_result *r)
     kefu_dealloc(&mem, r->fired);
     kefu_dealloc(&mem, r->acts);
     kefu_dealloc(&mem, r->outs);
+    kefu_dealloc(&mem, r->state);
     kefu_dealloc(&mem, r->trace);
     kefu_dealloc(&mem, r);
 }
@@ -128,6 +131,8 @@ static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
                   rs->nactions ? rs->nactions : 1, sizeof *r->acts) ||
         kefu_grow(&r->mem, (void **)&r->outs, &r->capouts, nr,
                   sizeof *r->outs) ||
+        kefu_grow(&r->mem, (void **)&r->state, &r->capstate, nr,
+                  sizeof *r->state) ||
         kefu_grow(&r->mem, (void **)&r->trace, &r->captrace,
                   rs->ntnodes ? rs->ntnodes : 1, sizeof *r->trace))
         return KEFU_E_NOMEM;
@@ -141,14 +146,11 @@ static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0, NULL, 0, NULL, 0};
 static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
                                       const kefu_facts *f, uint32_t id);
 
-static inline const kefu_fslot *slot_of(const kefu_ruleset *rs,
-                                        const kefu_facts *f, uint32_t id)
-{
-    if (id < KEFU_F_BUILTIN_COUNT ||
-        (f->rs->schema_hash == rs->schema_hash && id < f->n))
-        return &f->slot[id];
-    return slot_by_name(rs, f, id);
-}
+/* The slot of fact `id` inside run_all. */
+#define SLOT(id)                                                       \
+    (((id) < KEFU_F_BUILTIN_COUNT || (direct && (id) < nslots))        \
+         ? &slots[id]                                                  \
+         : slot_by_name(rs, f, (id)))
 
 static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
                                       const kefu_facts *f, uint32_t id)
@@ -216,15 +218,25 @@ static inline bool str_eq(const char *a, uint32_t al, const char *b,
 #define NEXT break
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* keep one dispatch jump per instruction: merging the handlers' common
+ * tails would leave a single indirect jump that predicts poorly */
+__attribute__((optimize("no-crossjumping", "no-gcse")))
+#endif
 static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
                    const kefu_facts *f, bool traced)
 {
-    const kefu_rinsn *code = rs->code;
+    /* hoisted into locals: stores through sp could alias the structs */
+    const kefu_rinsn *const code = rs->code;
+    const double *const nums = rs->nums;
+    const kefu_fslot *const slots = f->slot;
+    const bool direct = f->rs->schema_hash == rs->schema_hash;
+    const uint32_t nslots = f->n;
     kefu_rinsn in;
     rv *sp;
     uint32_t pc, rule;
     bool fired;
-    int status;
+    int status, acc = 0;
 #if KEFU_THREADED
     static const void *const jump[ROP_COUNT_] = {
         [ROP_RET] = &&L_ROP_RET,
@@ -305,13 +317,28 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         [ROP_BR_NE_FS] = &&L_ROP_BR_NE_FS,
         [ROP_BR_IN_FS_CL] = &&L_ROP_BR_IN_FS_CL,
         [ROP_BR_IN_CS_FL] = &&L_ROP_BR_IN_CS_FL,
+        [ROP_AND_B] = &&L_ROP_AND_B,
+        [ROP_OR_B] = &&L_ROP_OR_B,
+        [ROP_ACC_EQ_FN] = &&L_ROP_ACC_EQ_FN,
+        [ROP_ACC_NE_FN] = &&L_ROP_ACC_NE_FN,
+        [ROP_ACC_LT_FN] = &&L_ROP_ACC_LT_FN,
+        [ROP_ACC_LE_FN] = &&L_ROP_ACC_LE_FN,
+        [ROP_ACC_GT_FN] = &&L_ROP_ACC_GT_FN,
+        [ROP_ACC_GE_FN] = &&L_ROP_ACC_GE_FN,
+        [ROP_ACC_EQ_FS] = &&L_ROP_ACC_EQ_FS,
+        [ROP_ACC_IN_FS_CL] = &&L_ROP_ACC_IN_FS_CL,
+        [ROP_ACC_IN_CS_FL] = &&L_ROP_ACC_IN_CS_FL,
+        [ROP_ACC_LOADB] = &&L_ROP_ACC_LOADB,
+        [ROP_ACC_HAS] = &&L_ROP_ACC_HAS,
+        [ROP_ACC_RET] = &&L_ROP_ACC_RET,
     };
 #endif
+    /* Per rule, only what must be: the state bytes are set in bulk, the
+     * rest is written for rules that fire or fail, or when tracing. */
+    memset(r->state, KEFU_RULE_FALSE, rs->nrules);
     for (rule = 0; rule < rs->nrules; rule++) {
     const kefu_rule *ru = &rs->rules[rule];
-    rule_out *o = &r->outs[rule];
-    o->tfirst = r->ntrace;
-    o->status = KEFU_OK;
+    uint32_t tfirst = r->ntrace;
     pc = traced ? ru->tcode : ru->code;
     sp = r->stack - 1;
     fired = false;
@@ -329,7 +356,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             (++sp)->n = 0;
             NEXT;
         CASE(ROP_NUM):
-            (++sp)->n = rs->nums[in.a];
+            (++sp)->n = nums[in.a];
             NEXT;
         CASE(ROP_STR):
             ++sp;
@@ -342,24 +369,24 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             sp->l.n = rs->lists[in.a].n;
             NEXT;
         CASE(ROP_LOAD_NUM):
-            (++sp)->n = slot_of(rs, f, in.a)->num;
+            (++sp)->n = SLOT(in.a)->num;
             NEXT;
         CASE(ROP_LOAD_STR): {
-            const kefu_fslot *s = slot_of(rs, f, in.a);
+            const kefu_fslot *s = SLOT(in.a);
             ++sp;
             sp->s.p = s->str;
             sp->s.len = s->len;
             NEXT;
         }
         CASE(ROP_LOAD_LIST): {
-            const kefu_fslot *s = slot_of(rs, f, in.a);
+            const kefu_fslot *s = SLOT(in.a);
             ++sp;
             sp->l.it = s->items;
             sp->l.n = s->len;
             NEXT;
         }
         CASE(ROP_HAS):
-            (++sp)->n = slot_of(rs, f, in.a)->present;
+            (++sp)->n = SLOT(in.a)->present;
             NEXT;
         CASE(ROP_VAR): {
             const loop_frame *lf = &r->loops[in.b];
@@ -388,6 +415,58 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             else
                 sp--;
             NEXT;
+#define ACC(t)                                                          \
+    do {                                                                \
+        int t_ = (t) ^ ((in.s & KEFU_ACC_NEG) != 0);                    \
+        int m_ = (int)(in.s & 3);                                       \
+        acc = m_ == KEFU_ACC_SET ? t_ : m_ == KEFU_ACC_AND ? (acc & t_) \
+                                                          : (acc | t_); \
+    } while (0)
+        CASE(ROP_ACC_EQ_FN): ACC(SLOT(in.b)->num == nums[in.a]); NEXT;
+        CASE(ROP_ACC_NE_FN): ACC(SLOT(in.b)->num != nums[in.a]); NEXT;
+        CASE(ROP_ACC_LT_FN): ACC(SLOT(in.b)->num < nums[in.a]); NEXT;
+        CASE(ROP_ACC_LE_FN): ACC(SLOT(in.b)->num <= nums[in.a]); NEXT;
+        CASE(ROP_ACC_GT_FN): ACC(SLOT(in.b)->num > nums[in.a]); NEXT;
+        CASE(ROP_ACC_GE_FN): ACC(SLOT(in.b)->num >= nums[in.a]); NEXT;
+        CASE(ROP_ACC_EQ_FS): {
+            const kefu_fslot *s = SLOT(in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            ACC(str_eq(s->str, s->len, c->str, c->len));
+            NEXT;
+        }
+        CASE(ROP_ACC_IN_FS_CL): {
+            const kefu_fslot *s = SLOT(in.b);
+            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
+            uint32_t n = rs->lists[in.a].n;
+            int hit = 0;
+            for (uint32_t i = 0; i < n; i++)
+                hit |= str_eq(s->str, s->len, it[i].str, it[i].len);
+            ACC(hit);
+            NEXT;
+        }
+        CASE(ROP_ACC_IN_CS_FL): {
+            const kefu_fslot *s = SLOT(in.b);
+            const kefu_litem *c = &rs->strs[in.a];
+            int hit = 0;
+            for (uint32_t i = 0; i < s->len; i++)
+                hit |= str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
+            ACC(hit);
+            NEXT;
+        }
+        CASE(ROP_ACC_LOADB): ACC(SLOT(in.b)->num != 0); NEXT;
+        CASE(ROP_ACC_HAS): ACC(SLOT(in.b)->present != 0); NEXT;
+#undef ACC
+        CASE(ROP_ACC_RET):
+            fired = acc != 0;
+            goto done;
+        CASE(ROP_AND_B):
+            sp--;
+            sp->n = (double)((sp->n != 0) & (sp[1].n != 0));
+            NEXT;
+        CASE(ROP_OR_B):
+            sp--;
+            sp->n = (double)((sp->n != 0) | (sp[1].n != 0));
+            NEXT;
         CASE(ROP_RET_T):
             fired = true;
             goto done;
@@ -399,16 +478,16 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
                 pc = in.c;
             NEXT;
         CASE(ROP_BR_LOADB):
-            if ((slot_of(rs, f, in.b)->num != 0) == in.s)
+            if ((SLOT(in.b)->num != 0) == in.s)
                 pc = in.c;
             NEXT;
         CASE(ROP_BR_HAS):
-            if ((slot_of(rs, f, in.b)->present != 0) == in.s)
+            if ((SLOT(in.b)->present != 0) == in.s)
                 pc = in.c;
             NEXT;
 #define BR_FN(OP, cmp)                                                    \
         CASE(OP):                                                          \
-            if ((slot_of(rs, f, in.b)->num cmp rs->nums[in.a]) == in.s)   \
+            if ((SLOT(in.b)->num cmp nums[in.a]) == in.s)   \
                 pc = in.c;                                                \
             NEXT;
         BR_FN(ROP_BR_EQ_FN, ==)
@@ -420,7 +499,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
 #undef BR_FN
         CASE(ROP_BR_EQ_FS):
         CASE(ROP_BR_NE_FS): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *c = &rs->strs[in.a];
             bool t = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_BR_EQ_FS);
             if (t == in.s)
@@ -428,7 +507,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             NEXT;
         }
         CASE(ROP_BR_IN_FS_CL): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *it = rs->litems + rs->lists[in.a].first;
             uint32_t n = rs->lists[in.a].n;
             bool hit = false;
@@ -439,7 +518,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             NEXT;
         }
         CASE(ROP_BR_IN_CS_FL): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *c = &rs->strs[in.a];
             bool hit = false;
             for (uint32_t i = 0; i < s->len && !hit; i++)
@@ -448,21 +527,21 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
                 pc = in.c;
             NEXT;
         }
-        CASE(ROP_EQ_FN): (++sp)->n = slot_of(rs, f, in.b)->num == rs->nums[in.a]; NEXT;
-        CASE(ROP_NE_FN): (++sp)->n = slot_of(rs, f, in.b)->num != rs->nums[in.a]; NEXT;
-        CASE(ROP_LT_FN): (++sp)->n = slot_of(rs, f, in.b)->num < rs->nums[in.a]; NEXT;
-        CASE(ROP_LE_FN): (++sp)->n = slot_of(rs, f, in.b)->num <= rs->nums[in.a]; NEXT;
-        CASE(ROP_GT_FN): (++sp)->n = slot_of(rs, f, in.b)->num > rs->nums[in.a]; NEXT;
-        CASE(ROP_GE_FN): (++sp)->n = slot_of(rs, f, in.b)->num >= rs->nums[in.a]; NEXT;
+        CASE(ROP_EQ_FN): (++sp)->n = SLOT(in.b)->num == nums[in.a]; NEXT;
+        CASE(ROP_NE_FN): (++sp)->n = SLOT(in.b)->num != nums[in.a]; NEXT;
+        CASE(ROP_LT_FN): (++sp)->n = SLOT(in.b)->num < nums[in.a]; NEXT;
+        CASE(ROP_LE_FN): (++sp)->n = SLOT(in.b)->num <= nums[in.a]; NEXT;
+        CASE(ROP_GT_FN): (++sp)->n = SLOT(in.b)->num > nums[in.a]; NEXT;
+        CASE(ROP_GE_FN): (++sp)->n = SLOT(in.b)->num >= nums[in.a]; NEXT;
         CASE(ROP_EQ_FS):
         CASE(ROP_NE_FS): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *c = &rs->strs[in.a];
             (++sp)->n = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_EQ_FS);
             NEXT;
         }
         CASE(ROP_IN_FS_CL): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *it = rs->litems + rs->lists[in.a].first;
             uint32_t n = rs->lists[in.a].n;
             bool hit = false;
@@ -472,7 +551,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             NEXT;
         }
         CASE(ROP_IN_CS_FL): {
-            const kefu_fslot *s = slot_of(rs, f, in.b);
+            const kefu_fslot *s = SLOT(in.b);
             const kefu_litem *c = &rs->strs[in.a];
             bool hit = false;
             for (uint32_t i = 0; i < s->len && !hit; i++)
@@ -634,17 +713,18 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         }
     }
 done:
-    o->tn = r->ntrace - o->tfirst;
+    if (traced) {
+        r->outs[rule].tfirst = tfirst;
+        r->outs[rule].tn = r->ntrace - tfirst;
+    }
     if (status) {
-        o->state = KEFU_RULE_ERROR;
-        o->status = status;
+        r->state[rule] = KEFU_RULE_ERROR;
+        r->outs[rule].status = status;
         continue;
     }
-    if (!fired) {
-        o->state = KEFU_RULE_FALSE;
+    if (!fired)
         continue;
-    }
-    o->state = KEFU_RULE_FIRED;
+    r->state[rule] = KEFU_RULE_FIRED;
     r->fired[r->nfired++] = rule;
     for (uint32_t k = 0; k < ru->act_n; k++)
         r->acts[r->nacts++] = ru->act_first + k;
@@ -653,9 +733,9 @@ done:
         break;
     }
     }
-    for (; rule < rs->nrules; rule++) {
-        r->outs[rule].state = KEFU_RULE_SKIPPED;
-        r->outs[rule].status = KEFU_OK;
+    if (rule < rs->nrules)
+        memset(r->state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
+    for (; traced && rule < rs->nrules; rule++) {
         r->outs[rule].tfirst = r->ntrace;
         r->outs[rule].tn = 0;
     }
@@ -736,10 +816,12 @@ KEFU_API int kefu_rules_result_rule(const kefu_rules_result *r, uint32_t rule,
         return KEFU_E_ARG;
     memset(&v, 0, sizeof v);
     v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
-    v.state = r->outs[rule].state;
-    v.status = r->outs[rule].status;
-    v.trace_first = r->outs[rule].tfirst;
-    v.trace_count = r->outs[rule].tn;
+    v.state = r->state[rule];
+    v.status = v.state == KEFU_RULE_ERROR ? r->outs[rule].status : KEFU_OK;
+    if (r->flags & KEFU_RULES_TRACE) {
+        v.trace_first = r->outs[rule].tfirst;
+        v.trace_count = r->outs[rule].tn;
+    }
     memcpy(out, &v, v.size);
     return KEFU_OK;
 }
@@ -878,14 +960,14 @@ KEFU_API size_t kefu_rules_result_explain(const kefu_rules_result *r,
     ru = &r->rs->rules[rule];
     put(&b, ru->name, strlen(ru->name));
     put(&b, ": ", 2);
-    put(&b, states[o->state], strlen(states[o->state]));
-    if (o->state == KEFU_RULE_ERROR) {
+    put(&b, states[r->state[rule]], strlen(states[r->state[rule]]));
+    if (r->state[rule] == KEFU_RULE_ERROR) {
         const char *why = kefu_strerror(o->status);
         put(&b, " (", 2);
         put(&b, why, strlen(why));
         put(&b, ")", 1);
     }
-    for (uint32_t i = 0; i < o->tn; i++) {
+    for (uint32_t i = 0; (r->flags & KEFU_RULES_TRACE) && i < o->tn; i++) {
         const trace_rec *t = &r->trace[o->tfirst + i];
         const kefu_tnode *tn = &r->rs->tnodes[t->tnode];
         put(&b, i ? ", " : ": ", 2);

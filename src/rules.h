@@ -237,6 +237,8 @@ int kefu_facts_parse_section(struct kefu_model *m, const kefu_ynode *n,
 int kefu_rules_finish(struct kefu_model *m, kefu_diag *diag);
 void kefu_rules_release(struct kefu_model *m);
 
+enum { KEFU_ACC_SET = 0, KEFU_ACC_AND = 1, KEFU_ACC_OR = 2, KEFU_ACC_NEG = 4 };
+
 /* Evaluator opcodes (rule_compile.c emits, rule_eval.c runs). */
 enum kefu_rop {
     ROP_RET,
@@ -264,6 +266,13 @@ enum kefu_rop {
     ROP_BR, ROP_RET_T, ROP_RET_F, ROP_BR_LOADB, ROP_BR_HAS,
     ROP_BR_EQ_FN, ROP_BR_NE_FN, ROP_BR_LT_FN, ROP_BR_LE_FN, ROP_BR_GT_FN,
     ROP_BR_GE_FN, ROP_BR_EQ_FS, ROP_BR_NE_FS, ROP_BR_IN_FS_CL, ROP_BR_IN_CS_FL,
+    ROP_AND_B, ROP_OR_B,        /* eager and/or of two bools on the stack */
+    /* flat conditions ((t1 and t2) or t3 ...) as an accumulator: each op
+     * runs one test and combines it with acc as s says (ACC_SET/AND/OR,
+     * | ACC_NEG to negate the test); no jumps, no stack */
+    ROP_ACC_EQ_FN, ROP_ACC_NE_FN, ROP_ACC_LT_FN, ROP_ACC_LE_FN, ROP_ACC_GT_FN,
+    ROP_ACC_GE_FN, ROP_ACC_EQ_FS, ROP_ACC_IN_FS_CL, ROP_ACC_IN_CS_FL,
+    ROP_ACC_LOADB, ROP_ACC_HAS, ROP_ACC_RET,
     ROP_COUNT_
 };
 

@@ -177,6 +177,17 @@ static void test_operators(void **st)
     YES("true");
     YES("\"a\\u00e9\" == \"a\xc3\xa9\"");
     YES("count(tags) == 0 and not any(tags, t, t == \"x\")");
+    /* the compact forms (two-test chains, negations, jumps) */
+    YES("not vip and has(transfer_amount)");
+    NO("vip or not has(transfer_amount)");
+    YES("intent != \"x\" or vip");
+    NO("not (intent == \"refund\") or vip");
+    YES("\"fraud\" in customer.risk and not vip");
+    NO("\"aml\" in customer.risk or intent in [\"a\", \"b\"]");
+    YES("not not (wait >= 95s)");
+    YES("not (emotion.anger < 85) and not (emotion.anger > 85)");
+    YES("(emotion.anger > 90 or confidence < 0.5) and (intent == \"refund\" or vip) and not has(vip)");
+    NO("(emotion.anger > 90 or confidence > 0.5) and intent == \"refund\" and customer.tier != \"x\"");
 }
 
 static void test_short_circuit(void **st)
