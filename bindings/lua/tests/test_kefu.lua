@@ -273,6 +273,22 @@ test("close is idempotent, closed handles answer with errors", function()
   assert(not pcall(m.classify, "not a model", "x"), "checkudata")
 end)
 
+test("to-be-closed variables (Lua 5.4)", function()
+  if _VERSION ~= "Lua 5.4" then return end
+  local chunk = assert((loadstring or load)([[
+    local kefu, path = ...
+    local held
+    do
+      local mm <close> = assert(kefu.load(path))
+      held = mm
+      assert(mm:classify("hello there").intent == "greeting")
+    end
+    return held
+  ]]))
+  local held = chunk(kefu, model_path)
+  eq(select(3, held:classify("x")), kefu.E_STATE)
+end)
+
 test("objects freed in any order", function()
   for order = 1, 3 do
     local mm = assert(kefu.load(model_path))
