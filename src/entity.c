@@ -507,9 +507,12 @@ static int scratch_get(kefu_scratch *s, struct kefu_entity_scratch **out)
             return KEFU_E_NOMEM;
         s->entity = es;
     }
-    if (!es->md && set && set->gctx) {
-        es->md = pcre2_match_data_create(set->max_groups + 1, set->gctx);
-        es->mctx = kefu_pattern_mctx(set->gctx);
+    /* both or neither: matching without the context would drop the limits */
+    if (set && set->gctx && (!es->md || !es->mctx)) {
+        if (!es->md)
+            es->md = pcre2_match_data_create(set->max_groups + 1, set->gctx);
+        if (!es->mctx)
+            es->mctx = kefu_pattern_mctx(set->gctx);
         if (!es->md || !es->mctx)
             return KEFU_E_NOMEM;
     }

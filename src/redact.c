@@ -316,9 +316,12 @@ static int scratch_get(kefu_scratch *s, struct kefu_redact_scratch **out)
         rs->text.mem = s->mem;
         s->redact = rs;
     }
-    if (!rs->md) {
-        rs->md = pcre2_match_data_create(r->max_groups + 1, r->gctx);
-        rs->mctx = kefu_pattern_mctx(r->gctx);
+    /* both or neither: matching without the context would drop the limits */
+    if (!rs->md || !rs->mctx) {
+        if (!rs->md)
+            rs->md = pcre2_match_data_create(r->max_groups + 1, r->gctx);
+        if (!rs->mctx)
+            rs->mctx = kefu_pattern_mctx(r->gctx);
         if (!rs->md || !rs->mctx)
             return KEFU_E_NOMEM;
     }

@@ -371,6 +371,57 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* An allocator failing only its n-th allocation. */
+typedef struct one_shot {
+    long fail_at, count;
+} one_shot;
+
+static void *os_malloc(size_t n, void *u)
+{
+    one_shot *o = u;
+    return o->count++ == o->fail_at ? NULL : malloc(n);
+}
+
+static void *os_realloc(void *p, size_t n, void *u)
+{
+    one_shot *o = u;
+    return o->count++ == o->fail_at ? NULL : realloc(p, n);
+}
+
+static void os_free(void *p, void *u)
+{
+    (void)u;
+    free(p);
+}
+
+/* Whatever allocation fails, the match limits stay on: a runaway pattern
+ * ends in KEFU_E_LIMIT (or KEFU_E_NOMEM), never in a complete search. */
+static void test_limits_survive_oom(void **state)
+{
+    static const char *const y = "kefu: 1\nentities:\n  slow: {regex: '(a+)+$'}\n";
+    char text[40];
+    (void)state;
+    /* 20 a's: more steps than kefu's limit, fewer than PCRE2's default */
+    memset(text, 'a', 20);
+    strcpy(text + 20, "!");
+    for (long at = 0; at < 200; at++) {
+        one_shot o = {at, 0};
+        kefu_allocator a = {os_malloc, os_realloc, os_free, &o};
+        kefu_model *m = NULL;
+        kefu_scratch *s = NULL;
+        if (kefu_model_load_buffer(&m, y, strlen(y), "t", NULL, &a, NULL))
+            continue;
+        if (kefu_scratch_new(&s, m, &a) == KEFU_OK) {
+            for (int k = 0; k < 2; k++) {
+                int rc = kefu_entities_extract(s, text, strlen(text));
+                assert_true(rc == KEFU_E_LIMIT || rc == KEFU_E_NOMEM);
+            }
+        }
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+    }
+}
+
 /* One model, several threads, a scratch each: results must not mix. */
 static const char *const THREAD_MSGS[] = {
     "订单号SO20240501778 电话13812345678",
@@ -455,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_no_entities_section),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_limits_survive_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
