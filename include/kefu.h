@@ -355,6 +355,30 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
 KEFU_API int kefu_model_save(const kefu_model *model, const char *path,
                              kefu_diag *diag);
 
+/* ---- trained emotion labels (intent.c; `kefu train --task emotion`) ----
+ * A model trained on emotion data (`label<TAB>text`, any label set,
+ * multi-label lines as comma-joined labels) predicts the data's own labels
+ * from n-grams plus the built-in lexicon's scores.
+ */
+
+/** Number of trained emotion labels (0 when the model has none). */
+KEFU_API size_t kefu_model_emotion_label_count(const kefu_model *model);
+/** Name of trained label i; NULL when out of range. */
+KEFU_API const char *kefu_model_emotion_label_name(const kefu_model *model, size_t i);
+/**
+ * Predicts the trained labels of one message.  `probs` (may be NULL)
+ * receives up to `nprobs` label probabilities in model order.  The
+ * predicted labels are read with kefu_emotion_label*: for a multi-label
+ * model every label at 0.5 or more (at least the best one), else the best.
+ * KEFU_E_STATE when the model has no trained labels.
+ */
+KEFU_API int kefu_emotion_classify(kefu_scratch *scratch, const char *text,
+                                   size_t len, float *probs, size_t nprobs);
+/** Number of labels predicted by the last kefu_emotion_classify. */
+KEFU_API size_t kefu_emotion_label_count(const kefu_scratch *scratch);
+/** Predicted label i of the last call; NULL past the end. */
+KEFU_API const char *kefu_emotion_label(const kefu_scratch *scratch, size_t i);
+
 /* ---- entities and slots (entity.c; doc/entities.md) ----
  * Entities are defined in the model's `entities:` section: PCRE2 patterns
  * (a group named `value` picks the value out of a longer match), lookup

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "emotion.h"
 #include "entity.h"
 #include "scratch.h"
 #include "text.h"
@@ -59,22 +60,33 @@ static void classifier_defaults(kefu_classifier_cfg *c)
     c->min_df = 2;
 }
 
-kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m)
+static int build_slot(uint32_t kind)
 {
-    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    return kind == KEFU_CLF_EMOTION ? KEFU_BUILD_EMOCLF : KEFU_BUILD_INTENT;
+}
+
+kefu_intent_builder *kefu_clf_builder_get(struct kefu_model *m, uint32_t kind)
+{
+    kefu_intent_builder *b = m->building[build_slot(kind)];
     if (!b) {
         b = kefu_zalloc(&m->mem, sizeof *b);
         if (!b)
             return NULL;
         classifier_defaults(&b->cfg);
-        m->building[KEFU_BUILD_INTENT] = b;
+        b->kind = kind;
+        m->building[build_slot(kind)] = b;
     }
     return b;
 }
 
-static void builder_free(struct kefu_model *m)
+kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m)
 {
-    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    return kefu_clf_builder_get(m, KEFU_CLF_INTENT);
+}
+
+static void builder_free(struct kefu_model *m, uint32_t kind)
+{
+    kefu_intent_builder *b = m->building[build_slot(kind)];
     if (!b)
         return;
     for (uint32_t i = 0; i < b->n; i++)
@@ -90,7 +102,7 @@ static void builder_free(struct kefu_model *m)
         pattern_release(&m->mem, &b->patterns[i]);
     kefu_dealloc(&m->mem, b->patterns);
     kefu_dealloc(&m->mem, b);
-    m->building[KEFU_BUILD_INTENT] = NULL;
+    m->building[build_slot(kind)] = NULL;
 }
 
 /* Index of intent `name`, created when missing; -1 when out of memory. */
@@ -112,7 +124,8 @@ static int32_t intent_index(struct kefu_model *m, kefu_intent_builder *b,
 }
 
 static int add_example(struct kefu_model *m, kefu_intent_builder *b,
-                       uint32_t label, const char *text, size_t len, bool val)
+                       const uint32_t *labels, uint32_t nlab, const char *text,
+                       size_t len, bool val)
 {
     kefu_example **arr = val ? &b->val : &b->ex;
     size_t *n = val ? &b->nval : &b->nex;
@@ -125,25 +138,46 @@ static int add_example(struct kefu_model *m, kefu_intent_builder *b,
     copy = kefu_strndup(&m->mem, text, len);
     if (!copy)
         return KEFU_E_NOMEM;
-    (*arr)[*n].label = label;
+    (*arr)[*n].label = labels[0];
+    (*arr)[*n].nlab = nlab;
+    memcpy((*arr)[*n].lab, labels, nlab * sizeof *labels);
     (*arr)[*n].text = copy;
     (*arr)[*n].len = (uint32_t)len;
     (*n)++;
     return KEFU_OK;
 }
 
+int kefu_clf_add_example(struct kefu_model *m, uint32_t kind,
+                         const char *label, size_t label_len,
+                         const char *text, size_t len, bool validation)
+{
+    kefu_intent_builder *b = kefu_clf_builder_get(m, kind);
+    uint32_t labs[KEFU_CLF_MAX_LABELS], n = 0;
+    size_t start = 0;
+    if (!b)
+        return KEFU_E_NOMEM;
+    /* the emotion kind takes multi-label lines: "anger,disgust" */
+    for (size_t i = 0; i <= label_len; i++) {
+        int32_t id;
+        if (i < label_len && (kind != KEFU_CLF_EMOTION || label[i] != ','))
+            continue;
+        if (i == start || n == KEFU_CLF_MAX_LABELS)
+            return KEFU_E_SYNTAX;
+        id = intent_index(m, b, label + start, i - start);
+        if (id < 0)
+            return KEFU_E_NOMEM;
+        labs[n++] = (uint32_t)id;
+        start = i + 1;
+    }
+    return add_example(m, b, labs, n, text, len, validation);
+}
+
 int kefu_intent_add_example(struct kefu_model *m, const char *label,
                             size_t label_len, const char *text, size_t len,
                             bool validation)
 {
-    kefu_intent_builder *b = kefu_intent_builder_get(m);
-    int32_t id;
-    if (!b)
-        return KEFU_E_NOMEM;
-    id = intent_index(m, b, label, label_len);
-    if (id < 0)
-        return KEFU_E_NOMEM;
-    return add_example(m, b, (uint32_t)id, text, len, validation);
+    return kefu_clf_add_example(m, KEFU_CLF_INTENT, label, label_len, text,
+                                len, validation);
 }
 
 /* ---- YAML sections ---- */
@@ -255,7 +289,7 @@ static int parse_examples(struct kefu_model *m, kefu_intent_builder *b,
                            "invalid UTF-8 in example");
             break;
         }
-        if (add_example(m, b, id, s, len, false))
+        if (add_example(m, b, &id, 1, s, len, false))
             rc = kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
     }
     return rc;
@@ -463,28 +497,75 @@ static void df_release(df_map *d, const kefu_mem *mem)
     memset(d, 0, sizeof *d);
 }
 
+/*
+ * Features of one example: hashed n-grams into `hs` and, for the emotion
+ * kind, the lexicon's scores into extra[KEFU_CLF_EXTRA].  Runs the text
+ * stage in the scratch.
+ */
+static int featurize(const struct kefu_intent_model *im, kefu_scratch *sc,
+                     const char *text, size_t len, kefu_hashes *hs,
+                     float *extra)
+{
+    int rc;
+    if (im->kind == KEFU_CLF_EMOTION) {
+        kefu_emo_features f;
+        memset(&f, 0, sizeof f);
+        if ((rc = kefu_emotion_features(sc, text, len, &f)))
+            return rc;
+        for (int c = 0; c < KEFU_EMO_NCAT && c < 6; c++) {
+            extra[c] = log1pf(f.raw[c] > 0 ? f.raw[c] : 0);
+            extra[6 + c] = log1pf(f.lex[c] > 0 ? f.lex[c] : 0);
+        }
+        extra[12] = log1pf(f.negativity_raw > 0 ? f.negativity_raw : 0);
+        extra[13] = f.negated ? 1.0f : 0.0f;
+        extra[14] = f.exclamations ? 1.0f : 0.0f;
+        extra[15] = (f.caps_words || f.elongated) ? 1.0f : 0.0f;
+    } else if ((rc = kefu_scratch_text(sc, text, len))) {
+        return rc;
+    }
+    return kefu_features_extract(&im->cfg.feat, &sc->text, hs, &sc->mem);
+}
+
+/* Appends the extra dense features after the dictionary's indices. */
+static int append_extra(const struct kefu_intent_model *im, kefu_sparse *sp,
+                        const float *extra, const kefu_mem *mem)
+{
+    size_t c1 = sp->cap, c2 = sp->cap;
+    if (!im->nextra)
+        return KEFU_OK;
+    if (kefu_grow(mem, (void **)&sp->idx, &c1, sp->n + im->nextra, sizeof *sp->idx) ||
+        kefu_grow(mem, (void **)&sp->val, &c2, sp->n + im->nextra, sizeof *sp->val))
+        return KEFU_E_NOMEM;
+    sp->cap = c1 < c2 ? c1 : c2;
+    for (uint32_t j = 0; j < im->nextra; j++)
+        if (extra[j] != 0) {
+            sp->idx[sp->n] = im->dict.n + j;
+            sp->val[sp->n++] = extra[j];
+        }
+    return KEFU_OK;
+}
+
 /* Builds the feature dictionary (features with df >= min_df) and idf. */
-static int build_dict(struct kefu_intent_model *im, kefu_text *t,
+static int build_dict(struct kefu_intent_model *im, kefu_scratch *sc,
                       const kefu_example *ex, size_t nex, kefu_diag *diag)
 {
     df_map d;
     kefu_hashes hs = {0};
+    float extra[KEFU_CLF_EXTRA];
     uint64_t *keep = NULL;
     float *idf = NULL;
     uint32_t nkeep = 0;
     int rc = KEFU_OK;
     memset(&d, 0, sizeof d);
     for (size_t i = 0; i < nex && !rc; i++) {
-        if ((rc = kefu_text_run(t, ex[i].text, ex[i].len)))
-            break;
-        if ((rc = kefu_features_extract(&im->cfg.feat, t, &hs, &im->mem)))
+        if ((rc = featurize(im, sc, ex[i].text, ex[i].len, &hs, extra)))
             break;
         for (size_t j = 0; j < hs.n && !rc; j++)
             rc = df_add(&d, hs.h[j], (uint32_t)i + 1, &im->mem);
     }
     if (rc == KEFU_E_UTF8 || rc == KEFU_E_TOO_LONG)
         rc = kefu_diag_msg(diag, rc, "training example: %s",
-                           kefu_diag_message(&t->diag));
+                           kefu_diag_message(&sc->diag));
     if (!rc && d.n > UINT32_MAX / 2)
         rc = kefu_diag_msg(diag, KEFU_E_LIMIT, "too many features");
     if (!rc) {
@@ -513,18 +594,19 @@ static int build_dict(struct kefu_intent_model *im, kefu_text *t,
     return rc;
 }
 
-static int vectorise(struct kefu_intent_model *im, kefu_text *t,
+static int vectorise(struct kefu_intent_model *im, kefu_scratch *sc,
                      const kefu_example *ex, size_t nex, kefu_dataset *ds)
 {
     kefu_hashes hs = {0};
     kefu_sparse sp = {0};
+    float extra[KEFU_CLF_EXTRA];
     int rc = KEFU_OK;
     for (size_t i = 0; i < nex && !rc; i++) {
-        if ((rc = kefu_text_run(t, ex[i].text, ex[i].len)) ||
-            (rc = kefu_features_extract(&im->cfg.feat, t, &hs, &im->mem)) ||
-            (rc = kefu_sparse_from_hashes(&im->dict, &hs, &sp, &im->mem)))
+        if ((rc = featurize(im, sc, ex[i].text, ex[i].len, &hs, extra)) ||
+            (rc = kefu_sparse_from_hashes(&im->dict, &hs, &sp, &im->mem)) ||
+            (rc = append_extra(im, &sp, extra, &im->mem)))
             break;
-        rc = kefu_dataset_add(ds, sp.idx, sp.val, sp.n, &ex[i].label, 1,
+        rc = kefu_dataset_add(ds, sp.idx, sp.val, sp.n, ex[i].lab, ex[i].nlab,
                               &im->mem);
     }
     kefu_hashes_release(&hs, &im->mem);
@@ -584,20 +666,25 @@ static void choose_threshold(struct kefu_intent_model *im,
 static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                  kefu_intent_builder *b, kefu_diag *diag)
 {
-    kefu_text t;
+    kefu_scratch *sc = NULL;
     kefu_dataset tr, va;
     kefu_learn_opts lo = b->cfg.learn;
     int rc;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
-    kefu_model_text_init(m, &t);
-    t.max_bytes = (int64_t)1 << 30;
-    rc = build_dict(im, &t, b->ex, b->nex, diag);
+    for (size_t i = 0; i < b->nex; i++)
+        if (b->ex[i].nlab > 1)
+            lo.multilabel = 1;
+    rc = kefu_scratch_new(&sc, m, &m->alloc);
+    if (rc)
+        return kefu_diag_msg(diag, rc, "out of memory");
+    sc->text.max_bytes = (int64_t)1 << 30;
+    rc = build_dict(im, sc, b->ex, b->nex, diag);
     if (!rc)
-        rc = vectorise(im, &t, b->ex, b->nex, &tr);
+        rc = vectorise(im, sc, b->ex, b->nex, &tr);
     if (!rc && b->nval)
-        rc = vectorise(im, &t, b->val, b->nval, &va);
-    kefu_text_release(&t);
+        rc = vectorise(im, sc, b->val, b->nval, &va);
+    kefu_scratch_free(sc);
     if (rc) {
         kefu_dataset_release(&tr, &im->mem);
         kefu_dataset_release(&va, &im->mem);
@@ -605,14 +692,15 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     }
     lo.progress = b->progress;
     lo.user = b->progress_user;
-    rc = kefu_learn(&im->lin, im->dict.n, im->n, &tr, b->nval ? &va : NULL,
-                    &lo, &im->mem);
+    rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &tr,
+                    b->nval ? &va : NULL, &lo, &im->mem);
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
     if (!rc && b->nval) {
         float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
         rc = s ? kefu_linear_calibrate(&im->lin, &va, &im->mem) : KEFU_E_NOMEM;
-        if (!rc && !b->cfg.threshold_set && im->oos_class >= 0)
+        if (!rc && !b->cfg.threshold_set && im->oos_class >= 0 &&
+            im->kind == KEFU_CLF_INTENT)
             choose_threshold(im, &va, s);
         kefu_dealloc(&im->mem, s);
     }
@@ -656,7 +744,10 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
                           const kefu_mem *mem)
 {
     const kefu_classifier_cfg *c = &im->cfg;
-    int rc = put32(o, mem, INTENT_BLOB_VERSION) || put32(o, mem, im->n) ||
+    int rc = put32(o, mem, INTENT_BLOB_VERSION) ||
+             put32(o, mem, im->kind | im->nextra << 8 |
+                               (uint32_t)im->lin.multilabel << 16) ||
+             put32(o, mem, im->n) ||
              put32(o, mem, (uint32_t)im->oos_class) ||
              put32(o, mem, (uint32_t)c->feat.word_ngrams |
                                (uint32_t)c->feat.cjk_max << 8 |
@@ -684,10 +775,10 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
     }
     for (uint32_t c2 = 0; !rc && c2 < im->n; c2++)
         rc = putf(o, mem, im->lin.b[c2]);
-    for (uint32_t j = 0; !rc && j < im->dict.n; j++)
+    for (uint32_t j = 0; !rc && j < im->lin.nfeat; j++)
         rc = putf(o, mem, im->lin.scale[j]);
     if (!rc)
-        rc = put(o, mem, im->lin.q, (size_t)im->dict.n * im->n);
+        rc = put(o, mem, im->lin.q, (size_t)im->lin.nfeat * im->n);
     return rc ? KEFU_E_NOMEM : KEFU_OK;
 }
 
@@ -723,8 +814,9 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
                    kefu_intent_builder *b, kefu_diag *diag)
 {
     reader r = {b->trained, b->trained_len, false};
-    uint32_t ver = get32(&r), n = get32(&r), oos = get32(&r), feat = get32(&r);
-    uint32_t nfeat;
+    uint32_t ver = get32(&r), kind = get32(&r), n = get32(&r), oos = get32(&r),
+             feat = get32(&r);
+    uint32_t nfeat, nw;
     uint64_t *hashes = NULL;
     uint8_t *taken;
     int rc = KEFU_OK;
@@ -733,7 +825,11 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     im->lin.temperature = getf(&r);
     nfeat = get32(&r);
     im->trained_examples = get32(&r);
-    if (r.bad || ver != INTENT_BLOB_VERSION || n == 0 || n > 100000 ||
+    im->nextra = (kind >> 8) & 0xFF;
+    im->lin.multilabel = (uint8_t)((kind >> 16) & 1);
+    if (r.bad || ver != INTENT_BLOB_VERSION || (kind & 0xFF) != im->kind ||
+        (im->kind == KEFU_CLF_INTENT ? im->nextra != 0 : im->nextra != KEFU_CLF_EXTRA) ||
+        n == 0 || n > 100000 ||
         (oos != UINT32_MAX && oos >= n) ||
         (uint64_t)nfeat * n > r.left || !isfinite(im->cfg.threshold) ||
         !(im->lin.temperature > 0))
@@ -811,28 +907,29 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
             im->dict.idf[j] = getf(&r2);
         }
     }
-    im->lin.nfeat = nfeat;
+    nw = nfeat + im->nextra;   /* weight rows: dictionary, then extras */
+    im->lin.nfeat = nw;
     im->lin.ncls = n;
-    if (r.left != ((size_t)nfeat + n) * 4 + (size_t)nfeat * n)
+    if (r.left != ((size_t)nw + n) * 4 + (size_t)nw * n)
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: weight section has %zu bytes, "
                              "expected %zu", r.left,
-                             ((size_t)nfeat + n) * 4 + (size_t)nfeat * n);
+                             ((size_t)nw + n) * 4 + (size_t)nw * n);
     im->lin.b = kefu_alloc_array(&im->mem, n, sizeof *im->lin.b);
-    im->lin.scale = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1,
+    im->lin.scale = kefu_alloc_array(&im->mem, nw ? nw : 1,
                                      sizeof *im->lin.scale);
-    im->lin.q = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1, n);
+    im->lin.q = kefu_alloc_array(&im->mem, nw ? nw : 1, n);
     if (!im->lin.b || !im->lin.scale || !im->lin.q)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t c = 0; c < n; c++)
         if (!isfinite(im->lin.b[c] = getf(&r)))
             return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                                  "binary model: non-finite weight");
-    for (uint32_t j = 0; j < nfeat; j++)
+    for (uint32_t j = 0; j < nw; j++)
         if (!isfinite(im->lin.scale[j] = getf(&r)))
             return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                                  "binary model: non-finite weight");
-    memcpy(im->lin.q, r.p, (size_t)nfeat * n);
+    memcpy(im->lin.q, r.p, (size_t)nw * n);
     return KEFU_OK;
 }
 
@@ -853,24 +950,35 @@ static void model_release(const kefu_mem *mem, struct kefu_intent_model *im)
 
 void kefu_intent_release(struct kefu_model *m)
 {
-    builder_free(m);
+    builder_free(m, KEFU_CLF_INTENT);
     if (m->intent)
         model_release(&m->mem, m->intent);
     m->intent = NULL;
 }
 
-int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
+void kefu_emoclf_release(struct kefu_model *m)
 {
-    kefu_intent_builder *b = m->building[KEFU_BUILD_INTENT];
+    builder_free(m, KEFU_CLF_EMOTION);
+    if (m->emotion_clf)
+        model_release(&m->mem, m->emotion_clf);
+    m->emotion_clf = NULL;
+}
+
+static int clf_finish(struct kefu_model *m, kefu_diag *diag, uint32_t kind,
+                      struct kefu_intent_model **dst)
+{
+    kefu_intent_builder *b = m->building[build_slot(kind)];
     struct kefu_intent_model *im;
     int rc = KEFU_OK;
     if (!b)
-        return KEFU_OK; /* a model without intents */
+        return KEFU_OK; /* a model without this classifier */
     im = kefu_zalloc(&m->mem, sizeof *im);
     if (!im)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     im->mem = m->mem;
     im->cfg = b->cfg;
+    im->kind = kind;
+    im->nextra = kind == KEFU_CLF_EMOTION ? KEFU_CLF_EXTRA : 0;
     im->oos_class = -1;
     if (b->trained) {
         rc = restore(im, m, b, diag);
@@ -884,12 +992,17 @@ int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
             bool has = false;
             for (size_t j = 0; j < b->nex && !has; j++)
                 has = b->ex[j].label == i;
+            for (size_t j = 0; j < b->nex && !has; j++)
+                for (uint32_t k = 1; k < b->ex[j].nlab && !has; k++)
+                    has = b->ex[j].lab[k] == i;
             if (!has) {
                 model_release(&m->mem, im);
                 return kefu_diag_msg(diag, KEFU_E_MODEL,
-                                     "intent '%s' has no examples", b->info[i].name);
+                                     "%s '%s' has no examples",
+                                     kind == KEFU_CLF_INTENT ? "intent" : "label",
+                                     b->info[i].name);
             }
-            if (!strcmp(b->info[i].name, OOS_LABEL))
+            if (!strcmp(b->info[i].name, OOS_LABEL) && kind == KEFU_CLF_INTENT)
                 im->oos_class = (int32_t)i;
         }
         /* the classes are the builder's intents, in declaration order */
@@ -939,12 +1052,22 @@ int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
     }
     if (rc) {
         model_release(&m->mem, im);
-        builder_free(m);
+        builder_free(m, kind);
         return rc;
     }
-    m->intent = im;
-    builder_free(m);
+    *dst = im;
+    builder_free(m, kind);
     return KEFU_OK;
+}
+
+int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
+{
+    return clf_finish(m, diag, KEFU_CLF_INTENT, &m->intent);
+}
+
+int kefu_emoclf_finish(struct kefu_model *m, kefu_diag *diag)
+{
+    return clf_finish(m, diag, KEFU_CLF_EMOTION, &m->emotion_clf);
 }
 
 /* ---- classification ---- */
@@ -1240,4 +1363,90 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
         }
     }
     return n;
+}
+
+/* ---- trained emotion labels ---- */
+
+void kefu_emoclf_scratch_free(const kefu_mem *mem, struct kefu_emoclf_scratch *es)
+{
+    if (!es)
+        return;
+    kefu_hashes_release(&es->hashes, mem);
+    kefu_sparse_release(&es->vec, mem);
+    kefu_dealloc(mem, es->scores);
+    kefu_dealloc(mem, es->labels);
+    kefu_dealloc(mem, es);
+}
+
+KEFU_API size_t kefu_model_emotion_label_count(const kefu_model *m)
+{
+    return m && m->emotion_clf ? m->emotion_clf->n : 0;
+}
+
+KEFU_API const char *kefu_model_emotion_label_name(const kefu_model *m, size_t i)
+{
+    return m && m->emotion_clf && i < m->emotion_clf->n
+               ? m->emotion_clf->info[i].name
+               : NULL;
+}
+
+KEFU_API int kefu_emotion_classify(kefu_scratch *s, const char *text,
+                                   size_t len, float *probs, size_t nprobs)
+{
+    const struct kefu_intent_model *im;
+    struct kefu_emoclf_scratch *es;
+    float extra[KEFU_CLF_EXTRA];
+    uint32_t best = 0;
+    int rc;
+    if (!s || (!probs && nprobs))
+        return KEFU_E_ARG;
+    im = s->model->emotion_clf;
+    if (!im)
+        return kefu_diag_msg(&s->diag, KEFU_E_STATE,
+                             "the model has no trained emotion labels");
+    if (!(es = s->emoclf)) {
+        es = kefu_zalloc(&s->mem, sizeof *es);
+        if (!es || !(es->scores = kefu_alloc_array(&s->mem, im->n, sizeof *es->scores)) ||
+            !(es->labels = kefu_alloc_array(&s->mem, im->n, sizeof *es->labels))) {
+            kefu_emoclf_scratch_free(&s->mem, es);
+            return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
+        }
+        s->emoclf = es;
+    }
+    es->valid = 0;
+    if ((rc = featurize(im, s, text, len, &es->hashes, extra))) {
+        if (!kefu_diag_status(&s->diag))
+            kefu_diag_msg(&s->diag, rc, "%s", kefu_strerror(rc));
+        return rc;
+    }
+    if ((rc = kefu_sparse_from_hashes(&im->dict, &es->hashes, &es->vec, &s->mem)) ||
+        (rc = append_extra(im, &es->vec, extra, &s->mem)))
+        return kefu_diag_msg(&s->diag, rc, "out of memory");
+    kefu_linear_scores(&im->lin, es->vec.idx, es->vec.val, es->vec.n, es->scores);
+    kefu_linear_probs(&im->lin, es->scores);
+    es->nlabels = 0;
+    for (uint32_t c = 0; c < im->n; c++) {
+        if (es->scores[c] > es->scores[best])
+            best = c;
+        if (im->lin.multilabel && es->scores[c] >= 0.5f)
+            es->labels[es->nlabels++] = c;
+    }
+    if (!es->nlabels)
+        es->labels[es->nlabels++] = best;
+    for (size_t c = 0; c < nprobs && c < im->n; c++)
+        probs[c] = es->scores[c];
+    es->valid = 1;
+    return KEFU_OK;
+}
+
+KEFU_API size_t kefu_emotion_label_count(const kefu_scratch *s)
+{
+    return s && s->emoclf && s->emoclf->valid ? s->emoclf->nlabels : 0;
+}
+
+KEFU_API const char *kefu_emotion_label(const kefu_scratch *s, size_t i)
+{
+    if (i >= kefu_emotion_label_count(s))
+        return NULL;
+    return s->model->emotion_clf->info[s->emoclf->labels[i]].name;
 }

@@ -41,8 +41,16 @@ typedef struct kefu_classifier_cfg {
     uint32_t min_df;       /* drop features seen in fewer examples */
 } kefu_classifier_cfg;
 
+/* What a classifier predicts: intents, or the labels of trained emotion
+ * data (whose features add the emotion lexicon's scores to the n-grams). */
+enum { KEFU_CLF_INTENT = 0, KEFU_CLF_EMOTION = 1 };
+#define KEFU_CLF_MAX_LABELS 4   /* labels of one multi-label example */
+#define KEFU_CLF_EXTRA 16       /* lexicon features of the emotion kind */
+
 struct kefu_intent_model {
     kefu_mem mem;
+    uint32_t kind;                      /* KEFU_CLF_* */
+    uint32_t nextra;                    /* dense features after the dict */
     uint32_t n;                         /* classes (incl. oos if trained) */
     struct kefu_intent_info *info;
     int32_t oos_class;                  /* -1 when no oos examples */
@@ -75,13 +83,16 @@ struct kefu_intent_scratch {
 
 /* A labelled example before training. */
 typedef struct kefu_example {
-    uint32_t label;
+    uint32_t label;                     /* = lab[0] */
+    uint32_t nlab;
+    uint32_t lab[KEFU_CLF_MAX_LABELS];
     char *text;
     uint32_t len;
 } kefu_example;
 
 /* What the loader accumulates before `finish`. */
 typedef struct kefu_intent_builder {
+    uint32_t kind;                 /* KEFU_CLF_* */
     struct kefu_intent_info *info;
     uint32_t n, cap;
     kefu_example *ex;
@@ -107,10 +118,18 @@ void kefu_intent_release(struct kefu_model *m);
 
 /* The builder of a model being loaded (created on first use). */
 kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m);
-/* Adds an example for intent `label` (created if new). */
+kefu_intent_builder *kefu_clf_builder_get(struct kefu_model *m, uint32_t kind);
+/* Adds an example for intent `label` (created if new); for the emotion
+ * kind `label` may join several labels with commas. */
+int kefu_clf_add_example(struct kefu_model *m, uint32_t kind,
+                         const char *label, size_t label_len,
+                         const char *text, size_t len, bool validation);
 int kefu_intent_add_example(struct kefu_model *m, const char *label,
                             size_t label_len, const char *text, size_t len,
                             bool validation);
+/* The trained emotion classifier's engine steps (model.c table). */
+int kefu_emoclf_finish(struct kefu_model *m, kefu_diag *diag);
+void kefu_emoclf_release(struct kefu_model *m);
 
 /* Serialises the trained part (dictionary, weights, thresholds) to `out`,
  * and reads it back (kefu_intent_finish uses the builder's `trained`). */
@@ -119,5 +138,16 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *out,
 
 void kefu_intent_scratch_free(const kefu_mem *mem,
                               struct kefu_intent_scratch *is);
+
+/* Per-thread area of the trained emotion classifier (in kefu_scratch). */
+struct kefu_emoclf_scratch {
+    kefu_hashes hashes;
+    kefu_sparse vec;
+    float *scores;
+    uint32_t *labels;      /* predicted labels of the last message */
+    uint32_t nlabels;
+    uint8_t valid;
+};
+void kefu_emoclf_scratch_free(const kefu_mem *mem, struct kefu_emoclf_scratch *es);
 
 #endif

@@ -59,6 +59,7 @@ static const engine_step engines[] = {
     {kefu_entity_finish, kefu_entity_release},
     {kefu_redact_finish, kefu_redact_release},
     {kefu_intent_finish, kefu_intent_release}, /* after entities: slots */
+    {kefu_emoclf_finish, kefu_emoclf_release}, /* after emotion: lexicon */
     {kefu_rules_finish, kefu_rules_release},
 };
 

@@ -42,6 +42,7 @@ struct kefu_model {
     struct kefu_entity_set *entities;
     struct kefu_redactor *redactor;
     struct kefu_emotion_model *emotion;
+    struct kefu_intent_model *emotion_clf;   /* trained emotion labels */
     struct kefu_ruleset *rules;
     struct kefu_floor *floor;
     /* engine builders live here while loading, then are dropped */
@@ -83,7 +84,8 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
 
 /* Slots of kefu_model.building, one per engine that accumulates. */
 enum { KEFU_BUILD_INTENT, KEFU_BUILD_ENTITY, KEFU_BUILD_REDACT,
-       KEFU_BUILD_EMOTION, KEFU_BUILD_RULES, KEFU_BUILD_FLOOR };
+       KEFU_BUILD_EMOTION, KEFU_BUILD_RULES, KEFU_BUILD_FLOOR,
+       KEFU_BUILD_EMOCLF };
 
 typedef int (*kefu_section_parse_fn)(struct kefu_model *m,
                                      const kefu_ynode *node,

@@ -12,7 +12,8 @@
  *  28  u32      number of sections
  *  32  payload: sections, each u32 tag, u32 0, u64 length, bytes
  * Tags: 1 = the YAML sources (count, then name and text of each, the main
- * file first), 2 = the trained intent classifier (intent.c).
+ * file first), 2 = the trained intent classifier (intent.c), 3 = the
+ * trained emotion classifier (same form).
  */
 #include <stdio.h>
 #include <errno.h>
@@ -23,7 +24,7 @@
 #define FORMAT_VERSION 1u
 #define BOM 0x0A0B0C0Du
 #define HEADER 32u
-enum { TAG_SOURCES = 1, TAG_INTENT = 2 };
+enum { TAG_SOURCES = 1, TAG_INTENT = 2, TAG_EMOTION_CLF = 3 };
 
 bool kefu_modelfile_is(const char *data, size_t len)
 {
@@ -95,6 +96,12 @@ KEFU_API int kefu_model_save(const kefu_model *m, const char *path,
         body.len = 0;
         rc = kefu_intent_serialize(m->intent, &body, mem);
         if (!rc && !(rc = section(&payload, mem, TAG_INTENT, &body)))
+            nsec++;
+    }
+    if (!rc && m->emotion_clf) {
+        body.len = 0;
+        rc = kefu_intent_serialize(m->emotion_clf, &body, mem);
+        if (!rc && !(rc = section(&payload, mem, TAG_EMOTION_CLF, &body)))
             nsec++;
     }
     kefu_buf_release(mem, &body);
@@ -191,8 +198,8 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
     uint32_t nsec;
     struct kefu_model_source *srcs = NULL;
     size_t nsrcs = 0;
-    const unsigned char *intent_blob = NULL;
-    size_t intent_len = 0;
+    const unsigned char *intent_blob = NULL, *emo_blob = NULL;
+    size_t intent_len = 0, emo_len = 0;
     struct kefu_model *m;
     kefu_mem mem;
     const char *why = NULL;
@@ -246,6 +253,9 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
         } else if (tag == TAG_INTENT && !intent_blob) {
             intent_blob = pay;
             intent_len = (size_t)slen;
+        } else if (tag == TAG_EMOTION_CLF && !emo_blob) {
+            emo_blob = pay;
+            emo_len = (size_t)slen;
         } else {
             why = "unknown or repeated section";
         }
@@ -267,15 +277,19 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
     }
     m->vfs = srcs;
     m->nvfs = nsrcs;
-    if (intent_blob) {
-        kefu_intent_builder *b = kefu_intent_builder_get(m);
+    for (int k = 0; k < 2; k++) {
+        const unsigned char *blob = k ? emo_blob : intent_blob;
+        kefu_intent_builder *b;
+        if (!blob)
+            continue;
+        b = kefu_clf_builder_get(m, k ? KEFU_CLF_EMOTION : KEFU_CLF_INTENT);
         if (!b) {
             kefu_model_free(m);
             free_sources(&mem, srcs, nsrcs);
             return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
         }
-        b->trained = intent_blob;
-        b->trained_len = intent_len;
+        b->trained = blob;
+        b->trained_len = k ? emo_len : intent_len;
     }
     rc = KEFU_OK;
     if (nsrcs) { /* none for a model trained from TSV alone */

@@ -39,6 +39,7 @@ KEFU_API void kefu_scratch_free(kefu_scratch *s)
     kefu_entity_scratch_free(&mem, s->entity);
     kefu_redact_scratch_free(&mem, s->redact);
     kefu_intent_scratch_free(&mem, s->intent);
+    kefu_emoclf_scratch_free(&mem, s->emoclf);
     kefu_emotion_scratch_free(s);
     kefu_text_release(&s->text);
     kefu_dealloc(&mem, s);

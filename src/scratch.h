@@ -24,6 +24,7 @@ struct kefu_scratch {
     struct kefu_entity_scratch *entity;     /* entity.c */
     struct kefu_redact_scratch *redact;     /* redact.c */
     struct kefu_emotion_scratch *emotion;
+    struct kefu_emoclf_scratch *emoclf;
 };
 
 /* Runs the text stage on the scratch's text object; on failure the error

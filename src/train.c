@@ -19,8 +19,8 @@ KEFU_API void kefu_train_options_init(kefu_train_options *o)
 }
 
 /* Adds every line of a TSV file as an example. */
-static int read_tsv(struct kefu_model *m, const char *path, bool validation,
-                    kefu_diag *diag)
+static int read_tsv(struct kefu_model *m, uint32_t kind, const char *path,
+                    bool validation, kefu_diag *diag)
 {
     char *data = NULL;
     size_t len = 0, bad;
@@ -53,10 +53,14 @@ static int read_tsv(struct kefu_model *m, const char *path, bool validation,
             rc = kefu_diag_setf(diag, KEFU_E_SYNTAX, path, line, 1, UINT64_MAX,
                                 "expected 'label<TAB>text'");
         else
-            rc = kefu_intent_add_example(m, p, (size_t)(tab - p), tab + 1,
-                                         (size_t)(p + n - tab - 1), validation);
+            rc = kefu_clf_add_example(m, kind, p, (size_t)(tab - p), tab + 1,
+                                      (size_t)(p + n - tab - 1), validation);
         if (rc == KEFU_E_NOMEM)
             kefu_diag_msg(diag, rc, "out of memory");
+        else if (rc == KEFU_E_SYNTAX)
+            kefu_diag_setf(diag, rc, path, line, 1, UINT64_MAX,
+                           "bad label list (empty label or more than %d labels)",
+                           KEFU_CLF_MAX_LABELS);
         p = eol + 1;
     }
     kefu_dealloc(&m->mem, data);
@@ -77,6 +81,7 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
     struct kefu_model *m;
     kefu_intent_builder *b;
     kefu_train_options defaults;
+    uint32_t kind;
     int rc = KEFU_OK;
 
     if (diag)
@@ -90,9 +95,9 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
     }
     if (opts->size < sizeof(kefu_train_options) - sizeof(void *) * 2)
         return kefu_diag_msg(diag, KEFU_E_ARG, "kefu_train_options.size is too small");
-    if (opts->task != KEFU_TASK_INTENT)
-        return kefu_diag_msg(diag, KEFU_E_ARG,
-                             "task %u is not supported by this build", opts->task);
+    if (opts->task != KEFU_TASK_INTENT && opts->task != KEFU_TASK_EMOTION)
+        return kefu_diag_msg(diag, KEFU_E_ARG, "unknown task %u", opts->task);
+    kind = opts->task == KEFU_TASK_EMOTION ? KEFU_CLF_EMOTION : KEFU_CLF_INTENT;
     m = kefu_model_begin(alloc);
     if (!m)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
@@ -107,10 +112,10 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
         kefu_dealloc(&m->mem, data);
     }
     if (!rc && train_tsv)
-        rc = read_tsv(m, train_tsv, false, diag);
+        rc = read_tsv(m, kind, train_tsv, false, diag);
     if (!rc && val_tsv)
-        rc = read_tsv(m, val_tsv, true, diag);
-    if (!rc && !(b = kefu_intent_builder_get(m)))
+        rc = read_tsv(m, kind, val_tsv, true, diag);
+    if (!rc && !(b = kefu_clf_builder_get(m, kind)))
         rc = kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     if (!rc) {
         if (opts->epochs)

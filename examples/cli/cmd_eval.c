@@ -37,10 +37,103 @@ static int by_count(const void *a, const void *b)
     return x->n != y->n ? (x->n < y->n ? 1 : -1) : 0;
 }
 
+/*
+ * --task emotion: gold labels may be comma-joined; a line counts as
+ * accurate when the predicted label set equals the gold set; F1 per label
+ * over all lines, macro-F1 their mean.
+ */
+static int eval_emotion(kefu_model *m, FILE *in, int json)
+{
+    size_t nl = kefu_model_emotion_label_count(m);
+    unsigned *tp = calloc(nl + 1, sizeof *tp), *fp = calloc(nl + 1, sizeof *fp),
+             *fn = calloc(nl + 1, sizeof *fn);
+    char *line = NULL, *gold_set = calloc(nl + 1, 1), *pred_set = calloc(nl + 1, 1);
+    size_t cap = 0;
+    long n;
+    unsigned total = 0, exact = 0, errors = 0;
+    double f1sum = 0;
+    kefu_scratch *s = NULL;
+    if (!tp || !fp || !fn || !gold_set || !pred_set || kefu_scratch_new(&s, m, NULL)) {
+        fprintf(stderr, "kefu eval: out of memory\n");
+        return 1;
+    }
+    while ((n = cli_getline(&line, &cap, in)) >= 0) {
+        char *tab = memchr(line, '\t', (size_t)n), *p, *save = NULL;
+        if (!n)
+            continue;
+        if (!tab || kefu_emotion_classify(s, tab + 1, (size_t)(line + n - tab - 1), NULL, 0)) {
+            errors++;
+            continue;
+        }
+        *tab = '\0';
+        memset(gold_set, 0, nl + 1);
+        memset(pred_set, 0, nl + 1);
+        for (p = strtok_r(line, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+            size_t k = 0;
+            while (k < nl && strcmp(kefu_model_emotion_label_name(m, k), p))
+                k++;
+            gold_set[k] = 1; /* k == nl: a label the model never saw */
+        }
+        for (size_t i = 0; i < kefu_emotion_label_count(s); i++) {
+            size_t k = 0;
+            while (k < nl && strcmp(kefu_model_emotion_label_name(m, k), kefu_emotion_label(s, i)))
+                k++;
+            pred_set[k] = 1;
+        }
+        total++;
+        exact += !memcmp(gold_set, pred_set, nl + 1);
+        for (size_t k = 0; k <= nl; k++) {
+            tp[k] += gold_set[k] && pred_set[k];
+            fp[k] += !gold_set[k] && pred_set[k];
+            fn[k] += gold_set[k] && !pred_set[k];
+        }
+    }
+    if (json)
+        printf("{\"n\":%u,\"accuracy\":%.6f,", total, total ? (double)exact / total : 0);
+    else
+        printf("examples  %u\naccuracy  %.2f%%\n", total, total ? 100.0 * exact / total : 0);
+    {
+        size_t counted = 0;
+        double f1s[1024];
+        for (size_t k = 0; k < nl && k < 1024; k++) {
+            double pr = tp[k] + fp[k] ? (double)tp[k] / (tp[k] + fp[k]) : 0;
+            double rc = tp[k] + fn[k] ? (double)tp[k] / (tp[k] + fn[k]) : 0;
+            f1s[k] = pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0;
+            if (tp[k] + fn[k]) {
+                f1sum += f1s[k];
+                counted++;
+            }
+        }
+        f1sum = counted ? f1sum / counted : 0;
+        if (json) {
+            printf("\"macro_f1\":%.6f,\"errors\":%u,\"f1\":{", f1sum, errors);
+            for (size_t k = 0; k < nl && k < 1024; k++) {
+                printf("%s", k ? "," : "");
+                cli_json_string(stdout, kefu_model_emotion_label_name(m, k),
+                                strlen(kefu_model_emotion_label_name(m, k)));
+                printf(":%.6f", f1s[k]);
+            }
+            printf("}}\n");
+        } else {
+            printf("macro-F1  %.2f%%\n", 100 * f1sum);
+            for (size_t k = 0; k < nl && k < 1024; k++)
+                printf("  %-16s F1 %.2f%%\n", kefu_model_emotion_label_name(m, k), 100 * f1s[k]);
+        }
+    }
+    free(tp);
+    free(fp);
+    free(fn);
+    free(gold_set);
+    free(pred_set);
+    free(line);
+    kefu_scratch_free(s);
+    return errors ? 1 : 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *path = NULL;
-    int json = 0;
+    int json = 0, emotion = 0;
     kefu_model *m = NULL;
     kefu_scratch *s = NULL;
     kefu_diag *d;
@@ -56,15 +149,18 @@ int cmd_eval(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: kefu eval -m MODEL TEST.tsv [--json]\n");
+            printf("usage: kefu eval -m MODEL TEST.tsv [--json] [--task intent|emotion]\n");
             return 0;
         } else if (!strcmp(argv[i], "-m") && i + 1 < argc) {
             model = argv[++i];
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else if (!strcmp(argv[i], "--task") && i + 1 < argc) {
-            if (strcmp(argv[++i], "intent")) {
-                fprintf(stderr, "kefu eval: task '%s' is not supported here\n", argv[i]);
+            i++;
+            if (!strcmp(argv[i], "emotion")) {
+                emotion = 1;
+            } else if (strcmp(argv[i], "intent")) {
+                fprintf(stderr, "kefu eval: unknown task '%s'\n", argv[i]);
                 return 2;
             }
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -83,6 +179,26 @@ int cmd_eval(int argc, char **argv)
         cli_report("load", kefu_diag_status(d), d);
         kefu_diag_free(d);
         return 1;
+    }
+    if (emotion) {
+        int rc;
+        if (!(in = fopen(path, "rb"))) {
+            perror(path);
+            kefu_model_free(m);
+            kefu_diag_free(d);
+            return 1;
+        }
+        if (!kefu_model_emotion_label_count(m)) {
+            fprintf(stderr, "kefu eval: %s has no trained emotion labels "
+                            "(train it with --task emotion)\n", model);
+            rc = 1;
+        } else {
+            rc = eval_emotion(m, in, json);
+        }
+        fclose(in);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+        return rc;
     }
     if (kefu_scratch_new(&s, m, NULL) || !(in = fopen(path, "rb"))) {
         fprintf(stderr, "kefu eval: cannot open %s\n", path);

@@ -106,8 +106,9 @@ int cmd_train(int argc, char **argv)
     if (rc) {
         cli_report("save", rc, d);
     } else if (!quiet) {
-        fprintf(stderr, "trained %zu intents in %.2f s; wrote %s\n",
-                kefu_model_intent_count(m),
+        fprintf(stderr, "trained %zu %s in %.2f s; wrote %s\n",
+                o.task == KEFU_TASK_EMOTION ? kefu_model_emotion_label_count(m) : kefu_model_intent_count(m),
+                o.task == KEFU_TASK_EMOTION ? "emotion labels" : "intents",
                 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
                 outp);
     }
