@@ -76,6 +76,27 @@ if [ -f "$root/build/lua5.4/kefu.so" ] && command -v lua5.4 >/dev/null 2>&1; the
     echo "skip valgrind: not installed (tools/deps.sh installs it)"
   fi
 fi
+# the rockspec: LuaRocks builds the module against lib/libkefu.so
+if command -v luarocks >/dev/null 2>&1 && command -v lua5.4 >/dev/null 2>&1 &&
+   pkg-config --exists lua5.4; then
+  rt=$(mktemp -d)
+  mkdir -p "$rt/src/bindings/lua"
+  cp "$here/kefu.c" "$here/kefu-scm-1.rockspec" "$rt/src/bindings/lua/"
+  if (cd "$rt/src" && luarocks --lua-version 5.4 make bindings/lua/kefu-scm-1.rockspec \
+        --tree "$rt/tree" LIBKEFU_INCDIR="$root/include" LIBKEFU_LIBDIR="$root/lib") \
+        > "$prefix.rock.log" 2>&1 &&
+     LD_LIBRARY_PATH="$root/lib" LUA_CPATH="$rt/tree/lib/lua/5.4/?.so" lua5.4 -e '
+       local k = require "kefu"
+       local m = assert(k.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund, money back]}\n"))
+       assert(m:classify("refund please").intent == "b")' >> "$prefix.rock.log" 2>&1; then
+    ok "luarocks make kefu-scm-1.rockspec (Lua 5.4, against lib/libkefu.so)"
+  else
+    cat "$prefix.rock.log"; bad "luarocks make kefu-scm-1.rockspec"
+  fi
+  rm -rf "$rt"
+else
+  echo "skip rockspec check: luarocks not installed (Debian: luarocks)"
+fi
 [ $ran -eq 0 ] && echo "lua: no interpreter with headers installed; nothing run (sh tools/deps.sh installs them on Debian)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
