@@ -7,6 +7,7 @@
  *            [--sl-target S] [--hours H] [--seed K] [--json] [--svg FILE]
  *            [--service exp|lognormal] [--cv X]
  *   kefu-sim --compare [--hours H] [--seed K] [--json]
+ *   kefu-sim --scenario FILE.yaml [--hours H] [--seed K] [--json]
  *
  * Single skill: Poisson arrivals, exponential (or log-normal) handling
  * times, exponential patience when --patience is given; every agent takes
@@ -20,6 +21,11 @@
  * longest-idle over everybody; generalists handle a skill more slowly, so
  * who gets the work matters.
  *
+ * --scenario runs a multi-skill floor from a kefu model file (its skills,
+ * queues and agents sections) with traffic streams described in a small
+ * YAML file (examples/scenarios/two-skills.yaml shows the format); it
+ * reports each stream and the router's own statistics per queue.
+ *
  * The random numbers are the example's own (splitmix64 seeding
  * xoshiro256**); the library draws none.
  */
@@ -27,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <yaml.h>
 
 #include "kefu.h"
 
@@ -150,11 +158,23 @@ enum { C_WAITING = 1, C_TALKING = 2, C_GONE = 3 };
 typedef struct conv {
     double arrival;
     uint8_t state, skill;
+    uint16_t stream;
 } conv;
 
 typedef struct batch {
     double offered, waited, answered, in_sl, abandoned, wait_sum;
 } batch;
+
+#define MAX_STREAMS 32
+
+typedef struct stream {
+    char name[64];
+    uint32_t queue, channel, tier, language, nskills;
+    int32_t priority;
+    uint32_t skills[KEFU_ROUTER_MAX_REQ_SKILLS], levels[KEFU_ROUTER_MAX_REQ_SKILLS];
+    double rate, aht, patience;
+    double offered, answered, in_sl, abandoned, wait_sum;
+} stream;
 
 #define NBATCH 20
 #define HIST_BINS 60
@@ -175,6 +195,9 @@ typedef struct sim {
     batch b[NBATCH];
     double hist[HIST_BINS];    /* waiting times of answered, 2 s bins */
     double hour_in_sl[1000], hour_offered[1000];
+    /* scenario traffic streams */
+    struct stream *streams;
+    size_t nstreams;
     /* multi-skill */
     int compare, skill_based;
     uint32_t *agent_skill;     /* 0 generalist, 1 billing, 2 tech */
@@ -193,9 +216,10 @@ static int64_t ms(double t)
     return (int64_t)llround(t * 1000.0);
 }
 
-static double service_time(sim *s, uint32_t agent, uint32_t skill)
+static double service_time(sim *s, uint32_t agent, const conv *c)
 {
-    double mean = s->aht;
+    double mean = s->nstreams ? s->streams[c->stream].aht : s->aht;
+    uint32_t skill = c->skill;
     if (s->compare && s->agent_skill[agent] != skill)
         mean *= 1.5; /* a generalist on the specialists' work */
     if (s->lognormal) {
@@ -221,7 +245,11 @@ static void handle_offers(sim *s, uint32_t just_arrived)
     memset(&e, 0, sizeof e);
     e.size = sizeof e;
     while (kefu_router_poll(s->r, &e) == KEFU_OK) {
-        if (e.kind == KEFU_ROUTE_OFFER) {
+        if (e.kind == KEFU_ROUTE_OFFER &&
+            s->convs[e.conversation].state == C_GONE) {
+            /* offered by a timer inside the call that cancelled it: the
+             * customer had already hung up */
+        } else if (e.kind == KEFU_ROUTE_OFFER) {
             conv *c = &s->convs[e.conversation];
             batch *b = batch_of(s, c->arrival);
             double wait = s->now - c->arrival;
@@ -247,7 +275,13 @@ static void handle_offers(sim *s, uint32_t just_arrived)
                     s->specialist_share[s->agent_skill[e.agent] == c->skill]++;
             }
             /* completion needs no agent id: the router knows who holds it */
-            ev_push(&s->ev, s->now + service_time(s, e.agent, c->skill),
+            if (s->nstreams && c->arrival >= s->warmup) {
+                stream *st = &s->streams[c->stream];
+                st->answered++;
+                st->wait_sum += wait;
+                st->in_sl += wait <= s->sl_target + 1e-9;
+            }
+            ev_push(&s->ev, s->now + service_time(s, e.agent, c),
                     EV_DONE, e.conversation);
         }
         e.size = sizeof e;
@@ -302,6 +336,37 @@ static void arrive(sim *s)
     ev_push(&s->ev, s->now + rng_exp(&s->rg, 1.0 / s->lambda), EV_ARRIVAL, 0);
 }
 
+static void arrive_stream(sim *s, uint32_t k)
+{
+    stream *st = &s->streams[k];
+    uint32_t id = new_conv(s, 0);
+    kefu_route_request q;
+    batch *b = batch_of(s, s->now);
+    int rc;
+    s->convs[id].stream = (uint16_t)k;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.queue = st->queue;
+    q.channel = st->channel;
+    q.priority = st->priority;
+    q.tier = st->tier;
+    q.language = st->language;
+    q.nskills = st->nskills;
+    q.skills = st->skills;
+    q.levels = st->levels;
+    if (b) {
+        b->offered++;
+        st->offered++;
+        s->hour_offered[(int)(s->now / 3600) % 1000]++;
+    }
+    if ((rc = kefu_router_submit(s->r, ms(s->now), id, &q)))
+        die_rc("submit", rc, s->r);
+    handle_offers(s, id);
+    if (st->patience > 0 && s->convs[id].state == C_WAITING)
+        ev_push(&s->ev, s->now + rng_exp(&s->rg, st->patience), EV_PATIENCE, id);
+    ev_push(&s->ev, s->now + rng_exp(&s->rg, 1.0 / st->rate), EV_ARRIVAL, k);
+}
+
 static void setup_router(sim *s)
 {
     int rc;
@@ -351,10 +416,18 @@ static void setup_router(sim *s)
 static void run(sim *s)
 {
     rng_seed(&s->rg, s->seed);
-    setup_router(s);
+    if (!s->nstreams)
+        setup_router(s);
     s->end = s->hours * 3600.0;
     s->warmup = s->end / 10.0;
-    ev_push(&s->ev, rng_exp(&s->rg, 1.0 / s->lambda), EV_ARRIVAL, 0);
+    if (s->nstreams) {
+        for (uint32_t k = 0; k < s->nstreams; k++)
+            ev_push(&s->ev, rng_exp(&s->rg, 1.0 / s->streams[k].rate),
+                    EV_ARRIVAL, k);
+        ev_push(&s->ev, 1.0, EV_TICK, 0);
+    } else {
+        ev_push(&s->ev, rng_exp(&s->rg, 1.0 / s->lambda), EV_ARRIVAL, 0);
+    }
     if (s->compare && s->skill_based)
         ev_push(&s->ev, 1.0, EV_TICK, 0);
     while (s->ev.n) {
@@ -363,7 +436,9 @@ static void run(sim *s)
         if (e.t > s->end)
             break;
         s->now = e.t;
-        if (e.kind == EV_ARRIVAL) {
+        if (e.kind == EV_ARRIVAL && s->nstreams) {
+            arrive_stream(s, e.conv);
+        } else if (e.kind == EV_ARRIVAL) {
             arrive(s);
         } else if (e.kind == EV_DONE) {
             s->convs[e.conv].state = C_GONE;
@@ -379,6 +454,8 @@ static void run(sim *s)
             if (b) {
                 b->abandoned++;
                 b->waited++;
+                if (s->nstreams)
+                    s->streams[s->convs[e.conv].stream].abandoned++;
             }
             handle_offers(s, 0);
         } else if (e.kind == EV_TICK) {
@@ -532,6 +609,292 @@ static void report(const sim *s, int json, const char *svg)
            thrc ? NAN : th.abandon_rate);
 }
 
+
+/* ---- scenario files ---- */
+
+static yaml_node_t *ymap(yaml_document_t *d, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(d, p->key);
+        if (k && k->type == YAML_SCALAR_NODE &&
+            !strcmp((const char *)k->data.scalar.value, key))
+            return yaml_document_get_node(d, p->value);
+    }
+    return NULL;
+}
+
+static const char *ystr(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                            : NULL;
+}
+
+static int ynum(const char *file, yaml_node_t *n, const char *what,
+                double lo, double hi, double *out)
+{
+    const char *v = ystr(n);
+    char *end;
+    double x;
+    if (!v) {
+        fprintf(stderr, "kefu-sim: %s:%lu:%lu: %s must be a number\n", file,
+                n ? (unsigned long)n->start_mark.line + 1 : 0,
+                n ? (unsigned long)n->start_mark.column + 1 : 0, what);
+        return -1;
+    }
+    x = strtod(v, &end);
+    if (*end || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "kefu-sim: %s:%lu:%lu: %s must be a number in "
+                "%g..%g\n", file, (unsigned long)n->start_mark.line + 1,
+                (unsigned long)n->start_mark.column + 1, what, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int load_stream(const char *file, yaml_document_t *d, yaml_node_t *n,
+                       stream *st)
+{
+    static const char *const channels[] = {"voice", "chat", "email",
+                                           "messaging", "video"};
+    yaml_node_t *v;
+    double x;
+    memset(st, 0, sizeof *st);
+    st->channel = KEFU_CHANNEL_VOICE;
+    snprintf(st->name, sizeof st->name, "%s",
+             ystr(ymap(d, n, "name")) ? ystr(ymap(d, n, "name")) : "stream");
+    if (ynum(file, ymap(d, n, "queue"), "queue", 1, 4294967294.0, &x))
+        return -1;
+    st->queue = (uint32_t)x;
+    if (ynum(file, ymap(d, n, "rate"), "rate", 1e-9, 1e6, &st->rate) ||
+        ynum(file, ymap(d, n, "aht_s"), "aht_s", 1e-6, 1e9, &st->aht))
+        return -1;
+    if ((v = ymap(d, n, "patience_s")) &&
+        ynum(file, v, "patience_s", 0, 1e9, &st->patience))
+        return -1;
+    if ((v = ymap(d, n, "priority"))) {
+        if (ynum(file, v, "priority", -1e6, 1e6, &x))
+            return -1;
+        st->priority = (int32_t)x;
+    }
+    if ((v = ymap(d, n, "tier"))) {
+        if (ynum(file, v, "tier", 0, 3, &x))
+            return -1;
+        st->tier = (uint32_t)x;
+    }
+    if ((v = ymap(d, n, "channel"))) {
+        const char *c = ystr(v);
+        st->channel = 0;
+        for (uint32_t i = 0; c && i < 5; i++)
+            if (!strcmp(c, channels[i]))
+                st->channel = i + 1;
+        if (!st->channel) {
+            fprintf(stderr, "kefu-sim: %s:%lu: unknown channel\n", file,
+                    (unsigned long)v->start_mark.line + 1);
+            return -1;
+        }
+    }
+    if ((v = ymap(d, n, "language"))) {
+        const char *c = ystr(v);
+        for (size_t i = 0; c && c[i] && i < 4; i++)
+            st->language = st->language << 8 | (unsigned char)c[i];
+    }
+    if ((v = ymap(d, n, "skills"))) {
+        if (v->type != YAML_MAPPING_NODE) {
+            fprintf(stderr, "kefu-sim: %s:%lu: skills is a mapping of skill "
+                    "id to minimum level\n", file,
+                    (unsigned long)v->start_mark.line + 1);
+            return -1;
+        }
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+             p < v->data.mapping.pairs.top; p++) {
+            double id, lv;
+            if (st->nskills == KEFU_ROUTER_MAX_REQ_SKILLS ||
+                ynum(file, yaml_document_get_node(d, p->key), "skill id", 1,
+                     4294967294.0, &id) ||
+                ynum(file, yaml_document_get_node(d, p->value), "level", 1,
+                     100, &lv))
+                return -1;
+            st->skills[st->nskills] = (uint32_t)id;
+            st->levels[st->nskills++] = (uint32_t)lv;
+        }
+    }
+    return 0;
+}
+
+/* Loads the scenario and builds the router from its model. */
+static int load_scenario(sim *s, const char *path, int hours_given,
+                         int seed_given)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root, *v, *traffic;
+    char model_path[4096];
+    const char *slash;
+    kefu_model *m = NULL;
+    kefu_diag *diag;
+    double x;
+    int rc = -1;
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        fprintf(stderr, "kefu-sim: %s:%lu:%lu: %s\n", path,
+                (unsigned long)parser.problem_mark.line + 1,
+                (unsigned long)parser.problem_mark.column + 1,
+                parser.problem ? parser.problem : "YAML error");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    root = yaml_document_get_root_node(&doc);
+    if (!ystr(ymap(&doc, root, "model"))) {
+        fprintf(stderr, "kefu-sim: %s: needs 'model: FILE' (the floor)\n", path);
+        goto out;
+    }
+    slash = strrchr(path, '/');
+    snprintf(model_path, sizeof model_path, "%.*s%s",
+             slash ? (int)(slash - path + 1) : 0, path,
+             ystr(ymap(&doc, root, "model")));
+    if ((v = ymap(&doc, root, "hours")) && !hours_given) {
+        if (ynum(path, v, "hours", 0.01, 1e6, &s->hours))
+            goto out;
+    }
+    if ((v = ymap(&doc, root, "seed")) && !seed_given) {
+        if (ynum(path, v, "seed", 0, 1e18, &x))
+            goto out;
+        s->seed = (uint64_t)x;
+    }
+    if ((v = ymap(&doc, root, "sl_target_s")) &&
+        ynum(path, v, "sl_target_s", 0, 86400, &s->sl_target))
+        goto out;
+    traffic = ymap(&doc, root, "traffic");
+    if (!traffic || traffic->type != YAML_SEQUENCE_NODE ||
+        traffic->data.sequence.items.top == traffic->data.sequence.items.start) {
+        fprintf(stderr, "kefu-sim: %s: needs a 'traffic:' list\n", path);
+        goto out;
+    }
+    s->streams = calloc(MAX_STREAMS, sizeof *s->streams);
+    for (yaml_node_item_t *it = traffic->data.sequence.items.start;
+         it < traffic->data.sequence.items.top; it++) {
+        if (s->nstreams == MAX_STREAMS) {
+            fprintf(stderr, "kefu-sim: at most %d streams\n", MAX_STREAMS);
+            goto out;
+        }
+        if (load_stream(path, &doc, yaml_document_get_node(&doc, *it),
+                        &s->streams[s->nstreams]))
+            goto out;
+        s->nstreams++;
+    }
+    diag = kefu_diag_new(NULL);
+    if ((rc = kefu_model_load(&m, model_path, NULL, diag)) != KEFU_OK) {
+        char msg[1024];
+        kefu_diag_format(diag, msg, sizeof msg);
+        fprintf(stderr, "kefu-sim: %s\n", msg);
+        kefu_diag_free(diag);
+        rc = -1;
+        goto out;
+    }
+    kefu_diag_free(diag);
+    rc = kefu_router_new(&s->r, m, NULL);
+    kefu_model_free(m);
+    if (rc)
+        die_rc("router", rc, NULL);
+    /* hourly buckets over the whole run, for the router's own statistics */
+    kefu_router_set(s->r, KEFU_ROUTER_STATS_BUCKET_MS, 3600000);
+    kefu_router_set(s->r, KEFU_ROUTER_STATS_BUCKETS,
+                    s->hours + 2 > 10080 ? 10080 : (int64_t)s->hours + 2);
+    rc = 0;
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+static void report_scenario(const sim *s, int json)
+{
+    est sl = ratio(s, OFF(in_sl), OFF(offered));
+    est asa = ratio(s, OFF(wait_sum), OFF(answered));
+    est ab = ratio(s, OFF(abandoned), OFF(offered));
+    uint32_t seen[MAX_STREAMS];
+    size_t nseen = 0;
+    if (json)
+        printf("{\"service_level\":%.5f,\"service_level_hw\":%.5f,"
+               "\"asa_s\":%.4f,\"asa_s_hw\":%.4f,\"abandon_rate\":%.5f,"
+               "\"abandon_rate_hw\":%.5f,\"streams\":[",
+               sl.mean, sl.hw, asa.mean, asa.hw, ab.mean, ab.hw);
+    else
+        printf("all streams: service level %.4f (+-%.4f) in %.0f s, ASA "
+               "%.2f s (+-%.2f), abandoned %.4f (+-%.4f)\n\n"
+               "%-16s %9s %9s %9s %9s %9s\n", sl.mean, sl.hw, s->sl_target,
+               asa.mean, asa.hw, ab.mean, ab.hw, "stream", "offered",
+               "answered", "asa_s", "SL", "abandon");
+    for (size_t k = 0; k < s->nstreams; k++) {
+        const stream *st = &s->streams[k];
+        double a = st->answered > 0 ? st->wait_sum / st->answered : 0;
+        double l = st->offered > 0 ? st->in_sl / st->offered : 0;
+        double b = st->offered > 0 ? st->abandoned / st->offered : 0;
+        if (json)
+            printf("%s{\"name\":\"%s\",\"queue\":%u,\"offered\":%.0f,"
+                   "\"answered\":%.0f,\"asa_s\":%.4f,\"service_level\":%.5f,"
+                   "\"abandon_rate\":%.5f}",
+                   k ? "," : "", st->name, st->queue, st->offered,
+                   st->answered, a, l, b);
+        else
+            printf("%-16s %9.0f %9.0f %9.2f %9.4f %9.4f\n", st->name,
+                   st->offered, st->answered, a, l, b);
+    }
+    if (json)
+        printf("],\"router_queues\":[");
+    else
+        printf("\nthe router's own statistics per queue (whole run; SL = in "
+               "target / (answered + abandoned), queue targets):\n"
+               "%-8s %9s %9s %9s %9s %9s %9s %9s\n", "queue", "offered",
+               "answered", "abandon", "reroutes", "asa_s", "SL",
+               "occupancy");
+    for (size_t k = 0; k < s->nstreams; k++) {
+        kefu_route_stats st;
+        uint32_t q = s->streams[k].queue;
+        size_t j;
+        for (j = 0; j < nseen && seen[j] != q; j++)
+            ;
+        if (j < nseen)
+            continue;
+        seen[nseen++] = q;
+        memset(&st, 0, sizeof st);
+        st.size = sizeof st;
+        if (kefu_router_stats(s->r, ms(s->now), q,
+                              ms(s->end) + 3600000, &st))
+            continue;
+        if (json)
+            printf("%s{\"queue\":%u,\"offered\":%llu,\"answered\":%llu,"
+                   "\"abandoned\":%llu,\"reroutes\":%llu,\"asa_s\":%.4f,"
+                   "\"service_level\":%.5f,\"occupancy\":%.5f}",
+                   nseen > 1 ? "," : "", q, (unsigned long long)st.offered,
+                   (unsigned long long)st.answered,
+                   (unsigned long long)st.abandoned,
+                   (unsigned long long)st.reroutes, st.asa_ms / 1000,
+                   st.service_level, st.occupancy);
+        else
+            printf("%-8u %9llu %9llu %9llu %9llu %9.2f %9.4f %9.4f\n", q,
+                   (unsigned long long)st.offered,
+                   (unsigned long long)st.answered,
+                   (unsigned long long)st.abandoned,
+                   (unsigned long long)st.reroutes, st.asa_ms / 1000,
+                   st.service_level, st.occupancy);
+    }
+    if (json)
+        printf("]}\n");
+}
+
 static void compare(sim *base, int json)
 {
     const char *names[2] = {"longest_idle_any_agent", "skill_based_relaxation"};
@@ -577,7 +940,9 @@ static void usage(FILE *out)
             "[--svg FILE]\n"
             "                [--service exp|lognormal] [--cv X]\n"
             "       kefu-sim --compare [--agents N] [--arrival-rate PER_S] "
-            "[--aht S] [--hours H] [--json]\n");
+            "[--aht S] [--hours H] [--json]\n"
+            "       kefu-sim --scenario FILE.yaml [--hours H] [--seed K] "
+            "[--json] [--svg FILE]\n");
 }
 
 static double num_arg(int argc, char **argv, int *i)
@@ -600,8 +965,8 @@ static double num_arg(int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     sim s;
-    int json = 0, cmp = 0;
-    const char *svg = NULL;
+    int json = 0, cmp = 0, hours_given = 0, seed_given = 0;
+    const char *svg = NULL, *scenario = NULL;
     memset(&s, 0, sizeof s);
     s.sl_target = 20;
     s.hours = 24;
@@ -620,9 +985,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--sl-target"))
             s.sl_target = num_arg(argc, argv, &i);
         else if (!strcmp(a, "--hours"))
-            s.hours = num_arg(argc, argv, &i);
+            s.hours = num_arg(argc, argv, &i), hours_given = 1;
         else if (!strcmp(a, "--seed"))
-            s.seed = (uint64_t)num_arg(argc, argv, &i);
+            s.seed = (uint64_t)num_arg(argc, argv, &i), seed_given = 1;
+        else if (!strcmp(a, "--scenario") && i + 1 < argc)
+            scenario = argv[++i];
         else if (!strcmp(a, "--cv"))
             s.cv = num_arg(argc, argv, &i);
         else if (!strcmp(a, "--json"))
@@ -647,6 +1014,19 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (scenario) {
+        if (load_scenario(&s, scenario, hours_given, seed_given))
+            return 1;
+        run(&s);
+        report_scenario(&s, json);
+        if (svg)
+            write_svg(&s, svg, ratio(&s, OFF(in_sl), OFF(offered)));
+        kefu_router_free(s.r);
+        free(s.convs);
+        free(s.ev.v);
+        free(s.streams);
+        return 0;
     }
     if (cmp) {
         if (!s.agents)
