@@ -663,6 +663,89 @@ static void choose_threshold(struct kefu_intent_model *im,
     im->cfg.threshold = (float)best / STEPS;
 }
 
+/* Macro-F1 of predictions from raw scores plus per-label offsets. */
+static double macro_f1(const struct kefu_intent_model *im, const kefu_dataset *va,
+                       const float *raw, const float *off, uint32_t *tp,
+                       uint32_t *fp, uint32_t *fn)
+{
+    const uint32_t n = im->n;
+    double sum = 0;
+    uint32_t counted = 0;
+    memset(tp, 0, n * sizeof *tp);
+    memset(fp, 0, n * sizeof *fp);
+    memset(fn, 0, n * sizeof *fn);
+    for (size_t i = 0; i < va->n; i++) {
+        const float *r = raw + i * n;
+        uint32_t best = 0;
+        for (uint32_t c = 1; c < n; c++)
+            if (r[c] + off[c] > r[best] + off[best])
+                best = c;
+        for (uint32_t c = 0; c < n; c++) {
+            bool gold = false, pred;
+            for (size_t j = va->lab_off[i]; j < va->lab_off[i + 1]; j++)
+                gold |= va->lab[j] == c;
+            pred = im->lin.multilabel ? (r[c] + off[c] >= 0 || c == best) : c == best;
+            tp[c] += gold && pred;
+            fp[c] += !gold && pred;
+            fn[c] += gold && !pred;
+        }
+    }
+    for (uint32_t c = 0; c < n; c++) {
+        double pr, rc;
+        if (!(tp[c] + fn[c]))
+            continue;
+        pr = tp[c] + fp[c] ? (double)tp[c] / (tp[c] + fp[c]) : 0;
+        rc = (double)tp[c] / (tp[c] + fn[c]);
+        sum += pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0;
+        counted++;
+    }
+    return counted ? sum / counted : 0;
+}
+
+/*
+ * Emotion data is skewed and scored by macro-F1, which the loss does not
+ * see: shift each label's bias (coordinate ascent over a small grid) to the
+ * offsets that give the best macro-F1 on the validation data.
+ */
+static int tune_label_bias(struct kefu_intent_model *im, const kefu_dataset *va)
+{
+    const uint32_t n = im->n;
+    float *raw = kefu_alloc_array(&im->mem, va->n, (size_t)n * sizeof *raw);
+    float *off = kefu_alloc_array(&im->mem, n, sizeof *off);
+    uint32_t *cnt = kefu_alloc_array(&im->mem, (size_t)n * 3, sizeof *cnt);
+    double best;
+    if (!raw || !off || !cnt) {
+        kefu_dealloc(&im->mem, raw);
+        kefu_dealloc(&im->mem, off);
+        kefu_dealloc(&im->mem, cnt);
+        return KEFU_E_NOMEM;
+    }
+    for (size_t i = 0; i < va->n; i++)
+        kefu_linear_scores(&im->lin, va->idx + va->off[i], va->val + va->off[i],
+                           va->off[i + 1] - va->off[i], raw + i * n);
+    best = macro_f1(im, va, raw, off, cnt, cnt + n, cnt + 2 * n);
+    for (int pass = 0; pass < 3; pass++)
+        for (uint32_t c = 0; c < n; c++) {
+            float keep = off[c], choice = keep;
+            for (int k = -12; k <= 12; k++) {
+                double f;
+                off[c] = keep + 0.125f * (float)k;
+                f = macro_f1(im, va, raw, off, cnt, cnt + n, cnt + 2 * n);
+                if (f > best + 1e-9) {
+                    best = f;
+                    choice = off[c];
+                }
+            }
+            off[c] = choice;
+        }
+    for (uint32_t c = 0; c < n; c++)
+        im->lin.b[c] += off[c];
+    kefu_dealloc(&im->mem, raw);
+    kefu_dealloc(&im->mem, off);
+    kefu_dealloc(&im->mem, cnt);
+    return KEFU_OK;
+}
+
 static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                  kefu_intent_builder *b, kefu_diag *diag)
 {
@@ -702,6 +785,8 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
         if (!rc && !b->cfg.threshold_set && im->oos_class >= 0 &&
             im->kind == KEFU_CLF_INTENT)
             choose_threshold(im, &va, s);
+        if (!rc && im->kind == KEFU_CLF_EMOTION)
+            rc = tune_label_bias(im, &va);
         kefu_dealloc(&im->mem, s);
     }
     im->trained_examples = (uint32_t)b->nex;
