@@ -1248,6 +1248,9 @@ static bool gen_fused(parser *p, const rnode *n, int *rc)
 #ifndef KEFU_RULE_EAGER
 #define KEFU_RULE_EAGER 0   /* measured slower than jumps; see cheap() */
 #endif
+#ifndef KEFU_RULE_ACC_MAX
+#define KEFU_RULE_ACC_MAX 2
+#endif
 #ifndef KEFU_RULE_ACC
 #define KEFU_RULE_ACC 1
 #endif
@@ -1464,7 +1467,7 @@ static bool acc_form(parser *p, int i)
     bool neg;
     int tests = 1;
     while (n->kind == N_AND || n->kind == N_OR) {
-        if (++tests > 2 || acc_test(p, n->b, &a, &b, &neg) < 0)
+        if (++tests > KEFU_RULE_ACC_MAX || acc_test(p, n->b, &a, &b, &neg) < 0)
             return false;
         n = NODE(n->a);
     }

@@ -148,7 +148,7 @@ static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
 
 /* The slot of fact `id` inside run_all. */
 #define SLOT(id)                                                       \
-    (((id) < KEFU_F_BUILTIN_COUNT || (direct && (id) < nslots))        \
+    (((direct && (id) < nslots) || (id) < KEFU_F_BUILTIN_COUNT)        \
          ? &slots[id]                                                  \
          : slot_by_name(rs, f, (id)))
 
@@ -417,10 +417,9 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             NEXT;
 #define ACC(t)                                                          \
     do {                                                                \
-        int t_ = (t) ^ ((in.s & KEFU_ACC_NEG) != 0);                    \
-        int m_ = (int)(in.s & 3);                                       \
-        acc = m_ == KEFU_ACC_SET ? t_ : m_ == KEFU_ACC_AND ? (acc & t_) \
-                                                          : (acc | t_); \
+        int t_ = (int)(t) ^ (int)((in.s >> 3) & 1);                     \
+        acc = (acc & (int)(in.s & 1)) | (t_ & (int)((in.s >> 1) & 1)) | \
+              (acc & t_ & (int)((in.s >> 2) & 1));                      \
     } while (0)
         CASE(ROP_ACC_EQ_FN): ACC(SLOT(in.b)->num == nums[in.a]); NEXT;
         CASE(ROP_ACC_NE_FN): ACC(SLOT(in.b)->num != nums[in.a]); NEXT;

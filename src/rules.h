@@ -237,7 +237,10 @@ int kefu_facts_parse_section(struct kefu_model *m, const kefu_ynode *n,
 int kefu_rules_finish(struct kefu_model *m, kefu_diag *diag);
 void kefu_rules_release(struct kefu_model *m);
 
-enum { KEFU_ACC_SET = 0, KEFU_ACC_AND = 1, KEFU_ACC_OR = 2, KEFU_ACC_NEG = 4 };
+/* Accumulator modes: acc = (acc & A) | (t & B) | (acc & t & C), bits A=1,
+ * B=2, C=4 of the instruction's s, so combining needs no branch; NEG (8)
+ * negates the test first. */
+enum { KEFU_ACC_SET = 2, KEFU_ACC_AND = 4, KEFU_ACC_OR = 3, KEFU_ACC_NEG = 8 };
 
 /* Evaluator opcodes (rule_compile.c emits, rule_eval.c runs). */
 enum kefu_rop {
