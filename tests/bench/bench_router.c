@@ -61,6 +61,7 @@ typedef struct fconv {
     int64_t arrival;
     uint64_t seq;
     int waiting;
+    uint32_t wpos;        /* index in floor_.waiting_ids */
 } fconv;
 
 typedef struct floor_ {
@@ -70,6 +71,8 @@ typedef struct floor_ {
     uint32_t nc, cap;
     uint32_t *active;     /* assigned conversation ids */
     uint32_t nactive;
+    uint32_t *waiting_ids; /* waiting conversation ids, unordered */
+    uint32_t nwaiting, wcap;
     uint64_t seq;
 } floor_;
 
@@ -113,9 +116,10 @@ static int conv_before(const fconv *a, const fconv *b)
 static uint32_t scan_conv(const floor_ *f, const fagent *a)
 {
     uint32_t best = 0;
-    for (uint32_t id = 1; id <= f->nc; id++) {
+    for (uint32_t w = 0; w < f->nwaiting; w++) {
+        uint32_t id = f->waiting_ids[w];
         const fconv *c = &f->c[id];
-        if (!c->waiting || level_of(a, c->skill) < (int)c->level)
+        if (level_of(a, c->skill) < (int)c->level)
             continue;
         if (!best || conv_before(c, &f->c[best]))
             best = id;
@@ -172,6 +176,12 @@ static uint32_t new_conv(floor_ *f, int64_t t)
     c->arrival = t;
     c->seq = ++f->seq;
     c->waiting = 1;
+    if (f->nwaiting == f->wcap) {
+        f->wcap = f->wcap ? 2 * f->wcap : 1024;
+        f->waiting_ids = realloc(f->waiting_ids, f->wcap * sizeof *f->waiting_ids);
+    }
+    c->wpos = f->nwaiting;
+    f->waiting_ids[f->nwaiting++] = c->id;
     return c->id;
 }
 
@@ -235,6 +245,11 @@ static void assign(floor_ *f, uint32_t agent, uint32_t conv, int64_t t)
     f->a[agent].busy_with = conv;
     f->a[agent].idle_since = t;
     f->c[conv].waiting = 0;
+    {
+        uint32_t last = f->waiting_ids[--f->nwaiting], pos = f->c[conv].wpos;
+        f->waiting_ids[pos] = last;
+        f->c[last].wpos = pos;
+    }
     f->active[f->nactive++] = conv;
 }
 
@@ -371,6 +386,7 @@ static void run_size(uint32_t n, int quick)
     free(f.a);
     free(f.c);
     free(f.active);
+    free(f.waiting_ids);
     lk.n = ls.n = 0;
 
     /* idle phase: a third busy, nothing waiting */
@@ -401,6 +417,7 @@ static void run_size(uint32_t n, int quick)
     free(f.a);
     free(f.c);
     free(f.active);
+    free(f.waiting_ids);
     free(lk.v);
     free(ls.v);
 }
