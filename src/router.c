@@ -687,9 +687,12 @@ static void emit(struct kefu_router *r, uint32_t kind, uint32_t conv,
 static void conv_step_timer(struct kefu_router *r, rt_conv *c)
 {
     const rt_queue *q = &r->queues[c->queue];
-    if (c->state == RT_C_WAITING && c->step < q->nstep)
-        t_push(r, c->queued_at + q->steps[c->step].after, RT_T_STEP, c->id,
-               c->gen);
+    if (c->state == RT_C_WAITING && c->step < q->nstep) {
+        /* a step added after the conversation passed its time applies
+         * now, not in the past */
+        int64_t due = c->queued_at + q->steps[c->step].after;
+        t_push(r, due > r->now ? due : r->now, RT_T_STEP, c->id, c->gen);
+    }
 }
 
 /* Heap slots for the conversation were reserved by the caller. */

@@ -388,6 +388,49 @@ static void test_relaxation_tier_and_overflow(void **state)
     kefu_router_free(r);
 }
 
+static void test_step_added_while_waiting(void **state)
+{
+    kefu_router *r = router_with_queue(KEFU_STRATEGY_LONGEST_IDLE);
+    (void)state;
+    agent(r, 0, 1, 1, 1, 3);
+    assert_int_equal(submit(r, 0, 100, 0, 5), KEFU_OK); /* needs level 5 */
+    assert_int_equal(submit(r, 40000, 101, 0, 5), KEFU_OK);
+    expect_none(r);
+    /* a step at 30 s: 100 has waited 50 s and relaxes at once; 101 at 70 s */
+    assert_int_equal(kefu_router_queue_step(r, 50000, Q1, 30000, 2, 0, 0, 0),
+                     KEFU_OK);
+    expect_offer(r, 100, 1);
+    assert_int_equal(kefu_router_accept(r, 50000, 100, 1), KEFU_OK);
+    assert_int_equal(kefu_router_complete(r, 60000, 100, 0), KEFU_OK);
+    expect_none(r);
+    assert_int_equal(kefu_router_tick(r, 70000), KEFU_OK);
+    expect_offer(r, 101, 1);
+    verify(r);
+    kefu_router_free(r);
+}
+
+static void test_aging_option_reorders(void **state)
+{
+    kefu_router *r = router_with_queue(KEFU_STRATEGY_LONGEST_IDLE);
+    (void)state;
+    /* default aging (60 s per level): the priority-0 conversation that
+     * waited 3 minutes beats a priority-2 newcomer ... */
+    assert_int_equal(submit(r, 0, 100, 0, 1), KEFU_OK);
+    assert_int_equal(submit(r, 180000, 101, 2, 1), KEFU_OK);
+    /* ... until aging is switched off: strict priority */
+    assert_int_equal(kefu_router_set(r, KEFU_ROUTER_AGING_MS, 0), KEFU_OK);
+    verify(r);
+    agent(r, 180001, 1, 1, 1, 5);
+    expect_offer(r, 101, 1);
+    kefu_router_free(r);
+    r = router_with_queue(KEFU_STRATEGY_LONGEST_IDLE);
+    assert_int_equal(submit(r, 0, 100, 0, 1), KEFU_OK);
+    assert_int_equal(submit(r, 180000, 101, 2, 1), KEFU_OK);
+    agent(r, 180001, 1, 1, 1, 5);
+    expect_offer(r, 100, 1);
+    kefu_router_free(r);
+}
+
 /* ---- reservations ---- */
 
 static void test_offer_timeout_and_away(void **state)
@@ -985,6 +1028,30 @@ static void test_snapshot_round_trip(void **state)
     kefu_router_free(b);
 }
 
+/* Events not yet read travel with the snapshot. */
+static void test_snapshot_keeps_pending_events(void **state)
+{
+    kefu_router *a = router_with_queue(KEFU_STRATEGY_LONGEST_IDLE), *b = NULL;
+    unsigned char *s;
+    size_t n;
+    (void)state;
+    agent(a, 0, 1, 1, 2, 5);
+    assert_int_equal(submit(a, 10, 100, 0, 1), KEFU_OK);
+    assert_int_equal(submit(a, 20, 101, 0, 1), KEFU_OK);
+    s = snap(a, &n);
+    assert_int_equal(kefu_router_new(&b, NULL, NULL), KEFU_OK);
+    assert_int_equal(kefu_router_restore(b, s, n), KEFU_OK);
+    expect_offer(b, 100, 1);
+    expect_offer(b, 101, 1);
+    expect_none(b);
+    /* the reservations survived: they time out in the copy as well */
+    assert_int_equal(kefu_router_tick(b, 15010), KEFU_OK);
+    assert_int_equal(next_event(b).kind, KEFU_ROUTE_TIMEOUT);
+    free(s);
+    kefu_router_free(a);
+    kefu_router_free(b);
+}
+
 static void test_corrupt_snapshot_rejected(void **state)
 {
     kefu_router *a = random_floor(), *b = random_floor();
@@ -1163,6 +1230,8 @@ int main(void)
         cmocka_unit_test(test_aging_prevents_starvation),
         cmocka_unit_test(test_relaxation_level_drop_and_any),
         cmocka_unit_test(test_relaxation_tier_and_overflow),
+        cmocka_unit_test(test_step_added_while_waiting),
+        cmocka_unit_test(test_aging_option_reorders),
         cmocka_unit_test(test_offer_timeout_and_away),
         cmocka_unit_test(test_reject_keeps_place),
         cmocka_unit_test(test_capacity_costs),
@@ -1173,6 +1242,7 @@ int main(void)
         cmocka_unit_test(test_random_sequences_keep_invariants),
         cmocka_unit_test(test_replay_is_deterministic),
         cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_snapshot_keeps_pending_events),
         cmocka_unit_test(test_corrupt_snapshot_rejected),
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_floor_from_model),
