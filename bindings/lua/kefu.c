@@ -656,6 +656,52 @@ static int l_model_redact(lua_State *L)
     return 2;
 }
 
+/* m:emotion_labels() -> the labels of a model trained on emotion data */
+static int l_model_emotion_label_names(lua_State *L)
+{
+    model_box *b = check_model(L);
+    if (model_dead(b))
+        return closed_error(L, "model");
+    size_t n = kefu_model_emotion_label_count(b->m);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, kefu_model_emotion_label_name(b->m, i));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* m:classify_emotion(text) -> {labels={...}, probs={label=p, ...}} */
+static int l_model_classify_emotion(lua_State *L)
+{
+    enum { MAXL = 64 };
+    model_box *b = check_model(L);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    float probs[MAXL];
+    if (model_dead(b))
+        return closed_error(L, "model");
+    size_t n = kefu_model_emotion_label_count(b->m);
+    if (n > MAXL)
+        n = MAXL;
+    int rc = kefu_emotion_classify(b->s, text, len, probs, n);
+    if (rc != KEFU_OK)
+        return scratch_error(L, b, rc);
+    lua_createtable(L, 0, 2);
+    size_t k = kefu_emotion_label_count(b->s);
+    lua_createtable(L, (int)k, 0);
+    for (size_t i = 0; i < k; i++) {
+        lua_pushstring(L, kefu_emotion_label(b->s, i));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "labels");
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++)
+        set_num(L, kefu_model_emotion_label_name(b->m, i), probs[i]);
+    lua_setfield(L, -2, "probs");
+    return 1;
+}
+
 static int l_model_tostring(lua_State *L)
 {
     model_box *b = check_model(L);
@@ -877,6 +923,28 @@ static int l_rules_names(lua_State *L)
         lua_pushstring(L, kefu_ruleset_rule_name(b->rs, i));
         lua_rawseti(L, -2, (int)i + 1);
     }
+    return 1;
+}
+
+static int l_rules_mode(lua_State *L)
+{
+    rules_box *b = check_rules(L);
+    if (!b->rs)
+        return closed_error(L, "rule set");
+    lua_pushstring(L, kefu_ruleset_mode(b->rs) == KEFU_RULES_FIRST ? "first" : "all");
+    return 1;
+}
+
+/* rs:rule_when(i) -> the source of rule i's `when` (1-based) */
+static int l_rules_when(lua_State *L)
+{
+    rules_box *b = check_rules(L);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (!b->rs)
+        return closed_error(L, "rule set");
+    if (i < 1 || i > (lua_Integer)kefu_ruleset_rule_count(b->rs))
+        return push_error(L, KEFU_E_ARG, "no such rule");
+    lua_pushstring(L, kefu_ruleset_rule_when(b->rs, (uint32_t)(i - 1)));
     return 1;
 }
 
@@ -2092,6 +2160,8 @@ static const luaL_Reg model_methods[] = {
     { "explain", l_model_explain },
     { "entities", l_model_entities },
     { "emotion", l_model_emotion },
+    { "emotion_labels", l_model_emotion_label_names },
+    { "classify_emotion", l_model_classify_emotion },
     { "redact", l_model_redact },
     { "intents", l_model_intents },
     { "intent_skills", l_model_intent_skills },
@@ -2108,6 +2178,8 @@ static const luaL_Reg rules_methods[] = {
     { "evaluate", l_rules_evaluate },
     { "rule_names", l_rules_names },
     { "fact_type", l_rules_fact_type },
+    { "mode", l_rules_mode },
+    { "rule_when", l_rules_when },
     { "close", rules_close },
     { NULL, NULL }
 };

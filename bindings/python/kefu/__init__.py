@@ -16,7 +16,8 @@ from .errors import (ArgumentError, BufferTooSmallError, CorruptError,
                      PatternError, StateError, TextError, TooLongError,
                      TypeCheckError, UnknownError, Utf8Error, VersionError,
                      strerror)
-from .model import (EMOTIONS, Classification, Entity, Explanation, Model,
+from .model import (EMOTIONS, Classification, EmotionLabels, Entity,
+                    Explanation, Model,
                     Redaction, Scratch, TextProcessor, Token, normalize,
                     tokenize, utf8_check)
 from .rules import Action, Facts, RuleSet, RulesOutcome, RulesSlot, TraceEntry
@@ -31,7 +32,7 @@ __all__ = [
     "UnknownError", "ExistsError", "LimitError", "StateError",
     "BufferTooSmallError", "EmptyError", "strerror",
     "Model", "Scratch", "Classification", "Entity", "Explanation",
-    "Redaction", "Token", "TextProcessor", "normalize", "tokenize",
+    "Redaction", "EmotionLabels", "Token", "TextProcessor", "normalize", "tokenize",
     "utf8_check", "EMOTIONS", "RuleSet", "Facts", "RulesSlot",
     "RulesOutcome", "Action", "TraceEntry", "Session", "TriageResult", "Router", "RouteEvent",
     "EmotionTrack", "erlang_c", "erlang_a", "erlang_agents", "lang",

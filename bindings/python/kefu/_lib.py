@@ -275,6 +275,12 @@ _fn("kefu_model_name", S, P)
 _fn("kefu_train_options_init", None, POINTER(TrainOptions))
 _fn("kefu_model_train", c_int, PP, S, S, S, POINTER(TrainOptions), P, P)
 _fn("kefu_model_save", c_int, P, S, P)
+_fn("kefu_model_emotion_label_count", c_size_t, P)
+_fn("kefu_model_emotion_label_name", S, P, c_size_t)
+_fn("kefu_emotion_classify", c_int, P, c_char_p, c_size_t, POINTER(c_float),
+    c_size_t)
+_fn("kefu_emotion_label_count", c_size_t, P)
+_fn("kefu_emotion_label", S, P, c_size_t)
 # scratch
 _fn("kefu_scratch_new", c_int, PP, P, P)
 _fn("kefu_scratch_free", None, P)

@@ -200,6 +200,14 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class EmotionLabels:
+    """Prediction of a model trained on emotion data (task="emotion"):
+    the predicted labels and every label's probability."""
+    labels: List[str]
+    probs: Dict[str, float]
+
+
+@dataclass(frozen=True)
 class Redaction:
     """A masked span of the original text."""
     kind: str
@@ -238,6 +246,7 @@ class Scratch(Owner):
         self._h = Handle(out.value, _lib.kefu_scratch_free, parent=mh,
                          what="scratch")
         self.model_name = model.name
+        self._label_names = model.emotion_label_names
         self._top_k = 5
 
     def _p(self):
@@ -333,6 +342,19 @@ class Scratch(Owner):
     def emotion(self, text: Text) -> Dict[str, float]:
         return emotion_dict(self.emotion_raw(text))
 
+    def emotion_labels(self, text: Text) -> "EmotionLabels":
+        p = self._p()
+        b = _b(text)
+        names = self._label_names
+        probs = (ctypes.c_float * max(1, len(names)))()
+        rc = _need("kefu_emotion_classify")(p, b, len(b), probs, len(names))
+        if rc < 0:
+            self._fail(rc)
+        labels = [_s(_lib.kefu_emotion_label(p, i))
+                  for i in range(_lib.kefu_emotion_label_count(p))]
+        return EmotionLabels(labels, {n: float(probs[i])
+                                      for i, n in enumerate(names)})
+
     def redact(self, text: Text) -> Tuple[str, List[Redaction]]:
         p = self._p()
         b = _b(text)
@@ -409,6 +431,9 @@ class Model(Owner):
         each epoch; an exception it raises is re-raised after training."""
         o = _lib.TrainOptions()
         _lib.kefu_train_options_init(ctypes.byref(o))
+        if task not in ("intent", "emotion"):
+            raise ValueError('task must be "intent" or "emotion", not %r'
+                             % (task,))
         o.task = {"intent": 0, "emotion": 1}[task]
         o.epochs = epochs
         o.learning_rate = learning_rate
@@ -463,6 +488,15 @@ class Model(Owner):
             j += 1
 
     @property
+    def emotion_label_names(self) -> List[str]:
+        """Labels of a model trained with task="emotion" ([] otherwise)."""
+        if not _lib.has("kefu_model_emotion_label_count"):
+            return []
+        p = self._h.get()
+        return [_s(_lib.kefu_model_emotion_label_name(p, i))
+                for i in range(_lib.kefu_model_emotion_label_count(p))]
+
+    @property
     def entity_names(self) -> List[str]:
         p = self._h.get()
         return [_s(_lib.kefu_model_entity_name(p, i))
@@ -495,6 +529,11 @@ class Model(Owner):
     def emotion(self, text: Text) -> Dict[str, float]:
         """Scores 0..100 per category plus 'negativity'."""
         return self._scratch().emotion(text)
+
+    def emotion_labels(self, text: Text) -> EmotionLabels:
+        """The trained emotion labels of `text` (a model trained with
+        task="emotion"; StateError otherwise)."""
+        return self._scratch().emotion_labels(text)
 
     def redact(self, text: Text) -> Tuple[str, List[Redaction]]:
         """The text with personal data masked, and the masked spans."""

@@ -320,6 +320,27 @@ class TestModel(Base):
         for x in (m, m2, m3):
             x.close()
 
+    def test_trained_emotion_labels(self):
+        tsv = self.write("emo.tsv", "".join(
+            "%s\t%s\n" % x for x in [
+                ("anger", "I am so angry"), ("anger", "this is outrageous"),
+                ("anger", "气死我了"), ("joy", "thank you so much"),
+                ("joy", "great service"), ("joy", "太好了谢谢"),
+                ("anger,joy", "angry but thanks")]))
+        m = kefu.Model.train(tsv, task="emotion", epochs=20, seed=3)
+        self.assertEqual(m.emotion_label_names, ["anger", "joy"])
+        p = m.emotion_labels("I am so angry, outrageous")
+        self.assertEqual(p.labels, ["anger"])
+        self.assertEqual(set(p.probs), {"anger", "joy"})
+        self.assertGreater(p.probs["anger"], p.probs["joy"])
+        self.assertEqual(m.emotion_labels("谢谢 太好了").labels, ["joy"])
+        self.assertEqual(self.model.emotion_label_names, [])
+        with self.assertRaises(kefu.StateError):
+            self.model.emotion_labels("hello")
+        with self.assertRaises(ValueError):
+            kefu.Model.train(tsv, task="sentiment")
+        m.close()
+
     def test_train_progress_exception_reraised(self):
         tsv = self.write("t2.tsv", "a\thello\na\thi\nb\trefund\nb\t退款\n")
 
