@@ -1,0 +1,228 @@
+-- kefu_gateway.lua - a chat triage endpoint for nginx with the Lua module
+-- (OpenResty's lua-nginx-module, LuaJIT inside).  See doc/hosts.md.
+--
+--   POST /triage   body: one input line of `kefu triage`
+--     {"conversation": "c1", "text": "...", "time_ms": 0, "channel": "chat",
+--      "customer": {"tier": "vip", "value": 1200, "risk": "high"},
+--      "wait_ms": ..., "external_emotion": ..., "contacts_7d": ...,
+--      "bot_failed": true, "facts": {...}}
+--   answer: the output line `kefu triage` prints for it, byte for byte
+--   (intent, entities, emotion, rules, actions, escalated, locked, route).
+--
+-- Each worker loads the model once (init_worker).  A conversation's
+-- session lives between requests as a blob in the lua_shared_dict
+-- `kefu_sessions`, so any worker can take the next message: restore
+-- before the turn, dump after it.  A small lock per conversation (in
+-- `kefu_locks`) keeps two messages of one conversation from racing.
+local kefu = require "kefu"
+local cjson = require "cjson.safe"
+
+local _M = {}
+
+local model, session, blank   -- per worker
+local sessions = ngx.shared.kefu_sessions
+local locks = ngx.shared.kefu_locks
+local SESSION_TTL = 24 * 3600  -- seconds a quiet conversation is kept
+local format, concat, gsub, byte = string.format, table.concat, string.gsub, string.byte
+
+-- Called by init_worker_by_lua_block in every worker, with the model path
+-- written in nginx.conf.
+function _M.init_worker(model_path)
+    local m, err = kefu.load(model_path)
+    if not m then
+        ngx.log(ngx.ERR, "kefu: cannot load model ", model_path, ": ", err)
+        return
+    end
+    model = m
+    -- One session object per worker, reused for every request: restoring a
+    -- blob replaces its whole state, and `blank` is a new conversation.
+    session = m:session()
+    blank = session:dump()
+end
+
+-- JSON text exactly as the kefu command line writes it.
+local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local function js(s)
+    return '"' .. gsub(s, '[%c"\\]', function(c)
+        return escapes[c] or format("\\u%04x", byte(c))
+    end) .. '"'
+end
+
+local function bool(b) return b and "true" or "false" end
+
+local EMOTIONS = { "anger", "anxiety", "disappointment", "sadness", "fear", "joy" }
+
+local function action_json(a)
+    local t = { '{"type":"', a.type, '","rule":', js(a.rule) }
+    if a.type == "escalate" then
+        t[#t + 1] = ',"queue":' .. js(a.queue or "") .. ',"skill":' .. js(a.skill or "")
+            .. ',"tier":' .. js(a.tier or "")
+    elseif a.type == "priority" then
+        if a.raise then t[#t + 1] = format(',"raise":%d', a.raise)
+        else t[#t + 1] = format(',"set":%d', a.set) end
+    elseif a.type == "suggest" then t[#t + 1] = ',"script":' .. js(a.script or "")
+    elseif a.type == "flag" then t[#t + 1] = ',"reason":' .. js(a.reason or "")
+    elseif a.type == "tag" then t[#t + 1] = ',"tag":' .. js(a.tag or "")
+    end
+    t[#t + 1] = "}"
+    return concat(t)
+end
+
+-- The output line of `kefu triage` (examples/cli/cmd_triage.c), same keys,
+-- same order, same number formats.
+local function triage_json(id, r)
+    local o = { '{"conversation":', js(id), format(',"turn":%d,"intent":', r.turn),
+                js(r.intent), format(',"confidence":%.4f,"out_of_scope":%s,"entities":[',
+                r.confidence, bool(r.out_of_scope)) }
+    for i, e in ipairs(r.entities) do
+        o[#o + 1] = format('%s{"name":%s,"value":%s,"chars":[%d,%d]}', i > 1 and "," or "",
+            js(e.name), js(e.value), e.char_start, e.char_end)
+    end
+    o[#o + 1] = format('],"missing_slots":%d,"emotion":{', r.missing_slots)
+    for i, c in ipairs(EMOTIONS) do
+        o[#o + 1] = format('%s"%s":%.1f', i > 1 and "," or "", c, r.emotion[c])
+    end
+    o[#o + 1] = format('},"negativity":%.1f,"level":%.1f,"trend":%.2f,"rules":[',
+        r.negativity, r.level, r.trend)
+    for i, name in ipairs(r.rules) do
+        o[#o + 1] = (i > 1 and "," or "") .. js(name)
+    end
+    o[#o + 1] = '],"actions":['
+    for i, a in ipairs(r.actions) do
+        o[#o + 1] = (i > 1 and "," or "") .. action_json(a)
+    end
+    o[#o + 1] = format('],"escalated":%s,"locked":%s,"route":{"skills":[',
+        bool(r.escalated), bool(r.locked))
+    for i, s in ipairs(r.route.skills) do
+        o[#o + 1] = (i > 1 and "," or "") .. js(s)
+    end
+    o[#o + 1] = format('],"queue":%s,"tier":%s,"priority":%d}}', js(r.route.queue),
+        js(r.route.tier), r.route.priority)
+    return concat(o)
+end
+
+local function reply(status, body)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json"
+    ngx.print(body, "\n")
+    return ngx.exit(status)
+end
+
+-- {"conversation":...,"error":...,"status":N} as kefu triage writes it.
+local function error_reply(http, id, msg, code)
+    local head = type(id) == "string" and ('{"conversation":' .. js(id) .. ',') or "{"
+    return reply(http, format('%s"error":%s,"status":%d}', head, js(msg), code))
+end
+
+local KEFU_E_ARG, KEFU_E_SYNTAX, KEFU_E_TYPE = -2, -6, -11
+
+local function num(v) return type(v) == "number" and v or nil end
+local function str(v) return type(v) == "string" and v or nil end
+
+-- The turn options of the Lua module from a kefu triage input object.
+local function turn_options(v)
+    local o = { time_ms = num(v.time_ms) or 0, channel = str(v.channel),
+                wait_ms = num(v.wait_ms), external_emotion = num(v.external_emotion),
+                contacts_7d = num(v.contacts_7d), bot_failed = v.bot_failed == true }
+    local c = v.customer
+    if type(c) == "table" then
+        local risk = c.risk
+        if type(risk) == "table" then
+            local list = {}
+            for _, x in ipairs(risk) do
+                if type(x) == "string" then list[#list + 1] = x end
+            end
+            risk = list
+        elseif type(risk) ~= "string" then
+            risk = nil
+        end
+        o.customer = { tier = str(c.tier), value = num(c.value) or 0, risk = risk }
+    end
+    return o
+end
+
+local function set_facts(facts)
+    for k, x in pairs(facts) do
+        local ok, err
+        if x == cjson.null then
+            ok, err = session:set_fact(k, nil)
+        elseif type(x) == "table" then
+            local list = {}
+            for _, s in ipairs(x) do
+                if type(s) == "string" then list[#list + 1] = s end
+            end
+            ok, err = session:set_fact(k, list)
+        else
+            ok, err = session:set_fact(k, x)
+        end
+        if not ok then return format("fact '%s': %s", k, err) end
+    end
+end
+
+local function lock(key)
+    for _ = 1, 500 do   -- at most ~1 s
+        if locks:add(key, true, 5) then return true end
+        ngx.sleep(0.002)
+    end
+    return false
+end
+
+function _M.triage()
+    if ngx.req.get_method() ~= "POST" then
+        return error_reply(405, nil, "POST a JSON object", KEFU_E_ARG)
+    end
+    if not model then
+        return error_reply(503, nil, "model not loaded (see the error log)", -7)
+    end
+    ngx.req.read_body()
+    local body = ngx.req.get_body_data()
+    if not body then
+        return error_reply(400, nil, "empty body (or larger than client_body_buffer_size)",
+            KEFU_E_SYNTAX)
+    end
+    local v, perr = cjson.decode(body)
+    if type(v) ~= "table" then
+        return error_reply(400, nil, v and "a line must be a JSON object" or perr,
+            KEFU_E_SYNTAX)
+    end
+    local id = v.conversation
+    if type(v.text) ~= "string" then
+        return error_reply(400, id, '"text" (a string) is required', KEFU_E_ARG)
+    end
+    local conv_id = type(id) == "number" and format("%.0f", id)
+        or (type(id) == "string" and id or "")
+
+    local key = "c:" .. conv_id
+    if not lock(key) then
+        return error_reply(503, id, "conversation busy", -14)
+    end
+    local blob = sessions:get(key)
+    local ok, err, code = session:restore(blob or blank)
+    if not ok then   -- a damaged blob: the conversation starts again
+        ngx.log(ngx.WARN, "kefu: session ", conv_id, ": ", err, "; starting afresh")
+        session:restore(blank)
+    end
+    if type(v.facts) == "table" then
+        err = set_facts(v.facts)
+        if err then
+            locks:delete(key)
+            return error_reply(400, id, err, KEFU_E_TYPE)
+        end
+    end
+    local r
+    r, err, code = session:turn(v.text, turn_options(v))
+    if not r then
+        locks:delete(key)
+        return error_reply(400, id, err, code or KEFU_E_ARG)
+    end
+    local stored, serr, forcible = sessions:set(key, session:dump(), SESSION_TTL)
+    locks:delete(key)
+    if not stored then
+        ngx.log(ngx.ERR, "kefu: cannot keep session ", conv_id, ": ", serr)
+    elseif forcible then
+        ngx.log(ngx.WARN, "kefu: kefu_sessions is full; older sessions were evicted")
+    end
+    return reply(200, triage_json(conv_id, r))
+end
+
+return _M

@@ -1,0 +1,147 @@
+#!/bin/sh
+# tests/hosts/run-nginx.sh [WORKDIR] - the nginx chat gateway
+# (examples/nginx): starts nginx with the Lua module on 127.0.0.1 with a
+# private prefix under build/, drives POST /triage with curl, checks the
+# answers against `kefu triage` on the same lines, stops nginx by its PID.
+# Prints "N passed, N failed"; exits non-zero on failure.
+cd "$(dirname "$0")/../.." || exit 1
+root=$(pwd)
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+skip() { echo "nginx: skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
+
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+MODULES=${NGINX_MODULES:-/usr/lib/nginx/modules}
+[ -x "$NGINX" ] || skip "nginx is not installed (Debian: sh tools/deps.sh --hosts)"
+[ -f "$MODULES/ngx_http_lua_module.so" ] ||
+  skip "the nginx Lua module is not installed (Debian: libnginx-mod-http-lua; note that Debian's luajit / libluajit-5.1-dev remove it - use luajit2 / libluajit2-5.1-dev)"
+command -v curl >/dev/null 2>&1 || skip "curl is not installed"
+command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
+pkg-config --exists luajit 2>/dev/null ||
+  skip "no LuaJIT headers to build the kefu module (Debian: libluajit2-5.1-dev)"
+
+prefix=$root/build/hosts/nginx
+work=$root/${1:-build/hosts/nginx-work}
+case "$1" in /*) work=$1 ;; esac
+mkdir -p "$prefix" "$work" || exit 1
+kefu=build/default/bin/kefu
+model=$root/examples/default-model.yaml
+make -s lib "$kefu" >/dev/null 2>&1 || { bad "build libkefu and kefu"; finish; }
+make -s -C bindings/lua luajit > "$work/lua-build.log" 2>&1 ||
+  { bad "build the LuaJIT module (bindings/lua)"; cat "$work/lua-build.log"; finish; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sh examples/nginx/configure.sh "$prefix" "$port" "$model" 2 > /dev/null ||
+  { bad "configure"; finish; }
+rm -f "$prefix/nginx.pid" "$prefix/error.log"
+
+pid=""
+stop() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -QUIT "$pid"
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+}
+trap stop EXIT
+trap 'exit 1' INT TERM
+
+"$NGINX" -p "$prefix" -c "$prefix/nginx.conf" -t > "$work/conf-test.log" 2>&1
+check "nginx -t accepts the configuration" test $? -eq 0
+"$NGINX" -p "$prefix" -c "$prefix/nginx.conf" 2> "$work/start.log"
+for _ in $(seq 50); do [ -s "$prefix/nginx.pid" ] && break; sleep 0.1; done
+pid=$(cat "$prefix/nginx.pid" 2>/dev/null)
+check "nginx started (pid ${pid:-none})" test -n "$pid"
+[ -n "$pid" ] || { cat "$work/start.log" "$prefix/error.log" 2>/dev/null; finish; }
+url=http://127.0.0.1:$port/triage
+for _ in $(seq 50); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
+
+post() { curl -s -X POST --data-binary "$1" -H 'Content-Type: application/json' "$url"; }
+
+# 1. Every sample message, one conversation after another: the answers are
+#    the lines kefu triage writes, byte for byte.
+"$kefu" triage -m "$model" examples/conversations.jsonl > "$work/expected.jsonl"
+: > "$work/got.jsonl"
+while IFS= read -r line; do
+  post "$line" >> "$work/got.jsonl"
+done < examples/conversations.jsonl
+check "27 answers equal kefu triage's lines" cmp "$work/expected.jsonl" "$work/got.jsonl"
+
+# 2. Fields of a few turns (sessions carried between requests).
+field() { python3 -c '
+import json, sys
+want = sys.argv[2:]
+for l in open(sys.argv[1], encoding="utf-8"):
+    d = json.loads(l)
+    if [d["conversation"], str(d["turn"])] == want[:2]:
+        v = d
+        for k in want[2].split("."):
+            v = v[k]
+        print(json.dumps(v, ensure_ascii=False)); break' "$work/got.jsonl" "$@"; }
+check "c1001 turn 1 is order_status" test "$(field c1001 1 intent)" = '"order_status"'
+check "c1001 turn 3 (third request) is thanks" test "$(field c1001 3 intent)" = '"thanks"'
+check "c1003 turn 2 escalates a complaint to the human queue" \
+  test "$(field c1003 2 escalated) $(field c1003 2 route.queue) $(field c1003 2 route.tier)" = 'true "human" "senior"'
+check "c1004 third request for a human jumps to the priority queue" \
+  test "$(field c1004 3 route.queue) $(field c1004 3 route.priority) $(field c1004 2 escalated)" = '"priority" 80 false'
+check "c1011 fraud report locks and goes to risk, expert tier" \
+  test "$(field c1011 2 locked) $(field c1011 2 route.queue) $(field c1011 2 route.tier)" = 'true "risk" "expert"'
+check "c1012 anger fires angry_customer" \
+  grep -q '"conversation":"c1012","turn":1,.*"angry_customer"' "$work/got.jsonl"
+
+# 3. The same messages again, 8 copies of each conversation under new ids,
+#    all conversations at once (4 clients; a conversation's messages in
+#    order), spread over both workers: still kefu triage's answers.
+python3 - "$work" <<'EOF'
+import json, sys
+work = sys.argv[1]
+base = [json.loads(l) for l in open("examples/conversations.jsonl", encoding="utf-8")]
+convs = {}
+with open(work + "/many.jsonl", "w", encoding="utf-8") as out:
+    for k in range(8):
+        for d in base:
+            d = dict(d, conversation="%s-%d" % (d["conversation"], k))
+            line = json.dumps(d, ensure_ascii=False)
+            out.write(line + "\n")
+            convs.setdefault(d["conversation"], []).append(line)
+for c, lines in convs.items():
+    open("%s/conv-%s.jsonl" % (work, c), "w", encoding="utf-8").write("\n".join(lines) + "\n")
+EOF
+"$kefu" triage -m "$model" "$work/many.jsonl" | sort > "$work/many.expected"
+ls "$work"/conv-*.jsonl | xargs -P 4 -I{} sh -c '
+  while IFS= read -r line; do
+    curl -s -X POST --data-binary "$line" "'"$url"'"
+  done < {} > {}.out'
+cat "$work"/conv-*.jsonl.out | sort > "$work/many.got"
+check "96 conversations from 4 parallel clients equal kefu triage" cmp -s "$work/many.expected" "$work/many.got"
+rm -f "$work"/conv-*.jsonl "$work"/conv-*.jsonl.out
+
+# 4. Errors look like kefu triage's error lines, with HTTP 400 / 405.
+bad_line='{"conversation": "e1", "time_ms": 0}'
+exp=$(printf '%s\n' "$bad_line" | "$kefu" triage -m "$model" 2>/dev/null)
+got=$(post "$bad_line")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$bad_line" "$url")
+check "a message without text: 400 and kefu triage's error line" test "$code $got" = "400 $exp"
+bad_utf8=$(printf '{"conversation":"e2","text":"\377\376"}')
+code=$(curl -s -o "$work/utf8.out" -w '%{http_code}' -X POST --data-binary "$bad_utf8" "$url")
+check "invalid UTF-8 text: 400 with an error" sh -c "test $code = 400 && grep -q '\"error\"' '$work/utf8.out'"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "$url")
+check "a body that is not JSON: 400" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+check "GET /triage: 405" test "$code" = 405
+got=$(post '{"conversation": "e3", "text": "你好，我的订单到哪了？"}')
+check "the conversation after an error goes on normally" \
+  sh -c "echo '$got' | grep -q '\"turn\":1,\"intent\":\"order_status\"'"
+
+# 5. The error log holds no errors (alerts, Lua errors).
+check "error.log has no [error]/[alert]/[crit] lines" \
+  sh -c "! grep -E '\[(error|alert|crit|emerg)\]' '$prefix/error.log'"
+grep -E '\[(error|alert|crit|emerg)\]' "$prefix/error.log" | head -n 5
+
+stop
+check "nginx stopped (pid $pid)" sh -c "! kill -0 $pid 2>/dev/null"
+pid=""
+finish
