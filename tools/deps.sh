@@ -8,7 +8,7 @@ pkgs="gcc make pkg-config libpcre2-dev libutf8proc-dev libyaml-dev libcmocka-dev
       clang valgrind python3 python3-pytest lua5.1 liblua5.1-0-dev lua5.4
       liblua5.4-dev luajit2 libluajit2-5.1-dev"
 if [ "${1:-}" = "--hosts" ]; then
-  pkgs="$pkgs nginx libnginx-mod-http-lua kamailio kamailio-lua-modules sip-tester curl"
+  pkgs="$pkgs nginx libnginx-mod-http-lua kamailio kamailio-lua-modules sip-tester curl lua-cjson wrk"
 fi
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps: not a Debian system; install the equivalents of: $pkgs" >&2
