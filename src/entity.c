@@ -123,6 +123,7 @@ static void def_release(const kefu_mem *mem, struct kefu_entity_def *e)
     for (size_t i = 0; i < e->nvalues; i++)
         kefu_dealloc(mem, e->values[i].norm);
     kefu_dealloc(mem, e->values);
+    kefu_dealloc(mem, e->first);
 }
 
 void kefu_entity_release(struct kefu_model *m)
@@ -429,12 +430,37 @@ static bool ascii_alnum(uint32_t c)
            (c >= 'A' && c <= 'Z');
 }
 
-static int by_length_desc(const void *a, const void *b)
+static int by_spelling(const void *a, const void *b)
 {
     const struct kefu_entity_value *x = a, *y = b;
-    if (x->norm_len != y->norm_len)
-        return x->norm_len < y->norm_len ? 1 : -1;
-    return strcmp(x->norm, y->norm);
+    size_t n = x->norm_len < y->norm_len ? x->norm_len : y->norm_len;
+    int c = memcmp(x->norm, y->norm, n);
+    if (c)
+        return c;
+    return x->norm_len < y->norm_len ? -1 : x->norm_len > y->norm_len;
+}
+
+/* Groups the sorted spellings by their first code point. */
+static int index_first(const kefu_mem *mem, struct kefu_entity_def *e)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < e->nvalues; i++) {
+        size_t k = 0;
+        uint32_t cp = kefu_utf8_next((const unsigned char *)e->values[i].norm,
+                                     e->values[i].norm_len, &k);
+        if (e->nfirst && e->first[e->nfirst - 1].cp == cp) {
+            e->first[e->nfirst - 1].hi = (uint32_t)i + 1;
+            continue;
+        }
+        if (kefu_grow(mem, (void **)&e->first, &cap, e->nfirst + 1,
+                      sizeof *e->first))
+            return KEFU_E_NOMEM;
+        e->first[e->nfirst].cp = cp;
+        e->first[e->nfirst].lo = (uint32_t)i;
+        e->first[e->nfirst].hi = (uint32_t)i + 1;
+        e->nfirst++;
+    }
+    return KEFU_OK;
 }
 
 static int normalise_values(struct kefu_model *m, struct kefu_entity_def *e,
@@ -463,8 +489,10 @@ static int normalise_values(struct kefu_model *m, struct kefu_entity_def *e,
         v->word_start = ascii_alnum((unsigned char)copy[0]);
         v->word_end = ascii_alnum((unsigned char)copy[len - 1]);
     }
-    qsort(e->values, e->nvalues, sizeof *e->values, by_length_desc);
-    return KEFU_OK;
+    /* byte order groups spellings by first character, and UTF-8 byte
+     * order is code point order, so the groups come out sorted by cp */
+    qsort(e->values, e->nvalues, sizeof *e->values, by_spelling);
+    return index_first(mem, e) ? oom(diag) : KEFU_OK;
 }
 
 int kefu_entity_finish(struct kefu_model *m, kefu_diag *diag)
@@ -639,46 +667,46 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
     return KEFU_OK;
 }
 
-static const char *find(const char *hay, size_t n, const char *needle,
-                        size_t m)
+static const struct kefu_entity_first *
+first_of(const struct kefu_entity_def *e, uint32_t cp)
 {
-    if (m == 0 || m > n)
-        return NULL;
-    for (const char *p = hay, *last = hay + (n - m); p <= last; p++) {
-        p = memchr(p, needle[0], (size_t)(last - p) + 1);
-        if (!p)
-            return NULL;
-        if (!memcmp(p, needle, m))
-            return p;
+    size_t lo = 0, hi = e->nfirst;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (e->first[mid].cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return NULL;
+    return lo < e->nfirst && e->first[lo].cp == cp ? &e->first[lo] : NULL;
 }
 
+/* Every occurrence of every spelling: at each code point of the message,
+ * the spellings that start with it (overlaps are resolved later). */
 static int run_values(kefu_scratch *s, struct kefu_entity_scratch *es,
                       uint32_t idx, const char *orig)
 {
     const struct kefu_entity_def *e = &s->model->entities->defs[idx];
-    const char *norm = s->text.norm.data;
-    size_t len = s->text.norm.len;
-    for (size_t i = 0; i < e->nvalues; i++) {
-        const struct kefu_entity_value *v = &e->values[i];
-        size_t pos = 0;
-        while (pos + v->norm_len <= len) {
-            const char *p = find(norm + pos, len - pos, v->norm, v->norm_len);
-            size_t at, end;
+    const kefu_text *t = &s->text;
+    const char *norm = t->norm.data;
+    size_t len = t->norm.len;
+    for (size_t i = 0; i < t->ncps; i++) {
+        const struct kefu_entity_first *f = first_of(e, t->cps[i].cp);
+        size_t at = t->cps[i].norm_off;
+        if (!f)
+            continue;
+        for (uint32_t k = f->lo; k < f->hi; k++) {
+            const struct kefu_entity_value *v = &e->values[k];
+            size_t end = at + v->norm_len;
             int rc;
-            if (!p)
-                break;
-            at = (size_t)(p - norm);
-            end = at + v->norm_len;
-            pos = at + 1;
+            if (end > len || memcmp(norm + at, v->norm, v->norm_len))
+                continue;
             if ((v->word_start && at > 0 && ascii_alnum((unsigned char)norm[at - 1])) ||
                 (v->word_end && end < len && ascii_alnum((unsigned char)norm[end])))
                 continue;
             /* the value is the canonical entry, not the spelling, unless
              * the entity asks for another normalisation */
-            rc = add_hit(s, es, idx, cp_at(&s->text, at), cp_at(&s->text, end),
-                         orig,
+            rc = add_hit(s, es, idx, i, cp_at(t, end), orig,
                          e->norm == KEFU_NORM_TEXT ? e->canon[v->canon] : NULL,
                          false);
             if (rc < 0)

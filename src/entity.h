@@ -36,8 +36,15 @@ struct kefu_entity_def {
     uint32_t nvalue_groups;
     char **canon;               /* lookup list: canonical values */
     size_t ncanon;
-    struct kefu_entity_value *values; /* sorted longest first */
+    struct kefu_entity_value *values; /* sorted by spelling (bytes) */
     size_t nvalues;
+    /* values[first[i].lo .. first[i].hi) start with code point first[i].cp;
+     * sorted by cp, so a message position finds its candidates by binary
+     * search whatever the size of the list */
+    struct kefu_entity_first {
+        uint32_t cp, lo, hi;
+    } *first;
+    size_t nfirst;
 };
 
 struct kefu_entity_set {

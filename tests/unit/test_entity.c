@@ -371,6 +371,36 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* A catalogue of thousands of spellings: every one is found, with its
+ * canonical value, and nothing else. */
+static void test_big_lookup_list(void **state)
+{
+    size_t cap = 1 << 20, used = 0;
+    char *y = malloc(cap);
+    kefu_model *m;
+    kefu_scratch *s = NULL;
+    (void)state;
+    assert_non_null(y);
+    used += (size_t)snprintf(y + used, cap - used,
+                             "kefu: 1\nentities:\n  sku:\n    values:\n");
+    for (int i = 0; i < 5000; i++)
+        used += (size_t)snprintf(y + used, cap - used,
+                                 "      - {value: SKU-%04d, synonyms: [商品%d号]}\n",
+                                 i, i);
+    m = load(y);
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    {
+        ent w[] = {{"sku", "SKU-0042", 0, 0, 0, 0},
+                   {"sku", "SKU-4999", 0, 0, 0, 0},
+                   {"sku", "SKU-1234", 0, 0, 0, 0}};
+        /* 商品12号 must not match inside 商品123号 (no such value) */
+        expect(s, "sku-0042 和 商品4999号, 商品1234号 但不是 商品50000号", w, 3);
+    }
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+    free(y);
+}
+
 /* An allocator failing only its n-th allocation. */
 typedef struct one_shot {
     long fail_at, count;
@@ -506,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_no_entities_section),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_big_lookup_list),
         cmocka_unit_test(test_limits_survive_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
