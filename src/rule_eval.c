@@ -232,6 +232,9 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
     const kefu_fslot *const slots = f->slot;
     const bool direct = f->rs->schema_hash == rs->schema_hash;
     const uint32_t nslots = f->n;
+    const kefu_rule *const rules = rs->rules;
+    const uint32_t nrules = rs->nrules;
+    rv *const stack0 = r->stack - 1;
     kefu_rinsn in;
     rv *sp;
     uint32_t pc, rule;
@@ -337,10 +340,9 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
      * rest is written for rules that fire or fail, or when tracing. */
     memset(r->state, KEFU_RULE_FALSE, rs->nrules);
     for (rule = 0; rule < rs->nrules; rule++) {
-    const kefu_rule *ru = &rs->rules[rule];
     uint32_t tfirst = r->ntrace;
-    pc = traced ? ru->tcode : ru->code;
-    sp = r->stack - 1;
+    pc = traced ? rules[rule].tcode : rules[rule].code;
+    sp = stack0;
     fired = false;
     status = KEFU_OK;
     for (;;) {
@@ -348,7 +350,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         switch (in.op) {
         CASE(ROP_RET):
             fired = sp->n != 0;
-            goto done;
+            goto rule_end;
         CASE(ROP_TRUE):
             (++sp)->n = 1;
             NEXT;
@@ -457,7 +459,7 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
 #undef ACC
         CASE(ROP_ACC_RET):
             fired = acc != 0;
-            goto done;
+            goto rule_end;
         CASE(ROP_AND_B):
             sp--;
             sp->n = (double)((sp->n != 0) & (sp[1].n != 0));
@@ -471,7 +473,16 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             goto done;
         CASE(ROP_RET_F):
             fired = false;
-            goto done;
+        rule_end:
+            /* the common case, a rule that did not fire in a plain run,
+             * goes straight on to the next rule's code */
+            if (fired || traced)
+                goto done;
+            if (++rule >= nrules)
+                goto finished;
+            pc = rules[rule].code;
+            sp = stack0;
+            NEXT;
         CASE(ROP_BR):
             if (((sp--)->n != 0) == in.s)
                 pc = in.c;
@@ -725,13 +736,14 @@ done:
         continue;
     r->state[rule] = KEFU_RULE_FIRED;
     r->fired[r->nfired++] = rule;
-    for (uint32_t k = 0; k < ru->act_n; k++)
-        r->acts[r->nacts++] = ru->act_first + k;
-    if (ru->stop || rs->mode == KEFU_RULES_FIRST) {
+    for (uint32_t k = 0; k < rules[rule].act_n; k++)
+        r->acts[r->nacts++] = rules[rule].act_first + k;
+    if (rules[rule].stop || rs->mode == KEFU_RULES_FIRST) {
         rule++;
         break;
     }
     }
+finished:
     if (rule < rs->nrules)
         memset(r->state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
     for (; traced && rule < rs->nrules; rule++) {
