@@ -26,6 +26,10 @@ int cmd_redact(int argc, char **argv);
 void cli_json_string(FILE *out, const char *s, size_t len);
 /* Prints "kefu: file:line:col: message" for a failed load/call. */
 void cli_report(const char *what, int status, const kefu_diag *diag);
+/* Prints {"error": "file:line:col: message", "status": N} and a newline. */
+void cli_error_json(int status, const kefu_diag *diag);
+/* Prints ,"entities":[...] for the scratch's last extraction. */
+void cli_entities_json(const kefu_scratch *s);
 /* Reads one line (without the newline) into *buf; returns its length or -1
  * at end of input. */
 long cli_getline(char **buf, size_t *cap, FILE *in);

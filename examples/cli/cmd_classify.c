@@ -10,25 +10,6 @@
 
 #include "cli.h"
 
-static void print_entities(kefu_scratch *s)
-{
-    printf(",\"entities\":[");
-    for (size_t i = 0; i < kefu_entity_count(s); i++) {
-        kefu_entity e;
-        memset(&e, 0, sizeof e);
-        e.size = sizeof e;
-        if (kefu_entity_get(s, i, &e))
-            continue;
-        printf("%s{\"name\":", i ? "," : "");
-        cli_json_string(stdout, e.name, strlen(e.name));
-        printf(",\"value\":");
-        cli_json_string(stdout, e.value, e.value_len);
-        printf(",\"bytes\":[%u,%u],\"chars\":[%u,%u]}", e.byte_start,
-               e.byte_end, e.char_start, e.char_end);
-    }
-    printf("]");
-}
-
 int cmd_classify(int argc, char **argv)
 {
     const char *model = NULL, *path = NULL;
@@ -91,11 +72,7 @@ int cmd_classify(int argc, char **argv)
         r.size = sizeof r;
         rc = kefu_classify(s, line, (size_t)n, &r);
         if (rc) {
-            char msg[600];
-            kefu_diag_format(kefu_scratch_diag(s), msg, sizeof msg);
-            printf("{\"error\":");
-            cli_json_string(stdout, msg, strlen(msg));
-            printf(",\"status\":%d}\n", rc);
+            cli_error_json(rc, kefu_scratch_diag(s));
             failed = 1;
             continue;
         }
@@ -114,7 +91,7 @@ int cmd_classify(int argc, char **argv)
         }
         printf("]");
         if (kefu_model_entity_count(m) && kefu_entities_extract(s, line, (size_t)n) == KEFU_OK)
-            print_entities(s);
+            cli_entities_json(s);
         printf(",\"missing_slots\":[");
         for (size_t i = 0; kefu_classify_missing_slot(s, i); i++) {
             const char *slot = kefu_classify_missing_slot(s, i);

@@ -60,11 +60,7 @@ int cmd_text(int argc, char **argv)
         const char *norm;
         int rc = kefu_text_run(t, line, (size_t)n);
         if (rc != KEFU_OK) {
-            char msg[600];
-            kefu_diag_format(kefu_text_diag(t), msg, sizeof msg);
-            printf("{\"error\":");
-            cli_json_string(stdout, msg, strlen(msg));
-            printf(",\"status\":%d}\n", rc);
+            cli_error_json(rc, kefu_text_diag(t));
             failed = 1;
             continue;
         }

@@ -112,20 +112,10 @@ static void print_result(kefu_session *s, const char *conv_id,
     js(conv_id);
     printf(",\"turn\":%u,\"intent\":", t->turn);
     js(t->intent);
-    printf(",\"confidence\":%.4f,\"out_of_scope\":%s,\"entities\":[",
-           t->confidence, t->out_of_scope ? "true" : "false");
-    for (size_t i = 0; i < kefu_entity_count(sc); i++) {
-        kefu_entity e;
-        memset(&e, 0, sizeof e);
-        e.size = sizeof e;
-        kefu_entity_get(sc, i, &e);
-        printf("%s{\"name\":", i ? "," : "");
-        js(e.name);
-        printf(",\"value\":");
-        cli_json_string(stdout, e.value, e.value_len);
-        printf(",\"chars\":[%u,%u]}", e.char_start, e.char_end);
-    }
-    printf("],\"missing_slots\":%u,\"emotion\":{", t->missing_slots);
+    printf(",\"confidence\":%.4f,\"out_of_scope\":%s", t->confidence,
+           t->out_of_scope ? "true" : "false");
+    cli_entities_json(sc);
+    printf(",\"missing_slots\":%u,\"emotion\":{", t->missing_slots);
     for (int c = 0; c < KEFU_EMOTION_COUNT; c++)
         printf("%s\"%s\":%.1f", c ? "," : "", kefu_emotion_category_name(c),
                t->emotion[c]);

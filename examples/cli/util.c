@@ -64,3 +64,31 @@ long cli_getline(char **buf, size_t *cap, FILE *in)
     (*buf)[n] = '\0';
     return (long)n;
 }
+
+void cli_error_json(int status, const kefu_diag *diag)
+{
+    char msg[700];
+    kefu_diag_format(diag, msg, sizeof msg);
+    printf("{\"error\":");
+    cli_json_string(stdout, msg, strlen(msg));
+    printf(",\"status\":%d}\n", status);
+}
+
+void cli_entities_json(const kefu_scratch *s)
+{
+    printf(",\"entities\":[");
+    for (size_t i = 0; i < kefu_entity_count(s); i++) {
+        kefu_entity e;
+        memset(&e, 0, sizeof e);
+        e.size = sizeof e;
+        if (kefu_entity_get(s, i, &e))
+            continue;
+        printf("%s{\"name\":", i ? "," : "");
+        cli_json_string(stdout, e.name, strlen(e.name));
+        printf(",\"value\":");
+        cli_json_string(stdout, e.value, e.value_len);
+        printf(",\"bytes\":[%u,%u],\"chars\":[%u,%u]}", e.byte_start,
+               e.byte_end, e.char_start, e.char_end);
+    }
+    printf("]");
+}
