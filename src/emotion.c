@@ -220,8 +220,8 @@ static int add_inflections(struct kefu_emotion_model *em, kefu_text *t,
  * --calibrate on the train splits). */
 static const kefu_emo_scale default_scale = {
     /* anger anxiety disapp. sadness fear joy negativity */
-    {0.505f, 0.505f, 0.505f, 0.468f, 0.651f, 0.372f, 0.549f},
-    {0.927f, 0.927f, 0.927f, 0.704f, 1.186f, 0.963f, 0.411f},
+    {0.563f, 0.563f, 0.563f, 0.468f, 0.616f, 0.372f, 0.581f},
+    {1.002f, 1.002f, 1.002f, 0.704f, 1.173f, 0.963f, 0.437f},
 };
 
 static int compile_model(struct kefu_model *m, const emo_builder *b,
