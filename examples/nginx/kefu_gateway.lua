@@ -16,6 +16,7 @@
 -- `kefu_locks`) keeps two messages of one conversation from racing.
 local kefu = require "kefu"
 local cjson = require "cjson.safe"
+local kjson = require "kefu_json"   -- examples/lua: kefu triage's JSON lines
 
 local _M = {}
 
@@ -23,7 +24,8 @@ local model, session, blank   -- per worker
 local sessions = ngx.shared.kefu_sessions
 local locks = ngx.shared.kefu_locks
 local SESSION_TTL = 24 * 3600  -- seconds a quiet conversation is kept
-local format, concat, gsub, byte = string.format, table.concat, string.gsub, string.byte
+local format = string.format
+local triage_json = kjson.triage
 
 -- Called by init_worker_by_lua_block in every worker, with the model path
 -- written in nginx.conf.
@@ -40,67 +42,6 @@ function _M.init_worker(model_path)
     blank = session:dump()
 end
 
--- JSON text exactly as the kefu command line writes it.
-local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
-local function js(s)
-    return '"' .. gsub(s, '[%c"\\]', function(c)
-        return escapes[c] or format("\\u%04x", byte(c))
-    end) .. '"'
-end
-
-local function bool(b) return b and "true" or "false" end
-
-local EMOTIONS = { "anger", "anxiety", "disappointment", "sadness", "fear", "joy" }
-
-local function action_json(a)
-    local t = { '{"type":"', a.type, '","rule":', js(a.rule) }
-    if a.type == "escalate" then
-        t[#t + 1] = ',"queue":' .. js(a.queue or "") .. ',"skill":' .. js(a.skill or "")
-            .. ',"tier":' .. js(a.tier or "")
-    elseif a.type == "priority" then
-        if a.raise then t[#t + 1] = format(',"raise":%d', a.raise)
-        else t[#t + 1] = format(',"set":%d', a.set) end
-    elseif a.type == "suggest" then t[#t + 1] = ',"script":' .. js(a.script or "")
-    elseif a.type == "flag" then t[#t + 1] = ',"reason":' .. js(a.reason or "")
-    elseif a.type == "tag" then t[#t + 1] = ',"tag":' .. js(a.tag or "")
-    end
-    t[#t + 1] = "}"
-    return concat(t)
-end
-
--- The output line of `kefu triage` (examples/cli/cmd_triage.c), same keys,
--- same order, same number formats.
-local function triage_json(id, r)
-    local o = { '{"conversation":', js(id), format(',"turn":%d,"intent":', r.turn),
-                js(r.intent), format(',"confidence":%.4f,"out_of_scope":%s,"entities":[',
-                r.confidence, bool(r.out_of_scope)) }
-    for i, e in ipairs(r.entities) do
-        o[#o + 1] = format('%s{"name":%s,"value":%s,"chars":[%d,%d]}', i > 1 and "," or "",
-            js(e.name), js(e.value), e.char_start, e.char_end)
-    end
-    o[#o + 1] = format('],"missing_slots":%d,"emotion":{', r.missing_slots)
-    for i, c in ipairs(EMOTIONS) do
-        o[#o + 1] = format('%s"%s":%.1f', i > 1 and "," or "", c, r.emotion[c])
-    end
-    o[#o + 1] = format('},"negativity":%.1f,"level":%.1f,"trend":%.2f,"rules":[',
-        r.negativity, r.level, r.trend)
-    for i, name in ipairs(r.rules) do
-        o[#o + 1] = (i > 1 and "," or "") .. js(name)
-    end
-    o[#o + 1] = '],"actions":['
-    for i, a in ipairs(r.actions) do
-        o[#o + 1] = (i > 1 and "," or "") .. action_json(a)
-    end
-    o[#o + 1] = format('],"escalated":%s,"locked":%s,"route":{"skills":[',
-        bool(r.escalated), bool(r.locked))
-    for i, s in ipairs(r.route.skills) do
-        o[#o + 1] = (i > 1 and "," or "") .. js(s)
-    end
-    o[#o + 1] = format('],"queue":%s,"tier":%s,"priority":%d}}', js(r.route.queue),
-        js(r.route.tier), r.route.priority)
-    return concat(o)
-end
-
 local function reply(status, body)
     ngx.status = status
     ngx.header["Content-Type"] = "application/json"
@@ -110,8 +51,7 @@ end
 
 -- {"conversation":...,"error":...,"status":N} as kefu triage writes it.
 local function error_reply(http, id, msg, code)
-    local head = type(id) == "string" and ('{"conversation":' .. js(id) .. ',') or "{"
-    return reply(http, format('%s"error":%s,"status":%d}', head, js(msg), code))
+    return reply(http, kjson.error(id, msg, code))
 end
 
 local KEFU_E_ARG, KEFU_E_SYNTAX, KEFU_E_TYPE = -2, -6, -11
