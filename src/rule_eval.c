@@ -139,7 +139,7 @@ static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
     return KEFU_OK;
 }
 
-static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0, NULL, 0, NULL, 0};
+static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0};
 
 /* The slot of fact `id` of rule set rs in facts made for maybe another
  * set: built-ins share ids; other facts match by name and type. */

@@ -91,7 +91,9 @@ KEFU_API int kefu_ruleset_fact_type(const kefu_ruleset *rs, const char *name,
 
 /* ---- the facts object ---- */
 
-static void slot_release(const kefu_mem *mem, kefu_fslot *s)
+#define ST(f, s) (&(f)->store[(s) - (f)->slot])
+
+static void slot_release(const kefu_mem *mem, kefu_fstore *s)
 {
     kefu_dealloc(mem, s->buf);
     kefu_dealloc(mem, s->ibuf);
@@ -110,14 +112,20 @@ static int bind(kefu_facts *f, kefu_ruleset *rs)
 {
     uint32_t n = KEFU_F_BUILTIN_COUNT + rs->ndecls;
     kefu_fslot *slot = kefu_alloc_array(&f->mem, n, sizeof *slot);
-    if (!slot)
+    kefu_fstore *store = kefu_alloc_array(&f->mem, n, sizeof *store);
+    if (!slot || !store) {
+        kefu_dealloc(&f->mem, slot);
+        kefu_dealloc(&f->mem, store);
         return KEFU_E_NOMEM;
+    }
     memset(slot, 0, n * sizeof *slot);
+    memset(store, 0, n * sizeof *store);
     for (uint32_t i = 0; i < n; i++) {
         slot_reset(&slot[i]);
         slot[i].type = decl_of(rs, i)->type;
     }
     f->slot = slot;
+    f->store = store;
     f->n = n;
     f->rs = kefu_ruleset_ref(rs);
     return KEFU_OK;
@@ -153,8 +161,9 @@ KEFU_API void kefu_facts_free(kefu_facts *f)
         return;
     mem = f->mem;
     for (uint32_t i = 0; i < f->n; i++)
-        slot_release(&mem, &f->slot[i]);
+        slot_release(&mem, &f->store[i]);
     kefu_dealloc(&mem, f->slot);
+    kefu_dealloc(&mem, f->store);
     kefu_ruleset_free(f->rs);
     kefu_dealloc(&mem, f);
 }
@@ -194,16 +203,19 @@ KEFU_API int kefu_facts_rebind(kefu_facts *f, kefu_ruleset *rs)
     }
     if (rc) {
         for (uint32_t i = 0; i < tmp.n; i++)
-            slot_release(&f->mem, &tmp.slot[i]);
+            slot_release(&f->mem, &tmp.store[i]);
         kefu_dealloc(&f->mem, tmp.slot);
+        kefu_dealloc(&f->mem, tmp.store);
         kefu_ruleset_free(tmp.rs);
         return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
     }
     for (uint32_t i = 0; i < f->n; i++)
-        slot_release(&f->mem, &f->slot[i]);
+        slot_release(&f->mem, &f->store[i]);
     kefu_dealloc(&f->mem, f->slot);
+    kefu_dealloc(&f->mem, f->store);
     kefu_ruleset_free(f->rs);
     f->slot = tmp.slot;
+    f->store = tmp.store;
     f->n = tmp.n;
     f->rs = tmp.rs;
     return KEFU_OK;
@@ -278,15 +290,15 @@ static int put_bytes(kefu_facts *f, kefu_fslot *s, const char *p, size_t len)
 {
     if (len > UINT32_MAX)
         return kefu_diag_msg(&f->diag, KEFU_E_TOO_LONG, "string too long");
-    if (len > s->buf_cap) {
-        char *nb = kefu_realloc(&f->mem, s->buf, len);
+    if (len > ST(f, s)->buf_cap) {
+        char *nb = kefu_realloc(&f->mem, ST(f, s)->buf, len);
         if (!nb)
             return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
-        s->buf = nb;
-        s->buf_cap = len;
+        ST(f, s)->buf = nb;
+        ST(f, s)->buf_cap = len;
     }
     if (len)
-        memcpy(s->buf, p, len);
+        memcpy(ST(f, s)->buf, p, len);
     return KEFU_OK;
 }
 
@@ -304,7 +316,7 @@ KEFU_API int kefu_facts_set_string(kefu_facts *f, const char *name,
                               (int)name_len, name, bad);
     if ((rc = put_bytes(f, s, str, len)))
         return rc;
-    s->str = len ? s->buf : "";
+    s->str = len ? ST(f, s)->buf : "";
     s->len = (uint32_t)len;
     s->present = 1;
     return KEFU_OK;
@@ -316,8 +328,8 @@ static int put_items(kefu_facts *f, kefu_fslot *s, size_t n)
         return kefu_diag_msg(&f->diag, KEFU_E_LIMIT,
                              "a list fact holds at most %d items",
                              KEFU_FACTS_MAX_LIST);
-    if (kefu_grow(&f->mem, (void **)&s->ibuf, &s->ibuf_cap, n ? n : 1,
-                  sizeof *s->ibuf))
+    if (kefu_grow(&f->mem, (void **)&ST(f, s)->ibuf, &ST(f, s)->ibuf_cap, n ? n : 1,
+                  sizeof *ST(f, s)->ibuf))
         return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
     return KEFU_OK;
 }
@@ -344,27 +356,27 @@ KEFU_API int kefu_facts_set_strings(kefu_facts *f, const char *name,
     }
     if ((rc = put_items(f, s, n)))
         return rc;
-    if (total > s->buf_cap) {
-        char *nb = kefu_realloc(&f->mem, s->buf, total);
+    if (total > ST(f, s)->buf_cap) {
+        char *nb = kefu_realloc(&f->mem, ST(f, s)->buf, total);
         if (!nb)
             return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
-        s->buf = nb;
-        s->buf_cap = total;
+        ST(f, s)->buf = nb;
+        ST(f, s)->buf_cap = total;
     }
     for (size_t i = 0; i < n; i++) {
         size_t l = lens ? lens[i] : strlen(items[i]);
         if (l)
-            memcpy(s->buf + at, items[i], l);
-        s->ibuf[i].num = 0;
-        s->ibuf[i].len = (uint32_t)l;
+            memcpy(ST(f, s)->buf + at, items[i], l);
+        ST(f, s)->ibuf[i].num = 0;
+        ST(f, s)->ibuf[i].len = (uint32_t)l;
         at += l;
     }
     at = 0;
     for (size_t i = 0; i < n; i++) {   /* pointers after the last realloc */
-        s->ibuf[i].str = s->buf ? s->buf + at : "";
-        at += s->ibuf[i].len;
+        ST(f, s)->ibuf[i].str = ST(f, s)->buf ? ST(f, s)->buf + at : "";
+        at += ST(f, s)->ibuf[i].len;
     }
-    s->items = s->ibuf;
+    s->items = ST(f, s)->ibuf;
     s->len = (uint32_t)n;
     s->present = 1;
     return KEFU_OK;
@@ -382,11 +394,11 @@ KEFU_API int kefu_facts_set_numbers(kefu_facts *f, const char *name,
     for (size_t i = 0; i < n; i++) {
         if (items[i] != items[i])
             return kefu_diag_msg(&f->diag, KEFU_E_ARG, "item %zu is NaN", i);
-        s->ibuf[i].num = items[i];
-        s->ibuf[i].str = "";
-        s->ibuf[i].len = 0;
+        ST(f, s)->ibuf[i].num = items[i];
+        ST(f, s)->ibuf[i].str = "";
+        ST(f, s)->ibuf[i].len = 0;
     }
-    s->items = s->ibuf;
+    s->items = ST(f, s)->ibuf;
     s->len = (uint32_t)n;
     s->present = 1;
     return KEFU_OK;
@@ -416,7 +428,7 @@ static int slot_copy(kefu_facts *f, kefu_fslot *d, const kefu_fslot *s)
     if (s->type == KEFU_T_STRING) {
         if ((rc = put_bytes(f, d, s->str, s->len)))
             return rc;
-        d->str = s->len ? d->buf : "";
+        d->str = s->len ? ST(f, d)->buf : "";
         d->len = s->len;
     } else if (s->type == KEFU_T_STRLIST || s->type == KEFU_T_NUMLIST) {
         size_t total = 0, at = 0;
@@ -424,21 +436,21 @@ static int slot_copy(kefu_facts *f, kefu_fslot *d, const kefu_fslot *s)
             return rc;
         for (uint32_t i = 0; i < s->len; i++)
             total += s->items[i].len;
-        if (total > d->buf_cap) {
-            char *nb = kefu_realloc(&f->mem, d->buf, total);
+        if (total > ST(f, d)->buf_cap) {
+            char *nb = kefu_realloc(&f->mem, ST(f, d)->buf, total);
             if (!nb)
                 return KEFU_E_NOMEM;
-            d->buf = nb;
-            d->buf_cap = total;
+            ST(f, d)->buf = nb;
+            ST(f, d)->buf_cap = total;
         }
         for (uint32_t i = 0; i < s->len; i++) {
-            d->ibuf[i] = s->items[i];
+            ST(f, d)->ibuf[i] = s->items[i];
             if (s->items[i].len)
-                memcpy(d->buf + at, s->items[i].str, s->items[i].len);
-            d->ibuf[i].str = d->buf ? d->buf + at : "";
+                memcpy(ST(f, d)->buf + at, s->items[i].str, s->items[i].len);
+            ST(f, d)->ibuf[i].str = ST(f, d)->buf ? ST(f, d)->buf + at : "";
             at += s->items[i].len;
         }
-        d->items = d->ibuf;
+        d->items = ST(f, d)->ibuf;
         d->len = s->len;
     }
     return KEFU_OK;

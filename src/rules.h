@@ -84,6 +84,8 @@ typedef struct kefu_litem {
     uint32_t len;
 } kefu_litem;
 
+/* What the evaluator reads: 32 bytes, two slots per cache line (facts of
+ * a conversation are usually cold when its next message comes). */
 typedef struct kefu_fslot {
     double num;              /* number, duration (ms), bool (0/1) */
     const char *str;         /* string bytes (not NUL-terminated) */
@@ -91,12 +93,15 @@ typedef struct kefu_fslot {
     uint32_t len;            /* string bytes or list items */
     uint8_t type;
     uint8_t present;         /* for has(); unset facts read as zero values */
-    /* owned storage, reused from one message to the next */
+} kefu_fslot;
+
+/* A slot's owned storage, reused from one message to the next. */
+typedef struct kefu_fstore {
     char *buf;
     size_t buf_cap;
     kefu_litem *ibuf;
     size_t ibuf_cap;
-} kefu_fslot;
+} kefu_fstore;
 
 struct kefu_facts {
     kefu_mem mem;
@@ -104,6 +109,7 @@ struct kefu_facts {
     struct kefu_ruleset *rs;   /* schema owner (one reference held) */
     uint32_t n;                /* builtins + the rule set's other facts */
     kefu_fslot *slot;
+    kefu_fstore *store;        /* parallel to slot */
 };
 
 /* Fast setters for the session (no name lookup).  `put_string_ref`
