@@ -1075,6 +1075,20 @@ KEFU_API int kefu_router_queue_set(kefu_router *router, int64_t now_ms, uint32_t
  */
 KEFU_API int kefu_router_queue_step(kefu_router *router, int64_t now_ms, uint32_t queue, int64_t after_ms, uint32_t level_drop, uint32_t min_tier, uint32_t any_agent, uint32_t overflow_queue);
 
+/**
+ * Brings the router in line with a model's floor without logging anyone
+ * out (hot reload): queues and agents of the model are added when missing;
+ * existing ones take the model's strategy, skill, target and steps
+ * (waiting conversations then reach the new steps from their time in the
+ * queue, at now_ms at the earliest), and tier, capacity, channel costs,
+ * languages, skills and queue memberships.  Presence, load, conversations,
+ * statistics and unread events are kept; queues and agents that are not
+ * in the model are left alone.  All or nothing: on error (for example a
+ * capacity below what an agent holds) the router is as before, apart from
+ * its clock having moved to now_ms.
+ */
+KEFU_API int kefu_router_reload(kefu_router *router, int64_t now_ms, const kefu_model *model);
+
 /** Adds an agent, offline, with a tier and a total capacity (1..64). */
 KEFU_API int kefu_router_agent_add(kefu_router *router, int64_t now_ms, uint32_t agent, uint32_t tier, uint32_t capacity);
 /** Removes an agent that holds no conversation. */

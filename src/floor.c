@@ -687,50 +687,170 @@ void kefu_floor_release(struct kefu_model *m)
 
 /* ---- applying a floor to a router ---- */
 
-int rt_apply_floor(struct kefu_router *r, const struct kefu_floor *f)
+static int apply_queue(struct kefu_router *r, int64_t now,
+                       const kefu_floor_queue *q)
 {
     int rc;
-    for (size_t i = 0; i < f->nqueue; i++) {
-        const kefu_floor_queue *q = &f->queues[i];
-        if ((rc = kefu_router_queue_add(r, 0, q->id, q->strategy)) ||
-            (rc = kefu_router_queue_set(r, 0, q->id, KEFU_QUEUE_SKILL,
-                                        q->skill)) ||
-            (rc = kefu_router_queue_set(r, 0, q->id, KEFU_QUEUE_SL_TARGET_MS,
-                                        q->sl_target)))
+    if (rt_map_get(&r->queue_ix, q->id) == RT_NONE &&
+        (rc = kefu_router_queue_add(r, now, q->id, q->strategy)))
+        return rc;
+    if ((rc = kefu_router_queue_set(r, now, q->id, KEFU_QUEUE_STRATEGY,
+                                    q->strategy)) ||
+        (rc = kefu_router_queue_set(r, now, q->id, KEFU_QUEUE_SKILL,
+                                    q->skill)) ||
+        (rc = kefu_router_queue_set(r, now, q->id, KEFU_QUEUE_SL_TARGET_MS,
+                                    q->sl_target)))
+        return rc;
+    return KEFU_OK;
+}
+
+static int apply_steps(struct kefu_router *r, int64_t now,
+                       const kefu_floor_queue *q)
+{
+    int rc;
+    rt_queue_clear_steps(r, rt_map_get(&r->queue_ix, q->id));
+    for (uint32_t k = 0; k < q->nstep; k++) {
+        const rt_step *s = &q->steps[k];
+        if ((rc = kefu_router_queue_step(r, now, q->id, s->after, s->drop,
+                                         s->tier, s->any, s->overflow)))
             return rc;
     }
+    return KEFU_OK;
+}
+
+static bool has_u32(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return true;
+    return false;
+}
+
+/* Sets an agent's static description to the floor's; a new agent also
+ * gets the floor's presence, an existing one keeps its own. */
+static int apply_agent(struct kefu_router *r, int64_t now,
+                       const kefu_floor_agent *a)
+{
+    uint32_t ai = rt_map_get(&r->agent_ix, a->id);
+    bool fresh = ai == RT_NONE;
+    int rc;
+    if (fresh) {
+        if ((rc = kefu_router_agent_add(r, now, a->id, a->tier, a->capacity)))
+            return rc;
+        ai = rt_map_get(&r->agent_ix, a->id);
+    } else if ((rc = rt_agent_set_limits(r, a->id, a->tier, a->capacity))) {
+        return rc;
+    }
+    for (uint32_t c = 0; c < KEFU_ROUTER_CHANNELS; c++)
+        if (r->agents[ai].cost[c] != a->cost[c] &&
+            (rc = kefu_router_agent_channel(r, now, a->id, c + 1, a->cost[c])))
+            return rc;
+    /* languages, skills and queues: drop what the floor no longer lists */
+    for (uint32_t k = r->agents[ai].nlang; k-- > 0;) {
+        uint32_t lang = r->agents[ai].lang[k];
+        if (!has_u32(a->lang, a->nlang, lang) &&
+            (rc = kefu_router_agent_language(r, now, a->id, lang, 0)))
+            return rc;
+    }
+    for (uint32_t k = r->agents[ai].nskill; k-- > 0;) {
+        uint32_t skill = r->agents[ai].skills[k].skill;
+        bool keep = false;
+        for (uint32_t j = 0; j < a->nskill; j++)
+            keep |= a->skills[j].skill == skill;
+        if (!keep && (rc = kefu_router_agent_skill(r, now, a->id, skill, 0)))
+            return rc;
+    }
+    for (uint32_t k = r->agents[ai].nmem; k-- > 0;) {
+        uint32_t qid = r->queues[r->agents[ai].mem[k].queue].id;
+        if (!has_u32(a->queues, a->nqueue, qid) &&
+            (rc = kefu_router_agent_queue(r, now, a->id, qid, 0)))
+            return rc;
+    }
+    for (uint32_t k = 0; k < a->nlang; k++)
+        if ((rc = kefu_router_agent_language(r, now, a->id, a->lang[k], 1)))
+            return rc;
+    for (uint32_t k = 0; k < a->nskill; k++)
+        if ((rc = kefu_router_agent_skill(r, now, a->id, a->skills[k].skill,
+                                          a->skills[k].level)))
+            return rc;
+    for (uint32_t k = 0; k < a->nqueue; k++)
+        if ((rc = kefu_router_agent_queue(r, now, a->id, a->queues[k], 1)))
+            return rc;
+    if (fresh && a->presence != KEFU_AGENT_OFFLINE &&
+        (rc = kefu_router_agent_state(r, now, a->id, a->presence)))
+        return rc;
+    return KEFU_OK;
+}
+
+static int apply_floor_at(struct kefu_router *r, int64_t now,
+                          const struct kefu_floor *f)
+{
+    int rc;
+    for (size_t i = 0; i < f->nqueue; i++)
+        if ((rc = apply_queue(r, now, &f->queues[i])))
+            return rc;
     /* steps after every queue exists (overflow targets) */
-    for (size_t i = 0; i < f->nqueue; i++) {
-        const kefu_floor_queue *q = &f->queues[i];
-        for (uint32_t k = 0; k < q->nstep; k++) {
-            const rt_step *s = &q->steps[k];
-            if ((rc = kefu_router_queue_step(r, 0, q->id, s->after, s->drop,
-                                             s->tier, s->any, s->overflow)))
-                return rc;
-        }
+    for (size_t i = 0; i < f->nqueue; i++)
+        if ((rc = apply_steps(r, now, &f->queues[i])))
+            return rc;
+    for (size_t i = 0; i < f->nagent; i++)
+        if ((rc = apply_agent(r, now, &f->agents[i])))
+            return rc;
+    return KEFU_OK;
+}
+
+int rt_apply_floor(struct kefu_router *r, const struct kefu_floor *f)
+{
+    return apply_floor_at(r, 0, f);
+}
+
+/* Works on a copy made through a snapshot, so that a reload that fails
+ * half-way leaves the router exactly as it was. */
+KEFU_API int kefu_router_reload(kefu_router *r, int64_t now,
+                                const kefu_model *model)
+{
+    struct kefu_router *t = NULL;
+    unsigned char *buf;
+    size_t len = 0;
+    int rc;
+    if (!r)
+        return KEFU_E_ARG;
+    if (!model)
+        return kefu_diag_msg(&r->diag, KEFU_E_ARG, "model is NULL");
+    if ((rc = kefu_router_tick(r, now)))
+        return rc;
+    if (!model->floor)
+        return KEFU_OK;
+    if (kefu_router_snapshot(r, NULL, 0, &len) != KEFU_E_BUFFER ||
+        !(buf = kefu_alloc(&r->mem, len)))
+        return kefu_diag_msg(&r->diag, KEFU_E_NOMEM, "out of memory");
+    rc = kefu_router_snapshot(r, buf, len, &len);
+    if (rc == KEFU_OK)
+        rc = kefu_router_new(&t, NULL, &r->mem.a);
+    if (rc == KEFU_OK)
+        rc = kefu_router_restore(t, buf, len);
+    kefu_dealloc(&r->mem, buf);
+    if (rc == KEFU_OK) {
+        rc = apply_floor_at(t, now, model->floor);
+        if (rc)
+            kefu_diag_copy(&r->diag, &t->diag);
+    } else if (rc == KEFU_E_NOMEM) {
+        kefu_diag_msg(&r->diag, rc, "out of memory");
+    } else {
+        kefu_diag_msg(&r->diag, rc, "cannot copy the router: %s",
+                      kefu_strerror(rc));
     }
-    for (size_t i = 0; i < f->nagent; i++) {
-        const kefu_floor_agent *a = &f->agents[i];
-        if ((rc = kefu_router_agent_add(r, 0, a->id, a->tier, a->capacity)))
-            return rc;
-        for (uint32_t c = 0; c < KEFU_ROUTER_CHANNELS; c++)
-            if (a->cost[c] != 1 &&
-                (rc = kefu_router_agent_channel(r, 0, a->id, c + 1,
-                                                a->cost[c])))
-                return rc;
-        for (uint32_t k = 0; k < a->nlang; k++)
-            if ((rc = kefu_router_agent_language(r, 0, a->id, a->lang[k], 1)))
-                return rc;
-        for (uint32_t k = 0; k < a->nskill; k++)
-            if ((rc = kefu_router_agent_skill(r, 0, a->id, a->skills[k].skill,
-                                              a->skills[k].level)))
-                return rc;
-        for (uint32_t k = 0; k < a->nqueue; k++)
-            if ((rc = kefu_router_agent_queue(r, 0, a->id, a->queues[k], 1)))
-                return rc;
-        if (a->presence != KEFU_AGENT_OFFLINE &&
-            (rc = kefu_router_agent_state(r, 0, a->id, a->presence)))
-            return rc;
+    if (rc) {
+        kefu_router_free(t);
+        return rc;
+    }
+    /* swap: the copy's state becomes the router's */
+    {
+        kefu_mem mem = t->mem;
+        rt_router_release(r);
+        *r = *t;
+        kefu_diag_init(&r->diag, &r->mem.a);
+        kefu_dealloc(&mem, t);
     }
     return KEFU_OK;
 }

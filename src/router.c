@@ -1991,6 +1991,49 @@ KEFU_API int kefu_router_stats(const kefu_router *r, int64_t now,
 }
 
 /* ------------------------------------------------------------------------
+ * reload helpers (floor.c)
+ * ---------------------------------------------------------------------- */
+
+void rt_queue_clear_steps(struct kefu_router *r, uint32_t qi)
+{
+    r->queues[qi].nstep = 0;
+    for (size_t ci = 0; ci < r->nconvs; ci++) {
+        rt_conv *c = &r->convs[ci];
+        if (c->id && c->queue == qi) {
+            c->step = 0;
+            if (c->state == RT_C_WAITING)
+                c->gen = ++r->gen; /* the old step timer is void */
+        }
+    }
+}
+
+int rt_agent_set_limits(struct kefu_router *r, uint32_t id, uint32_t tier,
+                        uint32_t capacity)
+{
+    uint32_t ai;
+    rt_agent *a;
+    int rc;
+    if ((rc = find_agent(r, id, &ai)))
+        return rc;
+    a = &r->agents[ai];
+    if (tier > KEFU_TIER_EXPERT || capacity < 1 ||
+        capacity > KEFU_ROUTER_MAX_CAPACITY)
+        return rt_fail(r, KEFU_E_ARG, "agent %u: tier %u or capacity %u out "
+                       "of range", id, tier, capacity);
+    if (capacity < a->load)
+        return rt_fail(r, KEFU_E_STATE, "agent %u: capacity %u is below the "
+                       "%u in use", id, capacity, a->load);
+    if (step_reserve(r))
+        return rt_fail(r, KEFU_E_NOMEM, "out of memory");
+    agent_detach(r, ai);
+    a->tier = tier;
+    a->capacity = capacity;
+    agent_attach(r, ai);
+    match_agent(r, ai);
+    return KEFU_OK;
+}
+
+/* ------------------------------------------------------------------------
  * rebuild (after restore) and invariants
  * ---------------------------------------------------------------------- */
 

@@ -148,6 +148,12 @@ uint32_t rt_map_get(const rt_map *m, uint32_t key);
  * queues (after a restore). */
 int rt_rebuild(struct kefu_router *r);
 int rt_alloc_stats(struct kefu_router *r, rt_bucket **out);
+/* Reload helpers: drop a queue's steps (its conversations start over from
+ * step 0, their step timers void), and change an agent's tier and
+ * capacity (not below its load). */
+void rt_queue_clear_steps(struct kefu_router *r, uint32_t qi);
+int rt_agent_set_limits(struct kefu_router *r, uint32_t id, uint32_t tier,
+                        uint32_t capacity);
 /* Checks every invariant; returns KEFU_OK or KEFU_E_CORRUPT with a
  * message in the diag.  Used by tests and after a restore. */
 int kefu_router_verify(struct kefu_router *r);

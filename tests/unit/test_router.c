@@ -1180,6 +1180,81 @@ static void test_floor_from_model(void **state)
     kefu_diag_free(d);
 }
 
+static kefu_model *model_of(const char *yaml)
+{
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc = kefu_model_load_buffer(&m, yaml, strlen(yaml), "m.yaml", NULL,
+                                    NULL, d);
+    if (rc)
+        fprintf(stderr, "%s\n", kefu_diag_message(d));
+    assert_int_equal(rc, KEFU_OK);
+    kefu_diag_free(d);
+    return m;
+}
+
+static void test_reload_keeps_everyone_logged_in(void **state)
+{
+    static const char *b_yaml =
+        "kefu: 1\n"
+        "skills: {billing: 1, tech: 2}\n"
+        "queues:\n"
+        "  general: {id: 20}\n"
+        "  billing: {id: 10, strategy: least_loaded, steps: [{after_s: 5, level_drop: 3}]}\n"
+        "agents:\n"
+        "  alice: {id: 1001, tier: senior, capacity: 2, channels: {voice: 3, chat: 1},\n"
+        "          languages: [zh], skills: {billing: 9}, queues: [billing]}\n"
+        "  bob: {id: 1002, skills: {billing: 8}, queues: [billing, general]}\n"
+        "  carol: {id: 1003, skills: {tech: 5}, queues: [general], state: available}\n";
+    static const char *c_yaml =
+        "kefu: 1\n"
+        "skills: {billing: 1}\n"
+        "agents:\n"
+        "  alice: {id: 1001, capacity: 1, skills: {billing: 9}}\n";
+    static const uint32_t sk[1] = {1}, lv4[1] = {4}, lv9[1] = {9};
+    kefu_model *a = model_of(floor_yaml), *b = model_of(b_yaml),
+               *c = model_of(c_yaml);
+    kefu_router *r = NULL;
+    kefu_route_request q = req(10, KEFU_CHANNEL_CHAT, 0, sk, lv4, 1);
+    unsigned char *before;
+    size_t blen;
+    (void)state;
+    assert_int_equal(kefu_router_new(&r, a, NULL), KEFU_OK);
+    q.language = KEFU_LANG('z', 'h');
+    assert_int_equal(kefu_router_submit(r, 1, 1, &q), KEFU_OK);
+    expect_offer(r, 1, 1001);
+    assert_int_equal(kefu_router_accept(r, 1, 1, 1001), KEFU_OK);
+    assert_int_equal(kefu_router_agent_state(r, 2, 1002, KEFU_AGENT_AVAILABLE),
+                     KEFU_OK);
+    q.language = 0;
+    q.levels = lv9;
+    assert_int_equal(kefu_router_submit(r, 2, 2, &q), KEFU_OK);
+    expect_none(r); /* nobody has billing 9 */
+    assert_int_equal(kefu_router_reload(r, 3, b), KEFU_OK);
+    /* alice now has billing 9 and room for a second chat */
+    expect_offer(r, 2, 1001);
+    expect_none(r);
+    verify(r);
+    assert_int_equal(ainfo(r, 1001).capacity, 2);
+    assert_int_equal(ainfo(r, 1001).conversations, 2);
+    assert_int_equal(cinfo(r, 1).state, KEFU_CONV_ASSIGNED);
+    /* bob stays logged in although the model says nothing about it */
+    assert_int_equal(ainfo(r, 1002).state, KEFU_AGENT_AVAILABLE);
+    assert_int_equal(ainfo(r, 1003).state, KEFU_AGENT_AVAILABLE);
+    /* a reload that cannot apply (capacity below what alice holds) changes
+     * nothing */
+    assert_int_equal(kefu_router_tick(r, 4), KEFU_OK);
+    before = snap(r, &blen);
+    assert_int_equal(kefu_router_reload(r, 4, c), KEFU_E_STATE);
+    assert_non_null(strstr(kefu_diag_message(kefu_router_diag(r)), "1001"));
+    assert_same_state(r, before, blen);
+    free(before);
+    kefu_router_free(r);
+    kefu_model_free(a);
+    kefu_model_free(b);
+    kefu_model_free(c);
+}
+
 static void expect_model_error(const char *yaml, int status, uint32_t line,
                                uint32_t col, const char *needle)
 {
@@ -1247,6 +1322,7 @@ int main(void)
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_floor_from_model),
         cmocka_unit_test(test_floor_errors_have_positions),
+        cmocka_unit_test(test_reload_keeps_everyone_logged_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
