@@ -1061,7 +1061,9 @@ static int compile_regex(parser *p, int subject, const token *pat)
         rs->mctx = mc;
     }
     if (kefu_grow(&rs->mem, (void **)&rs->re, &rs->capre, rs->nre + 1,
-                  sizeof *rs->re))
+                  sizeof *rs->re) ||
+        kefu_grow(&rs->mem, (void **)&rs->re_jit, &rs->capre_jit, rs->nre + 1,
+                  sizeof *rs->re_jit))
         return perr(p, pat->off, KEFU_E_NOMEM, "out of memory"), -1;
     cc = pcre2_compile_context_create(rs->gctx);
     if (!cc)
@@ -1080,7 +1082,8 @@ static int compile_regex(parser *p, int subject, const token *pat)
             at = pat->off + pat->len - 1;
         return perr(p, at, KEFU_E_PATTERN, "bad pattern: %s", (char *)msg), -1;
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);   /* interpreter if no JIT */
+    /* the interpreter runs it when there is no JIT */
+    rs->re_jit[rs->nre] = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     rs->re[rs->nre] = code;
     n = node(p, N_MATCH, KEFU_T_BOOL, NODE(subject)->off, pat->off + pat->len);
     if (n < 0)

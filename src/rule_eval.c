@@ -648,8 +648,14 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
                              sp[1].s.len));
             NEXT;
         CASE(ROP_MATCH): {
-            int rc = pcre2_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p, sp->s.len,
-                                 0, PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
+            /* facts are valid UTF-8 (checked when set, or the session's
+             * validated text), so the JIT entry skips the checks */
+            int rc = rs->re_jit[in.a]
+                         ? pcre2_jit_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p,
+                                           sp->s.len, 0, 0, r->md, rs->mctx)
+                         : pcre2_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p,
+                                       sp->s.len, 0, PCRE2_NO_UTF_CHECK, r->md,
+                                       rs->mctx);
             if (rc >= 0)
                 sp->n = 1;
             else if (rc == PCRE2_ERROR_NOMATCH)

@@ -591,6 +591,7 @@ static void ruleset_destroy(kefu_ruleset *rs)
     for (size_t i = 0; i < rs->nre; i++)
         pcre2_code_free(rs->re[i]);
     kefu_dealloc(&mem, rs->re);
+    kefu_dealloc(&mem, rs->re_jit);
     pcre2_match_context_free(rs->mctx);
     pcre2_general_context_free(rs->gctx);
     kefu_dealloc(&mem, rs->tnodes);

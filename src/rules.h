@@ -182,6 +182,8 @@ struct kefu_ruleset {
     size_t nlitems, caplitems;
     void **re;               /* pcre2_code_8 * */
     size_t nre, capre;
+    uint8_t *re_jit;         /* 1 when re[i] has JIT code */
+    size_t capre_jit;
     kefu_tnode *tnodes;
     size_t ntnodes, captnodes;
     kefu_raction *actions;
