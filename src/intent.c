@@ -799,7 +799,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* ---- binary form of the trained part ---- */
 
-#define INTENT_BLOB_VERSION 1
+#define INTENT_BLOB_VERSION 2
 
 static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
 {
@@ -862,8 +862,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
         rc = putf(o, mem, im->lin.b[c2]);
     for (uint32_t j = 0; !rc && j < im->lin.nfeat; j++)
         rc = putf(o, mem, im->lin.scale[j]);
-    if (!rc)
-        rc = put(o, mem, im->lin.q, (size_t)im->lin.nfeat * im->n);
+    for (uint32_t j = 0; !rc && j < im->lin.nfeat; j++)
+        rc = put(o, mem, im->lin.q + (size_t)j * im->lin.stride, im->n);
     return rc ? KEFU_E_NOMEM : KEFU_OK;
 }
 
@@ -1001,10 +1001,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
                              "expected %zu", r.left,
                              ((size_t)nw + n) * 4 + (size_t)nw * n);
     im->lin.b = kefu_alloc_array(&im->mem, n, sizeof *im->lin.b);
-    im->lin.scale = kefu_alloc_array(&im->mem, nw ? nw : 1,
-                                     sizeof *im->lin.scale);
-    im->lin.q = kefu_alloc_array(&im->mem, nw ? nw : 1, n);
-    if (!im->lin.b || !im->lin.scale || !im->lin.q)
+    if (!im->lin.b || kefu_linear_alloc_q(&im->lin, &im->mem))
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t c = 0; c < n; c++)
         if (!isfinite(im->lin.b[c] = getf(&r)))
@@ -1014,7 +1011,8 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
         if (!isfinite(im->lin.scale[j] = getf(&r)))
             return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                                  "binary model: non-finite weight");
-    memcpy(im->lin.q, r.p, (size_t)nw * n);
+    for (uint32_t j = 0; j < nw; j++)
+        memcpy(im->lin.q + (size_t)j * im->lin.stride, r.p + (size_t)j * n, n);
     return KEFU_OK;
 }
 
@@ -1422,7 +1420,7 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
             if (j == UINT32_MAX || t1 > s->text.ntoks || t0 >= t1)
                 continue;
             w = im->dict.idf[j] * inv * im->lin.scale[j] *
-                (float)im->lin.q[(size_t)j * im->n + cls];
+                (float)im->lin.q[(size_t)j * im->lin.stride + cls];
             /* keep the best (cap - start) by |weight|, insertion sorted */
             if (n == cap) {
                 if (fabsf(w) <= fabsf(items[n - 1].weight))

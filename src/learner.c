@@ -83,12 +83,10 @@ void kefu_linear_release(kefu_linear *m, const kefu_mem *mem)
     m->q = NULL;
 }
 
-int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem)
+int kefu_linear_alloc_q(kefu_linear *m, const kefu_mem *mem)
 {
-    const uint32_t k = m->ncls;
-    if (!m->w)
-        return KEFU_OK;
-    m->q = kefu_alloc_array(mem, m->nfeat ? m->nfeat : 1, k);
+    m->stride = kefu_lanes(m->ncls);
+    m->q = kefu_alloc_array(mem, m->nfeat ? m->nfeat : 1, m->stride);
     m->scale = kefu_alloc_array(mem, m->nfeat ? m->nfeat : 1, sizeof *m->scale);
     if (!m->q || !m->scale) {
         kefu_dealloc(mem, m->q);
@@ -97,9 +95,19 @@ int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem)
         m->scale = NULL;
         return KEFU_E_NOMEM;
     }
+    return KEFU_OK;
+}
+
+int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem)
+{
+    const uint32_t k = m->ncls;
+    if (!m->w)
+        return KEFU_OK;
+    if (kefu_linear_alloc_q(m, mem))
+        return KEFU_E_NOMEM;
     for (uint32_t f = 0; f < m->nfeat; f++) {
         const float *w = m->w + (size_t)f * k;
-        int8_t *q = m->q + (size_t)f * k;
+        int8_t *q = m->q + (size_t)f * m->stride;
         float mx = 0;
         for (uint32_t c = 0; c < k; c++)
             if (fabsf(w[c]) > mx)
@@ -124,12 +132,22 @@ void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
     const uint32_t k = m->ncls;
     memcpy(s, m->b, k * sizeof *s);
     if (m->q) {
+        /* whole blocks of KEFU_LANES classes; the last, partial block is
+         * accumulated in `tail` (rows are zero-padded to the stride) */
+        const uint32_t full = k / KEFU_LANES * KEFU_LANES;
+        float tail[KEFU_LANES] = {0};
         for (size_t i = 0; i < nnz; i++) {
-            const int8_t *restrict q = m->q + (size_t)idx[i] * k;
+            const int8_t *restrict q = m->q + (size_t)idx[i] * m->stride;
             const float v = val[i] * m->scale[idx[i]];
-            for (uint32_t c = 0; c < k; c++)
-                s[c] += v * (float)q[c];
+            for (uint32_t c = 0; c < full; c += KEFU_LANES)
+                for (uint32_t j = 0; j < KEFU_LANES; j++)
+                    s[c + j] += v * (float)q[c + j];
+            if (full < k)
+                for (uint32_t j = 0; j < KEFU_LANES; j++)
+                    tail[j] += v * (float)q[full + j];
         }
+        for (uint32_t j = 0; full + j < k; j++)
+            s[full + j] += tail[j];
         return;
     }
     for (size_t i = 0; i < nnz; i++) {

@@ -28,7 +28,8 @@ void kefu_dataset_release(kefu_dataset *ds, const kefu_mem *mem);
 typedef struct kefu_linear {
     uint32_t nfeat, ncls;
     float *w;           /* [nfeat * ncls], row per feature; NULL once quantised */
-    int8_t *q;          /* quantised rows: w[f][c] ~ q[f * ncls + c] * scale[f] */
+    int8_t *q;          /* quantised rows: w[f][c] ~ q[f * stride + c] * scale[f] */
+    uint32_t stride;    /* row length of q: ncls rounded up to KEFU_LANES */
     float *scale;       /* [nfeat] */
     float *b;           /* [ncls] */
     float temperature;  /* calibration: probabilities = softmax(s / T) */
@@ -57,6 +58,16 @@ int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
                const kefu_dataset *train, const kefu_dataset *val,
                const kefu_learn_opts *opts, const kefu_mem *mem);
 void kefu_linear_release(kefu_linear *m, const kefu_mem *mem);
+
+/* Rows of q are padded with zeros to a multiple of this many classes, so
+ * the scoring loop runs whole vector blocks with no scalar tail. */
+#define KEFU_LANES 32u
+static inline uint32_t kefu_lanes(uint32_t ncls)
+{
+    return (ncls + KEFU_LANES - 1) / KEFU_LANES * KEFU_LANES;
+}
+/* Allocates zeroed quantised rows (q, scale) for m->nfeat x m->ncls. */
+int kefu_linear_alloc_q(kefu_linear *m, const kefu_mem *mem);
 
 /*
  * Replaces the float weights by 8-bit rows with one scale each (symmetric,

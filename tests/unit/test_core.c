@@ -1,0 +1,75 @@
+/* test_core.c - core: checksums and hashes stored in files (their values
+ * must never change), buffers, allocation failure. */
+#include "testutil.h"
+
+#include "core.h"
+
+static void test_crc32(void **st)
+{
+    unsigned char b[1000];
+    uint32_t whole, parts;
+    (void)st;
+    /* the standard check value of CRC-32/ISO-HDLC */
+    assert_int_equal(kefu_crc32(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(kefu_crc32(0, "", 0), 0);
+    for (int i = 0; i < 1000; i++)
+        b[i] = (unsigned char)(i * 7);
+    assert_int_equal(kefu_crc32(0, b, 1000), 0x114AD5FFu); /* = zlib.crc32 */
+    /* incremental over odd splits gives the same value */
+    whole = kefu_crc32(0, b, 1000);
+    parts = kefu_crc32(kefu_crc32(kefu_crc32(0, b, 3), b + 3, 500), b + 503, 497);
+    assert_int_equal(whole, parts);
+}
+
+static void test_hash64_is_stable(void **st)
+{
+    (void)st;
+    /* feature ids in binary models depend on these values */
+    assert_true(kefu_hash64("hello", 5, 1) == 0x4cc271528e49086dULL);
+    assert_true(kefu_hash64("", 0, 0) == 0x9ca066f1a4ab2eeaULL);
+    assert_true(kefu_hash64("hello", 5, 2) != kefu_hash64("hello", 5, 1));
+}
+
+static void test_buffers(void **st)
+{
+    kefu_mem mem;
+    kefu_buf b = {0};
+    int *arr = NULL;
+    size_t cap = 0;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(kefu_buf_putc(&mem, &b, (char)('a' + i % 26)), KEFU_OK);
+    assert_int_equal(b.len, 1000);
+    assert_int_equal(b.data[1000], '\0');
+    kefu_buf_release(&mem, &b);
+    assert_int_equal(kefu_grow(&mem, (void **)&arr, &cap, 100, sizeof *arr), KEFU_OK);
+    assert_true(cap >= 100);
+    assert_int_equal(kefu_grow(&mem, (void **)&arr, &cap, SIZE_MAX / 2, sizeof *arr), KEFU_E_NOMEM);
+    assert_true(cap >= 100); /* unchanged */
+    kefu_dealloc(&mem, arr);
+    assert_null(kefu_alloc_array(&mem, SIZE_MAX / 2, 4));
+}
+
+static void test_failing_allocator(void **st)
+{
+    tu_failing_alloc f = {0, 0};
+    kefu_allocator a = tu_failing_allocator(&f);
+    kefu_mem mem;
+    (void)st;
+    kefu_mem_init(&mem, &a);
+    assert_null(kefu_alloc(&mem, 10));
+    assert_null(kefu_strdup(&mem, "x"));
+    assert_null(kefu_diag_new(&a));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_hash64_is_stable),
+        cmocka_unit_test(test_buffers),
+        cmocka_unit_test(test_failing_allocator),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
