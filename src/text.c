@@ -305,7 +305,7 @@ static int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
                        uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
 {
     int rc;
-    if (t->t2s)
+    if (t->t2s && cp >= 0x3400) /* no Traditional character below CJK Ext. A */
         cp = kefu_t2s(cp);
     if (is_space(cp)) {
         *pending_space = t->ncps > 0;
