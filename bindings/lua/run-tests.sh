@@ -87,7 +87,7 @@ if command -v luarocks >/dev/null 2>&1 && command -v lua5.4 >/dev/null 2>&1 &&
         > "$prefix.rock.log" 2>&1 &&
      LD_LIBRARY_PATH="$root/lib" LUA_CPATH="$rt/tree/lib/lua/5.4/?.so" lua5.4 -e '
        local k = require "kefu"
-       local m = assert(k.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund, money back]}\n"))
+       local m = assert(k.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund please, money back]}\n"))
        assert(m:classify("refund please").intent == "b")' >> "$prefix.rock.log" 2>&1; then
     ok "luarocks make kefu-scm-1.rockspec (Lua 5.4, against lib/libkefu.so)"
   else

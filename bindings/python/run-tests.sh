@@ -58,7 +58,7 @@ if "$py" -m pip --version >/dev/null 2>&1 && "$py" -c 'import setuptools' 2>/dev
      (cd "$tmp" && PYTHONPATH="$tmp/site" KEFU_LIBRARY="$root/lib/libkefu.so" "$py" -c '
 import kefu, os, sys
 assert kefu.__file__.startswith(os.environ["PYTHONPATH"]), kefu.__file__
-m = kefu.Model.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund, money back]}\n")
+m = kefu.Model.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund please, money back]}\n")
 assert m.classify("refund please").intent == "b"
 print("installed kefu", kefu.version(), "from", kefu.__file__)'); then
     ok "pip install --no-index bindings/python and import"
