@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 
 /* ---- helpers ---- */
 
@@ -696,18 +697,43 @@ static void test_facts_across_sets(void **st)
 
 static void test_oom(void **st)
 {
+    bool loaded = false;
     (void)st;
-    for (long budget = 0; budget < 400; budget++) {
+    for (long budget = 0; budget < 5000 && !loaded; budget++) {
         tu_failing_alloc fa = {budget, 0};
         kefu_allocator al = tu_failing_allocator(&fa);
         kefu_model *m = NULL;
         int rc = kefu_model_load_buffer(&m, PACK, strlen(PACK), "m", NULL, &al, NULL);
         if (rc == KEFU_OK) {
             kefu_model_free(m);
-            break;
+            loaded = true;
+            continue;
         }
         assert_int_equal(rc, KEFU_E_NOMEM);
         assert_null(m);
+    }
+    assert_true(loaded);   /* every failure point before that was clean */
+    /* facts and results under failing allocators */
+    for (long budget = 0; budget < 50; budget++) {
+        tu_failing_alloc fa = {budget, 0};
+        kefu_allocator al = tu_failing_allocator(&fa);
+        kefu_model *m = NULL;
+        kefu_facts *f = NULL;
+        kefu_rules_result *r = NULL;
+        int rc;
+        assert_int_equal(kefu_model_load_buffer(&m, PACK, strlen(PACK), "m", NULL, NULL, NULL), KEFU_OK);
+        rc = kefu_facts_new(&f, kefu_model_rules(m), &al);
+        if (rc == KEFU_OK) {
+            rc = kefu_facts_set_string(f, "text", 4, "hello", 5);
+            if (rc == KEFU_OK)
+                rc = kefu_rules_result_new(&r, &al);
+            if (rc == KEFU_OK)
+                rc = kefu_rules_eval(r, kefu_model_rules(m), f, KEFU_RULES_TRACE);
+        }
+        assert_true(rc == KEFU_OK || rc == KEFU_E_NOMEM);
+        kefu_rules_result_free(r);
+        kefu_facts_free(f);
+        kefu_model_free(m);
     }
 }
 
