@@ -1085,11 +1085,15 @@ int kefu_emotion_track_save(const kefu_emotion_track *t, uint8_t *buf,
                             size_t cap, size_t *len)
 {
     uint8_t *p = buf;
-    const uint32_t opts[6] = {t->half_life_turns, t->half_life_ms,
-                              t->ext_weight, t->ext_mask, t->trend_turns,
-                              t->trend_threshold};
+    uint32_t opts[6];
     if (!t || !buf)
         return KEFU_E_ARG;
+    opts[0] = t->half_life_turns;
+    opts[1] = t->half_life_ms;
+    opts[2] = t->ext_weight;
+    opts[3] = t->ext_mask;
+    opts[4] = t->trend_turns;
+    opts[5] = t->trend_threshold;
     if (len)
         *len = KEFU_EMOTION_TRACK_BYTES;
     if (cap < KEFU_EMOTION_TRACK_BYTES)
@@ -1153,7 +1157,9 @@ int kefu_emotion_track_load(kefu_emotion_track *t, const uint8_t *buf,
         n.sum[c] = getf(p + 56 + 4 * c);
         n.peak[c] = getf(p + 88 + 4 * c);
         n.last[c] = getf(p + 116 + 4 * c);
-        if (!(n.sum[c] >= 0 && n.sum[c] <= 100.0f * n.wsum + 1e-3f) ||
+        /* a decayed sum of scores <= 100 stays below 100 * weight, up to
+         * float rounding over many turns */
+        if (!(n.sum[c] >= 0 && n.sum[c] <= 100.0f * n.wsum * 1.001f + 1e-3f) ||
             !(n.peak[c] >= 0 && n.peak[c] <= 100) ||
             !(n.last[c] >= 0 && n.last[c] <= 100))
             return KEFU_E_CORRUPT;

@@ -381,6 +381,18 @@ static void test_track_bytes(void **state)
         bad[595] = (uint8_t)(crc >> 24);
     }
     assert_int_equal(kefu_emotion_track_load(b, bad, sizeof bad), KEFU_E_VERSION);
+    /* a long conversation with a long half-life still round-trips */
+    kefu_emotion_track_reset(a);
+    kefu_emotion_track_set(a, KEFU_EMOTION_TRACK_HALF_LIFE_MS, 0);
+    kefu_emotion_track_set(a, KEFU_EMOTION_TRACK_HALF_LIFE_TURNS, 1000);
+    for (int i = 0; i < 5000; i++) {
+        kefu_emotion e = fake(100, 100);
+        e.score[KEFU_EMOTION_JOY] = 100;
+        assert_int_equal(kefu_emotion_track_update(a, &e, i, -1), KEFU_OK);
+    }
+    assert_int_equal(kefu_emotion_track_save(a, buf, sizeof buf, &len), KEFU_OK);
+    assert_int_equal(kefu_emotion_track_load(b, buf, len), KEFU_OK);
+    assert_int_equal(kefu_emotion_track_save(NULL, buf, sizeof buf, &len), KEFU_E_ARG);
     kefu_emotion_track_free(a);
     kefu_emotion_track_free(b);
 }
