@@ -92,6 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t t = 0;
     if (kefu_router_new(&r, NULL, NULL))
         return 0;
+    /* few statistics buckets keep the per-call snapshots small */
+    kefu_router_set(r, KEFU_ROUTER_STATS_BUCKETS, 2);
     kefu_router_set(r, KEFU_ROUTER_OFFER_TIMEOUT_MS, 4000);
     kefu_router_set(r, KEFU_ROUTER_MAX_MISSES, 2);
     kefu_router_queue_add(r, 0, 10, KEFU_STRATEGY_LONGEST_IDLE);
