@@ -1,0 +1,153 @@
+#!/bin/sh
+# kefu inside real hosts: the nginx gateway (examples/nginx) under a wrk
+# load run (requests/s and latency percentiles, against nginx's static
+# /health as the floor), and the C host (examples/chat_host.c) with 1 and
+# 2 worker threads.  Everything listens on 127.0.0.1 and is stopped on
+# exit.  Prints a Markdown section for doc/benchmarks.md (## Hosts).
+# DURATION=seconds of the wrk run (default 10).
+set -u
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+dur=${DURATION:-10}
+out=$root/build/bench/hosts
+mkdir -p "$out"
+make -s lib build/default/bin/chat_host build/default/bin/kefu >/dev/null 2>&1 ||
+  { echo "bench_hosts: build failed" >&2; exit 1; }
+model=$root/examples/default-model.yaml
+
+pid=""
+stop() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -QUIT "$pid"
+    for _ in $(seq 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  pid=""
+}
+trap stop EXIT
+trap 'exit 1' INT TERM
+
+echo "## Hosts"
+echo
+echo "Command: \`sh tests/bench/bench_hosts.sh\` (or \`make bench BENCH=hosts\`)"
+echo "on $(uname -m), $(nproc) CPUs, $(date -u +%Y-%m-%d); a shared build machine"
+echo "(other people's compiles run at the same time, so take the numbers as a"
+echo "floor).  Every server listens on 127.0.0.1."
+echo
+
+# ---- nginx + Lua gateway under wrk ---------------------------------------
+if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || true
+fi
+if ! command -v nginx >/dev/null 2>&1 || [ ! -f /usr/lib/nginx/modules/ngx_http_lua_module.so ]; then
+  echo "nginx gateway: skipped (nginx or libnginx-mod-http-lua not installed; sh tools/deps.sh --hosts)"
+  echo
+elif ! command -v wrk >/dev/null 2>&1; then
+  echo "nginx gateway: skipped (wrk not installed; Debian package wrk)"
+  echo
+elif ! make -s -C bindings/lua luajit >/dev/null 2>&1; then
+  echo "nginx gateway: skipped (the LuaJIT module did not build)"
+  echo
+else
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  prefix=$root/build/bench/nginx
+  sh examples/nginx/configure.sh "$prefix" "$port" "$model" 2 >/dev/null
+  rm -f "$prefix/nginx.pid"
+  nginx -p "$prefix" -c "$prefix/nginx.conf"
+  for _ in $(seq 50); do [ -s "$prefix/nginx.pid" ] && break; sleep 0.1; done
+  pid=$(cat "$prefix/nginx.pid")
+  url=http://127.0.0.1:$port
+  for _ in $(seq 50); do curl -s -o /dev/null "$url/health" && break; sleep 0.1; done
+  # warm-up (every worker loads its model in init_worker)
+  KEFU_BENCH_RUN=warm KEFU_BENCH_INPUT=examples/conversations.jsonl timeout 10 wrk -t1 -c2 -d1s \
+    -s tests/bench/wrk_triage.lua "$url/triage" >/dev/null 2>&1
+  KEFU_BENCH_RUN=load KEFU_BENCH_INPUT=examples/conversations.jsonl timeout $((dur + 20)) wrk -t2 -c8 -d${dur}s \
+    --latency -s tests/bench/wrk_triage.lua "$url/triage" > "$out/wrk-triage.txt" 2>&1
+  timeout $((dur + 20)) wrk -t2 -c8 -d${dur}s --latency "$url/health" > "$out/wrk-health.txt" 2>&1
+  # one answer checked against kefu triage, so the load run measured real work
+  head -n 1 examples/conversations.jsonl > "$out/one.jsonl"
+  sed 's/"c1001"/"bench-check"/' "$out/one.jsonl" > "$out/one-renamed.jsonl"
+  got=$(curl -s -X POST --data-binary @"$out/one-renamed.jsonl" "$url/triage")
+  exp=$(build/default/bin/kefu triage -m "$model" "$out/one-renamed.jsonl")
+  errs=$(grep -cE '\[(error|alert|crit)\]' "$prefix/error.log" 2>/dev/null)
+  stop
+  row() {  # file label
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+def lat(p):
+    m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, t, re.M)
+    if not m:
+        return "?"
+    v = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    return "%.2f" % v
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+req = re.search(r"(\d+) requests in", t)
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+errs = re.search(r"Socket errors:.*", t)
+print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    sys.argv[2], req.group(1) if req else "?", "%.0f" % float(rps.group(1)) if rps else "?",
+    lat("50"), lat("90"), lat("99"), bad.group(1) if bad else "0",
+    errs.group(0).replace("Socket errors: ", "") if errs else "none"))
+EOF
+  }
+  echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') with libnginx-mod-http-lua (LuaJIT"
+  echo "$(luajit -v 2>/dev/null | awk '{print $2}')), 2 worker processes, the gateway of examples/nginx"
+  echo "(sessions restored from and dumped to a lua_shared_dict on every request);"
+  echo "\`wrk -t2 -c8 -d${dur}s --latency\` on the same machine (wrk takes CPU from"
+  echo "nginx: 2 CPUs are shared by both).  tests/bench/wrk_triage.lua replays"
+  echo "the 12 sample conversations (2-3 turns each) under fresh ids, 64 at a"
+  echo "time per wrk thread, each conversation's messages in order.  /health is"
+  echo "nginx's \`return 200\` without Lua: the HTTP floor of this machine."
+  echo "Latencies in milliseconds."
+  echo
+  echo "| endpoint | requests | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|"
+  row "$out/wrk-triage.txt" "POST /triage"
+  row "$out/wrk-health.txt" "GET /health"
+  echo
+  if [ "$got" = "$exp" ]; then
+    echo "After the run the gateway still answered a fresh conversation exactly as"
+    echo "\`kefu triage\` does; error.log: ${errs:-0} error lines."
+  else
+    echo "WARNING: after the run the gateway's answer differed from kefu triage's."
+  fi
+  echo
+fi
+
+# ---- the C host ------------------------------------------------------------
+python3 - "$out" <<'EOF'
+import json, sys
+base = [json.loads(l) for l in open("examples/conversations.jsonl", encoding="utf-8")]
+with open(sys.argv[1] + "/host.tsv", "w", encoding="utf-8") as t:
+    for k in range(400):
+        for d in base:
+            c = d.get("customer", {})
+            t.write("\t".join(["%s-%d" % (d["conversation"], k), str(d["time_ms"] + k * 1000),
+                               d.get("channel", "chat"), c.get("tier", ""), str(c.get("value", 0)),
+                               c.get("risk", "") if isinstance(c.get("risk"), str) else "",
+                               d["text"]]) + "\n")
+EOF
+n=$(wc -l < "$out/host.tsv")
+echo "examples/chat_host.c on $n messages (400 copies of the sample"
+echo "conversations, tab-separated, read from a file; escalations go to the"
+echo "one router behind its mutex; output to /dev/null).  Wall time and CPU"
+echo "time (user + system, all threads) of the whole run, model load"
+echo "included; best of 3 by wall time.  On this loaded machine wall time is"
+echo "mostly waiting for a CPU: CPU time is the cost."
+echo
+echo "| workers | messages | wall s | messages/s (wall) | CPU s | messages per CPU second |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for w in 1 2; do
+  best=""; cpu=""
+  for _ in 1 2 3; do
+    /usr/bin/time -f "%e %U %S" -o "$out/time.txt" \
+      build/default/bin/chat_host -m "$model" -w $w "$out/host.tsv" > /dev/null 2>&1
+    read -r t u k < "$out/time.txt"
+    if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then
+      best=$t; cpu=$(awk -v u="$u" -v k="$k" 'BEGIN { printf "%.2f", u + k }')
+    fi
+  done
+  echo "| $w | $n | $best | $(awk -v n="$n" -v t="$best" 'BEGIN { printf "%.0f", n / t }') | $cpu | $(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", n / c }') |"
+done
+echo
