@@ -148,7 +148,7 @@ static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
 
 /* The slot of fact `id` inside run_all. */
 #define SLOT(id)                                                       \
-    (((direct && (id) < nslots) || (id) < KEFU_F_BUILTIN_COUNT)        \
+    ((id) < direct_lim                                                 \
          ? &slots[id]                                                  \
          : slot_by_name(rs, f, (id)))
 
@@ -231,7 +231,8 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
     const double *const nums = rs->nums;
     const kefu_fslot *const slots = f->slot;
     const bool direct = f->rs->schema_hash == rs->schema_hash;
-    const uint32_t nslots = f->n;
+    /* ids below this index the facts' slots directly */
+    const uint32_t direct_lim = direct ? f->n : KEFU_F_BUILTIN_COUNT;
     const kefu_rule *const rules = rs->rules;
     const uint32_t nrules = rs->nrules;
     rv *const stack0 = r->stack - 1;
