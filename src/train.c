@@ -52,15 +52,16 @@ static int read_tsv(struct kefu_model *m, uint32_t kind, const char *path,
         if (!tab || tab == p || tab == p + n - 1)
             rc = kefu_diag_setf(diag, KEFU_E_SYNTAX, path, line, 1, UINT64_MAX,
                                 "expected 'label<TAB>text'");
-        else
+        else {
             rc = kefu_clf_add_example(m, kind, p, (size_t)(tab - p), tab + 1,
                                       (size_t)(p + n - tab - 1), validation);
-        if (rc == KEFU_E_NOMEM)
-            kefu_diag_msg(diag, rc, "out of memory");
-        else if (rc == KEFU_E_SYNTAX)
-            kefu_diag_setf(diag, rc, path, line, 1, UINT64_MAX,
-                           "bad label list (empty label or more than %d labels)",
-                           KEFU_CLF_MAX_LABELS);
+            if (rc == KEFU_E_NOMEM)
+                kefu_diag_msg(diag, rc, "out of memory");
+            else if (rc == KEFU_E_SYNTAX)
+                kefu_diag_setf(diag, rc, path, line, 1, UINT64_MAX,
+                               "bad label list (empty label or more than %d labels)",
+                               KEFU_CLF_MAX_LABELS);
+        }
         p = eol + 1;
     }
     kefu_dealloc(&m->mem, data);
