@@ -8,6 +8,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 prefix=${1:-$root/build/default/results/bindings_lua}
+case $prefix in /*) ;; *) prefix=$(pwd)/$prefix ;; esac
 mkdir -p "$(dirname "$prefix")"
 passed=0; failed=0
 ok()  { passed=$((passed + 1)); echo "ok   $*"; }
@@ -80,15 +81,18 @@ fi
 if command -v luarocks >/dev/null 2>&1 && command -v lua5.4 >/dev/null 2>&1 &&
    pkg-config --exists lua5.4; then
   rt=$(mktemp -d)
-  mkdir -p "$rt/src/bindings/lua"
+  mkdir -p "$rt/src/bindings/lua" "$rt/lib"
   cp "$here/kefu.c" "$here/kefu-scm-1.rockspec" "$rt/src/bindings/lua/"
+  # a private copy of the shared library: other builds may relink lib/
+  cp -P "$root"/lib/libkefu.so* "$rt/lib/"
   if (cd "$rt/src" && luarocks --lua-version 5.4 make bindings/lua/kefu-scm-1.rockspec \
-        --tree "$rt/tree" LIBKEFU_INCDIR="$root/include" LIBKEFU_LIBDIR="$root/lib") \
+        --tree "$rt/tree" LIBKEFU_INCDIR="$root/include" LIBKEFU_LIBDIR="$rt/lib") \
         > "$prefix.rock.log" 2>&1 &&
-     LD_LIBRARY_PATH="$root/lib" LUA_CPATH="$rt/tree/lib/lua/5.4/?.so" lua5.4 -e '
+     LD_LIBRARY_PATH="$rt/lib" LUA_CPATH="$rt/tree/lib/lua/5.4/?.so" lua5.4 -e '
        local k = require "kefu"
        local m = assert(k.load_buffer("kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n  b: {examples: [refund please, money back]}\n"))
-       assert(m:classify("refund please").intent == "b")' >> "$prefix.rock.log" 2>&1; then
+       assert(m:classify("refund please").intent == "b")' >> "$prefix.rock.log" 2>&1 ||
+     { echo "lua5.4 exited with status $?" >> "$prefix.rock.log"; false; }; then
     ok "luarocks make kefu-scm-1.rockspec (Lua 5.4, against lib/libkefu.so)"
   else
     cat "$prefix.rock.log"; bad "luarocks make kefu-scm-1.rockspec"

@@ -6,6 +6,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 prefix=${1:-$root/build/default/results/bindings_python}
+case $prefix in /*) ;; *) prefix=$(pwd)/$prefix ;; esac
 mkdir -p "$(dirname "$prefix")"
 passed=0; failed=0
 ok()   { passed=$((passed + 1)); echo "ok   $*"; }

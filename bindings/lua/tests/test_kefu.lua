@@ -741,6 +741,9 @@ test("session output matches kefu triage", function()
     for i, e in ipairs(r.entities) do
       eq(e.name, w.entities[i].name); eq(e.value, w.entities[i].value)
       eq(e.char_start, w.entities[i].chars[1]); eq(e.char_end, w.entities[i].chars[2])
+      if w.entities[i].bytes then
+        eq(e.byte_start, w.entities[i].bytes[1]); eq(e.byte_end, w.entities[i].bytes[2])
+      end
     end
     eq(r.missing_slots, w.missing_slots, where .. "missing_slots")
     for _, c in ipairs(kefu.emotions) do near(r.emotion[c], w.emotion[c], 0.051, where .. c) end

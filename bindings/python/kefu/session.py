@@ -43,6 +43,7 @@ class TriageResult:
             "intent": self.intent, "confidence": round(self.confidence, 4),
             "out_of_scope": self.out_of_scope,
             "entities": [{"name": e.name, "value": e.value,
+                          "bytes": [e.byte_start, e.byte_end],
                           "chars": [e.char_start, e.char_end]}
                          for e in self.entities],
             "missing_slots": self.missing_slots,
