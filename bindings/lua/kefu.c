@@ -156,6 +156,7 @@ typedef struct model_box {
     kefu_scratch *s;
     uint32_t users;   /* live sessions */
     int closed;
+    uint32_t top;     /* top-k set on the scratch; 0 = the default */
 } model_box;
 
 static model_box *check_model(lua_State *L)
@@ -491,17 +492,21 @@ static int l_model_classify(lua_State *L)
 
     if (model_dead(b))
         return closed_error(L, "model");
+    uint32_t top = 5;   /* the library's default, unless asked */
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "top");
-        if (!lua_isnil(L, -1)) {
-            rc = kefu_classify_set_top(b->s, (uint32_t)luaL_checkinteger(L, -1));
-            if (rc != KEFU_OK)
-                return scratch_error(L, b, rc);
-        }
+        if (!lua_isnil(L, -1))
+            top = (uint32_t)luaL_checkinteger(L, -1);
         lua_getfield(L, 3, "entities");
         if (lua_isboolean(L, -1))
             want_entities = lua_toboolean(L, -1);
         lua_pop(L, 2);
+    }
+    if (top != (b->top ? b->top : 5)) {
+        rc = kefu_classify_set_top(b->s, top);
+        if (rc != KEFU_OK)
+            return scratch_error(L, b, rc);
+        b->top = top;
     }
     memset(&r, 0, sizeof r);
     r.size = sizeof r;

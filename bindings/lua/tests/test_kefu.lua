@@ -127,6 +127,13 @@ test("classify", function()
   eq(m:classify("hello there").intent, "greeting")
   eq(#m:classify("hello there", {top = 1}).top, 1)
   eq(#m:classify("hello there", {top = 3}).top, 3)
+  eq(#m:classify("hello there").top, 3)   -- 3 intents; the default is 5
+  local many = {}
+  for i = 1, 6 do many[#many + 1] = string.format("  i%d: {examples: [word%d, thing%d]}\n", i, i, i) end
+  local big = assert(kefu.load_buffer((TINY:gsub("  delivery:", table.concat(many) .. "  delivery:"))))
+  eq(#big:classify("hello", {top = 1}).top, 1)
+  eq(#big:classify("hello").top, 5)
+  big:close()
   local f = m:classify("hello 快递")
   eq(f.intent, "delivery")
   assert(f.pattern >= 0)

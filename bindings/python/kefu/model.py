@@ -277,8 +277,9 @@ class Scratch(Owner):
     def classify(self, text: Text, top: Optional[int] = None,
                  entities: bool = True) -> Classification:
         p = self._p()
-        if top is not None and top != self._top_k:
-            self.set_top(top)
+        k = 5 if top is None else top   # the library's default
+        if k != self._top_k:
+            self.set_top(k)
         b = _b(text)
         r = _lib.new(_lib.IntentResult)
         rc = _lib.kefu_classify(p, b, len(b), ctypes.byref(r))

@@ -206,6 +206,15 @@ class TestModel(Base):
         self.assertEqual(len(r.top), 1)
         r = self.model.classify("hello", top=3)
         self.assertEqual(len(r.top), 3)
+        # the default comes back when top is not given
+        self.assertEqual(len(self.model.classify("hello").top), 3)
+        big = kefu.Model.load_buffer(TINY.replace(
+            "  delivery:", "".join("  i%d: {examples: [word%d, thing%d]}\n"
+                                   % (i, i, i) for i in range(6))
+            + "  delivery:"))
+        self.assertEqual(len(big.classify("hello", top=1).top), 1)
+        self.assertEqual(len(big.classify("hello").top), 5)
+        big.close()
 
     def test_forced_pattern(self):
         r = self.model.classify("hello 快递")
