@@ -129,9 +129,9 @@ rc=$?
 check "a malformed line is an error line, the others are answered" \
   sh -c "test $rc -eq 1 && grep -c '\"error\"' '$work/bad.out' | grep -qx 1 && grep -c '\"intent\"' '$work/bad.out' | grep -qx 2"
 
-# Valgrind: no invalid access, no leak (300 messages, 3 workers).
+# Valgrind: no invalid access, no leak (200 messages, 3 workers).
 if command -v valgrind >/dev/null 2>&1; then
-  head -n 300 "$work/in.tsv" > "$work/small.tsv"
+  head -n 200 "$work/in.tsv" > "$work/small.tsv"
   valgrind -q --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect \
     --suppressions=tests/hosts/pcre2-jit.supp \
@@ -151,7 +151,7 @@ tsan_cc=cc
 command -v clang >/dev/null 2>&1 && tsan_cc=clang
 norand=""
 setarch "$(uname -m)" -R true 2>/dev/null && norand="setarch $(uname -m) -R"
-if make -s CC=$tsan_cc B=$tsan OUTLIB=$tsan/lib OPT="-O1 -g" SAN="-fsanitize=thread" \
+if make -s -j2 CC=$tsan_cc B=$tsan OUTLIB=$tsan/lib OPT="-O1 -g" SAN="-fsanitize=thread" \
      $tsan/bin/chat_host > "$work/tsan-build.log" 2>&1; then
   head -n 400 "$work/in.tsv" > "$work/tsan.tsv"
   TSAN_OPTIONS="halt_on_error=1 exitcode=66" $norand \
