@@ -220,8 +220,8 @@ static int add_inflections(struct kefu_emotion_model *em, kefu_text *t,
  * --calibrate on the train splits). */
 static const kefu_emo_scale default_scale = {
     /* anger anxiety disapp. sadness fear joy negativity */
-    {0.563f, 0.563f, 0.563f, 0.468f, 0.616f, 0.372f, 0.581f},
-    {1.002f, 1.002f, 1.002f, 0.704f, 1.173f, 0.963f, 0.437f},
+    {0.562f, 0.562f, 0.562f, 0.401f, 0.615f, 0.367f, 0.322f},
+    {1.000f, 1.000f, 1.000f, 1.000f, 1.184f, 1.000f, 1.000f},
 };
 
 static int compile_model(struct kefu_model *m, const emo_builder *b,
@@ -552,6 +552,7 @@ typedef struct emo_state {
     float last[KEFU_EMO_NCAT];  /* last lexical contribution */
     int neg_left;               /* units left in a negation scope */
     bool neg_weak;              /* a degree word sits inside the scope */
+    float neg_factor;           /* 1.5 after 一点都不, "not at all" */
     int deg_left;
     float deg;                  /* pending degree factor */
     int last_age;               /* units since the last lexical entry */
@@ -598,6 +599,7 @@ static void on_lexical(emo_state *st, const kefu_emo_entry *e, uint8_t tf,
     f->matched++;
     if (st->neg_left > 0 && !(e->flags & KEFU_EMO_F_NONEG)) {
         negate(v, st->neg_weak || (e->flags & KEFU_EMO_F_DEGREE));
+        mult *= st->neg_factor;
         f->negated++;
     } else if (st->deg_left > 0) {
         mult *= st->deg;
@@ -716,6 +718,7 @@ int kefu_emotion_features(kefu_scratch *s, const char *text, size_t len,
             if (!st.rhet) {
                 st.neg_left = NEG_SCOPE;
                 st.neg_weak = false;
+                st.neg_factor = e->w[0] * 0.01f;
             }
             break;
         case KEFU_EMO_DEG:
@@ -799,8 +802,19 @@ void kefu_emotion_scale_apply(const kefu_emo_scale *sc,
 {
     for (int c = 0; c < KEFU_EMO_NCAT; c++)
         out->score[c] = scale_one(f->raw[c], sc->k[c], sc->p[c]);
-    out->negativity = scale_one(f->negativity_raw, sc->k[KEFU_EMO_NCAT],
-                                sc->p[KEFU_EMO_NCAT]);
+    /* Negativity is read off the calibrated scores, so that it is never
+     * above the evidence of the categories: a "noisy OR" of the negative
+     * ones (anxiety and fear weigh less: urgency and worry are not
+     * hostility), damped by joy. */
+    {
+        static const float w[KEFU_EMOTION_JOY] = {1.0f, 0.7f, 1.0f, 1.0f, 0.8f};
+        float none = 1.0f;
+        for (int c = 0; c < KEFU_EMOTION_JOY; c++)
+            none *= 1.0f - w[c] * out->score[c] * 0.01f;
+        out->negativity = 100.0f * (1.0f - none) *
+                          (1.0f - 0.5f * out->score[KEFU_EMOTION_JOY] * 0.01f);
+    }
+    KEFU_UNUSED(sc->k[KEFU_EMO_NCAT]);
     out->matched = f->matched;
 }
 

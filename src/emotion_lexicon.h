@@ -22,7 +22,8 @@
  *       softened like "not very ..." (不是很满意)
  *   Z   neutral phrase: absorbs its tokens so that parts of it do not match
  *       (没问题, 不好意思, 天气)
- *   NEG negator, DEG degree word before a term (factor in percent),
+ *   NEG negator (NEGS: emphatic, 一点都不, "not at all": the negated
+ *       result weighs x1.5), DEG degree word before a term (factor in percent),
  *   POST degree word after a term (气死了), CON contrast (but, 但是)
  *
  * Strength guide: 15 faint, 30 mild, 50 clear, 70 strong, 85+ extreme.
@@ -34,7 +35,8 @@
 #define P(t, a, d) {t, KEFU_EMO_LEX, KEFU_EMO_F_NONEG | KEFU_EMO_F_BOOST, {a, 0, d, 0, 0, 0}}
 #define D(t, a, x, d, s, f, j) {t, KEFU_EMO_LEX, KEFU_EMO_F_DEGREE, {a, x, d, s, f, j}}
 #define Z(t) {t, KEFU_EMO_LEX, KEFU_EMO_F_NONEG, {0, 0, 0, 0, 0, 0}}
-#define NEG(t) {t, KEFU_EMO_NEG, 0, {0, 0, 0, 0, 0, 0}}
+#define NEG(t) {t, KEFU_EMO_NEG, 0, {100, 0, 0, 0, 0, 0}}
+#define NEGS(t) {t, KEFU_EMO_NEG, 0, {150, 0, 0, 0, 0, 0}}
 #define DEG(t, pct) {t, KEFU_EMO_DEG, 0, {pct, 0, 0, 0, 0, 0}}
 #define POST(t, pct) {t, KEFU_EMO_POST, 0, {pct, 0, 0, 0, 0, 0}}
 #define CON(t) {t, KEFU_EMO_CON, 0, {0, 0, 0, 0, 0, 0}}
@@ -43,10 +45,11 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     /* ================= Chinese: function words ================= */
     NEG("不"), NEG("没"), NEG("没有"), NEG("别"), NEG("未"), NEG("无"),
     NEG("非"), NEG("不是"), NEG("并不"), NEG("并没有"), NEG("从不"),
-    NEG("从没"), NEG("从来没有"), NEG("从来不"), NEG("毫不"), NEG("毫无"),
+    NEG("从没"), NEG("从来没有"), NEG("从来不"), NEGS("毫不"), NEGS("毫无"),
     NEG("不太"), NEG("不怎么"), NEG("不会"), NEG("不用"), NEG("不必"),
     NEG("甭"), NEG("莫"), NEG("勿"), NEG("不要"), NEG("没什么"),
-    NEG("一点也不"), NEG("一点都不"), NEG("根本不"), NEG("绝不"),
+    NEGS("一点也不"), NEGS("一点都不"), NEGS("根本不"), NEGS("绝不"),
+    NEGS("根本没有"), NEGS("完全没有"), NEGS("完全不"),
 
     DEG("很", 130), DEG("太", 150), DEG("非常", 150), DEG("特别", 150),
     DEG("超", 150), DEG("超级", 160), DEG("极", 170), DEG("极其", 170),
@@ -398,7 +401,9 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     D("真棒", 0, 0, 0, 0, 0, 70), D("好棒", 0, 0, 0, 0, 0, 70),
     D("很好", 0, 0, 0, 0, 0, 50), D("挺好", 0, 0, 0, 0, 0, 40),
     D("真好", 0, 0, 0, 0, 0, 50), D("太好了", 0, 0, 0, 0, 0, 70),
-    L("还好", 0, 0, 0, 0, 0, 15), L("不错", 0, 0, 0, 0, 0, 45),
+    L("还好", 0, 0, 0, 0, 0, 15), L("还可以", 0, 0, 0, 0, 0, 25),
+    L("不想再等", 40, 30, 40, 0, 0, 0), L("不想再", 25, 0, 30, 0, 0, 0),
+    L("碎了", 20, 10, 40, 0, 0, 0), L("不错", 0, 0, 0, 0, 0, 45),
     L("好用", 0, 0, 0, 0, 0, 50), L("给力", 0, 0, 0, 0, 0, 60),
     L("靠谱", 0, 0, 0, 0, 0, 50), L("专业", 0, 0, 0, 0, 0, 35),
     L("耐心", 0, 0, 0, 0, 0, 35), L("热情", 0, 0, 0, 0, 0, 40),
@@ -469,7 +474,7 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     NEG("haven't"), NEG("havent"), NEG("hasn't"), NEG("hadn't"),
     NEG("nothing"), NEG("nobody"), NEG("none"), NEG("nor"), NEG("neither"),
     NEG("without"), NEG("hardly"), NEG("barely"), NEG("ain't"),
-    NEG("not at all"), NEG("no longer"), NEG("nowhere"),
+    NEGS("not at all"), NEGS("not even"), NEGS("absolutely not"), NEG("no longer"), NEG("nowhere"),
 
     DEG("very", 130), DEG("so", 130), DEG("too", 135), DEG("really", 130),
     DEG("extremely", 170), DEG("incredibly", 160), DEG("absolutely", 160),
@@ -660,7 +665,7 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     L("ombudsman", 45, 5, 25, 0, 0, 0), L("chargeback", 45, 15, 30, 0, 0, 0),
     L("dispute", 35, 15, 25, 0, 0, 0), L("escalate", 40, 20, 25, 0, 0, 0),
     L("manager", 25, 10, 15, 0, 0, 0), L("supervisor", 25, 10, 15, 0, 0, 0),
-    L("speak to a manager", 50, 15, 30, 0, 0, 0), L("talk to a human", 30, 25, 25, 0, 0, 0),
+    L("speak to a manager", 35, 15, 25, 0, 0, 0), L("talk to a human", 30, 25, 25, 0, 0, 0),
     L("real person", 25, 25, 25, 0, 0, 0), L("cancel my account", 35, 5, 45, 0, 0, 0),
     L("cancel my subscription", 30, 5, 40, 0, 0, 0), L("close my account", 35, 5, 45, 0, 0, 0),
     L("switching to", 30, 0, 45, 0, 0, 0), L("switch to", 25, 0, 35, 0, 0, 0),
@@ -715,7 +720,9 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     L("let me down", 30, 0, 70, 20, 0, 0), L("regret", 20, 0, 55, 25, 0, 0),
     L("unhappy", 30, 0, 55, 35, 0, 0), L("dissatisfied", 40, 0, 65, 0, 0, 0),
     L("not satisfied", 35, 0, 60, 0, 0, 0), L("meh", 5, 0, 35, 5, 0, 0),
-    L("whatever", 20, 0, 30, 0, 0, 0), L("sigh", 10, 5, 40, 25, 0, 0),
+    L("whatever", 20, 0, 30, 0, 0, 0), L("don't care", 30, 0, 45, 0, 0, 0),
+    L("dont care", 30, 0, 45, 0, 0, 0), L("just cancel", 30, 0, 40, 0, 0, 0),
+    P("anymore", 10, 20), L("sigh", 10, 5, 40, 25, 0, 0),
     L("sad", 5, 0, 30, 70, 0, 0), L("sadly", 5, 0, 35, 55, 0, 0),
     L("sadness", 0, 0, 25, 70, 0, 0), L("depressing", 10, 5, 40, 65, 0, 0),
     L("depressed", 5, 10, 30, 75, 5, 0), L("depression", 5, 15, 25, 70, 10, 0),
@@ -748,8 +755,8 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
     L("stressed", 10, 60, 10, 15, 10, 0), L("stress", 10, 55, 10, 10, 10, 0),
     L("stressful", 15, 55, 15, 10, 10, 0), L("panic", 0, 65, 0, 0, 55, 0),
     L("panicking", 0, 70, 0, 0, 55, 0), L("desperate", 10, 65, 20, 25, 15, 0),
-    L("help", 0, 15, 0, 0, 0, 0), L("help me", 5, 45, 5, 5, 10, 0),
-    L("please help", 5, 55, 5, 5, 10, 0), L("need help", 0, 45, 0, 0, 5, 0),
+    L("help", 0, 15, 0, 0, 0, 0), L("help me", 0, 20, 0, 0, 0, 0),
+    L("please help", 0, 35, 0, 0, 5, 0), L("need help", 0, 45, 0, 0, 5, 0),
     L("concerned", 5, 50, 10, 0, 20, 0), L("unsure", 0, 35, 5, 0, 10, 0),
     L("afraid", 0, 40, 0, 5, 65, 0), L("scared", 0, 40, 0, 5, 70, 0),
     L("scary", 0, 30, 0, 0, 65, 0), L("fear", 0, 40, 0, 5, 70, 0),
@@ -871,6 +878,7 @@ static const kefu_emo_builtin kefu_emo_lexicon[] = {
 #undef Z
 #undef D
 #undef NEG
+#undef NEGS
 #undef DEG
 #undef POST
 #undef CON

@@ -54,14 +54,18 @@ function fit(cat) {
   if (!t50s.length) return null;
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   const t50 = mean(t50s), t80 = Math.max(mean(t80s), t50 * 1.25);
-  const p = Math.log(Math.log(5) / Math.log(2)) / Math.log(t80 / t50);
+  // p < 1 would make the map concave at 0 and lift faint cues (strength 5)
+  // to visible scores; keep it at least 1 (80 then sits above t80, the
+  // conservative side for "above 80")
+  const p = Math.max(1, Math.log(Math.log(5) / Math.log(2)) / Math.log(t80 / t50));
   const k = t50 / Math.pow(Math.log(2), 1 / p);
   return { t50, t80, k, p };
 }
 const out = {};
-for (const c of ['anger', 'sadness', 'fear', 'joy', 'negativity']) out[c] = fit(c);
+for (const c of ['anger', 'sadness', 'fear', 'joy']) out[c] = fit(c);
+// negativity is derived from the category scores (src/emotion.c), not fitted
 out.anxiety = out.anger; out.disappointment = out.anger;
-const ks = CATS.map((c) => (out[c] ? out[c].k.toFixed(3) + 'f' : '0.8f'));
-const ps = CATS.map((c) => (out[c] ? out[c].p.toFixed(3) + 'f' : '1.3f'));
+const ks = CATS.map((c) => (out[c] ? out[c].k.toFixed(3) + 'f' : '1.0f'));
+const ps = CATS.map((c) => (out[c] ? out[c].p.toFixed(3) + 'f' : '1.0f'));
 console.log(JSON.stringify(out));
 console.log(`    {${ks.join(', ')}},\n    {${ps.join(', ')}},`);
