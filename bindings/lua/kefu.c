@@ -1997,6 +1997,17 @@ static int l_router_restore(lua_State *L)
     return router_result(L, r, kefu_router_restore(r, data, len));
 }
 
+/* r:reload(now, model): the model's floor, applied without logging anyone out */
+static int l_router_reload(lua_State *L)
+{
+    ROUTER_OR_CLOSED(L, r);
+    int64_t now = check_i64(L, 2);
+    model_box *mb = luaL_checkudata(L, 3, MT_MODEL);
+    if (model_dead(mb))
+        return closed_error(L, "model");
+    return router_result(L, r, kefu_router_reload(r, now, mb->m));
+}
+
 /* --------------------------------------------------- emotion tracker */
 
 typedef struct track_box { kefu_emotion_track *t; } track_box;
@@ -2226,6 +2237,7 @@ static const luaL_Reg router_methods[] = {
     { "stats", l_router_stats },
     { "snapshot", l_router_snapshot },
     { "restore", l_router_restore },
+    { "reload", l_router_reload },
     { "close", router_close },
     { NULL, NULL }
 };

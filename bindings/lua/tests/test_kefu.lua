@@ -505,6 +505,45 @@ test("router", function()
   r2:close()
 end)
 
+local FLOOR = [[
+kefu: 1
+skills: {billing: 1, tech: 2}
+queues:
+  general: {id: 20}
+  billing: {id: 10, strategy: best_proficiency, skill: billing, sl_target_s: 15}
+agents:
+  alice:
+    id: 1001
+    tier: senior
+    capacity: 3
+    channels: {voice: 3, chat: 1}
+    languages: [zh, en]
+    skills: {billing: 5, tech: 2}
+    queues: [billing]
+    state: available
+]]
+
+test("router from a model's floor, reload", function()
+  local fm = assert(kefu.load_buffer(FLOOR, "floor.yaml"))
+  local r = assert(kefu.router(fm))
+  local a = r:agent_info(1001)
+  eq(a.tier, "senior"); eq(a.capacity, 3); eq(a.presence, "available")
+  assert(r:submit(5, 1, {queue = 10, channel = "chat", skills = {[1] = 3}}))
+  eq(r:poll().agent, 1001)
+  local fm2 = assert(kefu.load_buffer(FLOOR:gsub("capacity: 3", "capacity: 5") ..
+                                      "  bob: {id: 1002, queues: [general]}\n"))
+  assert(r:reload(10, fm2))
+  eq(r:agent_info(1001).capacity, 5)
+  eq(r:agent_info(1001).load, 1)
+  eq(r:agent_info(1002).presence, "offline")
+  local v, msg, code = kefu.load_buffer((FLOOR:gsub("queues: %[billing%]", "queues: [nope]")), "f.yaml")
+  eq(v, nil)
+  assert(msg:find("^f%.yaml:14:%d+: "), msg)
+  fm2:close()
+  eq(select(3, r:reload(11, fm2)), kefu.E_STATE)
+  r:close(); fm:close()
+end)
+
 test("emotion track", function()
   local t = assert(kefu.emotion_track({half_life_turns = 2}))
   for _, text in ipairs({"你好", "怎么还没到", "太慢了!!!", "气死我了!!! 投诉"}) do

@@ -412,6 +412,7 @@ _fn("kefu_router_stats", c_int, P, c_int64, c_uint32, c_int64,
     POINTER(RouteStats))
 _fn("kefu_router_snapshot", c_int, P, c_void_p, c_size_t, pSize)
 _fn("kefu_router_restore", c_int, P, c_void_p, c_size_t)
+_fn("kefu_router_reload", c_int, P, c_int64, P)
 # staffing
 _fn("kefu_erlang_c", c_int, POINTER(ErlangResult), c_double, c_double,
     c_uint32, c_double)

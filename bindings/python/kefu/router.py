@@ -7,7 +7,7 @@ from typing import Dict, Iterator, Mapping, Optional
 
 from . import _lib, errors
 from ._handle import Handle, Owner
-from .model import EMOTIONS, Model
+from .model import EMOTIONS, Model, _need
 
 # enums of kefu.h
 STRATEGIES = {"longest_idle": 1, "least_loaded": 2, "best_proficiency": 3,
@@ -256,6 +256,12 @@ class Router(Owner):
     def restore(self, data: bytes) -> None:
         """Replaces the state with a snapshot (CorruptError leaves it)."""
         self._c(_lib.kefu_router_restore(self._h.get(), data, len(data)))
+
+    def reload(self, now_ms: int, model: Model) -> None:
+        """Applies a model's floor (skills, queues, agents sections) to the
+        live router without logging anyone out; all or nothing."""
+        self._c(_need("kefu_router_reload")(self._h.get(), now_ms,
+                                             model._h.get()))
 
 
 # -------------------------------------------------------- emotion tracker

@@ -70,8 +70,31 @@ class TestVersionAndErrors(Base):
         major, minor, patch = (int(x) for x in kefu.version().split("."))
         self.assertEqual(n, major * 10000 + minor * 100 + patch)
         self.assertEqual(n // 10000, _lib.VERSION_MAJOR)
+        header = os.path.join(ROOT, "include", "kefu.h")
+        if os.path.exists(header):
+            import re
+            with open(header, encoding="utf-8") as f:
+                major = re.search(r"#define KEFU_VERSION_MAJOR (\d+)",
+                                  f.read()).group(1)
+            self.assertEqual(int(major), _lib.VERSION_MAJOR)
         self.assertTrue(os.path.exists(kefu.library_path) or
                         kefu.library_path.startswith("libkefu"))
+
+    def test_every_header_function_is_bound(self):
+        """Each KEFU_API function of include/kefu.h is declared in _lib."""
+        header = os.path.join(ROOT, "include", "kefu.h")
+        if not os.path.exists(header):
+            self.skipTest("no header")
+        import re
+        with open(header, encoding="utf-8") as f:
+            names = re.findall(r"^KEFU_API [^(]*?\b(kefu_\w+)\(", f.read(),
+                               re.M)
+        self.assertGreater(len(names), 100)
+        unbound = [n for n in names if not _lib.has(n)]
+        self.assertEqual(unbound, [])
+        for n in names:
+            f = getattr(_lib, n)
+            self.assertIsNotNone(f.argtypes, n)
 
     def test_strerror(self):
         self.assertIn("memory", kefu.strerror(-1).lower())
@@ -838,6 +861,50 @@ class TestRouter(unittest.TestCase):
         self.assertEqual(r2.snapshot(), snap)
         r.agent_remove  # bound
         self.assertEqual(kefu.lang("zh"), (ord("z") << 8) | ord("h"))
+
+    FLOOR = """\
+kefu: 1
+skills: {billing: 1, tech: 2}
+queues:
+  general: {id: 20}
+  billing: {id: 10, strategy: best_proficiency, skill: billing, sl_target_s: 15}
+agents:
+  alice:
+    id: 1001
+    tier: senior
+    capacity: 3
+    channels: {voice: 3, chat: 1}
+    languages: [zh, en]
+    skills: {billing: 5, tech: 2}
+    queues: [billing]
+    state: available
+"""
+
+    def test_router_from_model_and_reload(self):
+        m = kefu.Model.load_buffer(self.FLOOR, name="floor.yaml")
+        r = kefu.Router(m)
+        info = r.agent_info(1001)
+        self.assertEqual((info["tier"], info["capacity"], info["presence"]),
+                         ("senior", 3, "available"))
+        r.submit(5, 1, 10, channel="chat", skills={1: 3})
+        self.assertEqual(r.poll().agent, 1001)
+        m2 = kefu.Model.load_buffer(self.FLOOR.replace("capacity: 3",
+                                                       "capacity: 5")
+                                    + "  bob: {id: 1002, queues: [general]}\n")
+        r.reload(10, m2)
+        self.assertEqual(r.agent_info(1001)["capacity"], 5)
+        self.assertEqual(r.agent_info(1001)["load"], 1)      # kept
+        self.assertEqual(r.agent_info(1002)["presence"], "offline")
+        with self.assertRaises(kefu.Error) as cm:
+            kefu.Model.load_buffer(self.FLOOR.replace("queues: [billing]",
+                                                      "queues: [nope]"),
+                                   name="f.yaml")
+        self.assertEqual((cm.exception.file, cm.exception.line),
+                         ("f.yaml", 14))
+        self.assertGreater(cm.exception.column, 0)
+        r.close()
+        for x in (m, m2):
+            x.close()
 
     def test_transfer_reject_remove(self):
         r = self.make()
