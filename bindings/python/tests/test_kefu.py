@@ -483,6 +483,34 @@ class TestThreads(Base):
         self.assertEqual(errors, [])
 
 
+    def test_sessions_in_threads_share_a_model(self):
+        """One session per thread (the C contract), one model for all."""
+        m = self.model
+        texts = ["我要退款", "订单号 12345678", "气死我了!!!", "hello there"]
+        with m.session() as s0:
+            want = [s0.turn(t, time_ms=i).as_dict()
+                    for i, t in enumerate(texts)]
+        errors = []
+
+        def work():
+            try:
+                for _ in range(50):
+                    with m.session() as s:
+                        got = [s.turn(t, time_ms=i).as_dict()
+                               for i, t in enumerate(texts)]
+                    if got != want:
+                        errors.append(got)
+                    m.classify("where is my package")
+            except Exception as ex:  # pragma: no cover - reported below
+                errors.append(ex)
+        ts = [threading.Thread(target=work) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+
+
 RULES = """\
 kefu: 1
 facts:
