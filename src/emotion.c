@@ -33,7 +33,7 @@ static inline uint64_t seq_next(uint64_t h, uint64_t th)
 
 static inline bool first_maybe(const struct kefu_emotion_model *em, uint64_t h)
 {
-    uint32_t b = (uint32_t)(h >> 49); /* 15 bits */
+    uint32_t b = (uint32_t)(h >> 48); /* 16 bits */
     return (em->first[b >> 6] >> (b & 63)) & 1;
 }
 
@@ -159,8 +159,7 @@ static int add_term(struct kefu_emotion_model *em, const kefu_text *t,
         const kefu_tok *k = &t->toks[i];
         h = seq_next(h, tok_hash(t->norm.data + k->norm_off, k->norm_len));
         s = slot_insert(em, h, (uint32_t)(i + 1));
-        if (i == 0)
-            em->first[(h >> 49) >> 6] |= 1ULL << ((h >> 49) & 63);
+        em->first[(h >> 48) >> 6] |= 1ULL << ((h >> 48) & 63);
     }
     if (s->entry) {
         if (replace) {
@@ -522,7 +521,7 @@ static const kefu_emo_entry *longest_match(const struct kefu_emotion_model *em,
     for (size_t l = 1; l <= KEFU_EMO_MAX_TOKENS && i + l <= n; l++) {
         const kefu_emo_slot *s;
         h = seq_next(h, th[i + l - 1]);
-        if (l == 1 && !first_maybe(em, h))
+        if (!first_maybe(em, h))
             break;
         s = slot_find(em, h, (uint32_t)l);
         if (!s)

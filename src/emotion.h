@@ -34,7 +34,7 @@ enum {
 /* Longest term, in tokens. */
 #define KEFU_EMO_MAX_TOKENS 8
 
-#define KEFU_EMO_FIRST_WORDS 512 /* 32768 bits */
+#define KEFU_EMO_FIRST_WORDS 1024 /* 65536 bits */
 
 /* A built-in entry (src/emotion_lexicon.h). */
 typedef struct kefu_emo_builtin {
@@ -78,8 +78,9 @@ struct kefu_emotion_model {
     kefu_emo_slot *slots;
     size_t mask;            /* slots - 1 (power of two) */
     size_t nslots_used;
-    /* Bit set of the hashes of every term's first token: most tokens start
-     * no term, and this answers for them from L1 cache. */
+    /* Bit set of the hashes of every slot (term or prefix): most token
+     * sequences are in no term, and this answers for them from L1 cache
+     * instead of a probe into the slot table. */
     uint64_t first[KEFU_EMO_FIRST_WORDS];
     size_t nbuiltin;        /* built-in entries compiled */
     size_t nmodel;          /* entries from the model's `emotion:` section */
