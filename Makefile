@@ -59,7 +59,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 CASE_RUNNER := $(B)/tests/case_runner
 
 .PHONY: all lib cli check check-unit check-cases check-exports check-header \
-        check-install check-fuzz check-bindings asan ubsan valgrind fuzz \
+        check-install check-fuzz check-bindings asan ubsan tsan valgrind fuzz \
         bench install uninstall clean deps run
 
 all: lib cli
@@ -129,9 +129,10 @@ TEST_WRAP ?=
 check: WERROR = -Werror
 check: all check-header check-unit check-cases check-exports check-fuzz \
        check-install check-bindings
-	@echo "== sanitizers (ASan + UBSan)"
+	@echo "== sanitizers (ASan + UBSan, then TSan)"
 	@$(MAKE) -s asan
-	@sh tools/summary.sh $(B)/results build/asan/results
+	@$(MAKE) -s tsan
+	@sh tools/summary.sh $(B)/results build/asan/results build/tsan/results
 
 check-unit: $(UNIT)
 	@mkdir -p $(B)/results
@@ -167,6 +168,12 @@ asan:
 	$(MAKE) B=build/asan OUTLIB=build/asan/lib OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    WERROR=-Werror check-unit check-cases check-fuzz
+
+# ThreadSanitizer: the suites that share a model, a rule set or a slot
+# between threads (intent, session, rules) and the rest alike.
+tsan:
+	$(MAKE) B=build/tsan OUTLIB=build/tsan/lib OPT="-O1 -g" \
+	    SAN="-fsanitize=thread" WERROR=-Werror check-unit
 
 ubsan:
 	$(MAKE) B=build/ubsan OUTLIB=build/ubsan/lib OPT="-O1 -g" \

@@ -121,9 +121,11 @@ int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem)
     return KEFU_OK;
 }
 
-/* On x86-64 an AVX2 clone is picked at load time when the CPU has it. */
+/* On x86-64 an AVX2 clone is picked at load time when the CPU has it
+ * (not in sanitizer builds: their runtimes are not ready when the loader
+ * runs the ifunc resolver). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,

@@ -17,10 +17,16 @@
 #define YDOC_MAX_DEPTH 64
 #define YDOC_MAX_NODES (4u << 20)
 
+/* The last mark turned into a byte offset (see byte_offset_from). */
+typedef struct pos_cache {
+    size_t line, col, off;
+} pos_cache;
+
 typedef struct builder {
     kefu_ydoc *doc;
     kefu_diag *diag;
     size_t nodes;
+    pos_cache pos;
     yaml_parser_t parser;
 } builder;
 
@@ -29,24 +35,48 @@ typedef struct builder {
  * column from the start of the line (both 0-based).  Diagnostics report a
  * 1-based character column and a byte offset, found from the line.
  */
-static uint64_t byte_offset(const kefu_ydoc *doc, size_t line0, size_t col0)
+/*
+ * Byte offset of a (line, column) mark.  Nodes arrive in document order, so
+ * the walk starts from the previous answer when it can: linear in the file
+ * overall instead of quadratic.
+ */
+static uint64_t byte_offset_from(const kefu_ydoc *doc, pos_cache *pc,
+                                 size_t line0, size_t col0)
 {
-    size_t i = 0, line = 0;
+    size_t i = 0, line = 0, col = 0;
     if (!doc->src)
         return UINT64_MAX;
-    while (i < doc->src_len && line < line0)
-        if (doc->src[i++] == '\n')
+    if (pc && (pc->line < line0 || (pc->line == line0 && pc->col <= col0))) {
+        i = pc->off;
+        line = pc->line;
+        col = pc->col;
+    }
+    while (i < doc->src_len && line < line0) {
+        if (doc->src[i++] == '\n') {
             line++;
-    while (i < doc->src_len && col0 > 0) {
+            col = 0;
+        }
+    }
+    while (i < doc->src_len && col < col0) {
         i++;
         while (i < doc->src_len && ((unsigned char)doc->src[i] & 0xC0) == 0x80)
             i++;
-        col0--;
+        col++;
+    }
+    if (pc) {
+        pc->line = line0;
+        pc->col = col;
+        pc->off = i;
     }
     return i;
 }
 
-#define MARK_OFFSET(b, m) byte_offset((b)->doc, (m).line, (m).column)
+static uint64_t byte_offset(const kefu_ydoc *doc, size_t line0, size_t col0)
+{
+    return byte_offset_from(doc, NULL, line0, col0);
+}
+
+#define MARK_OFFSET(b, m) byte_offset_from((b)->doc, &(b)->pos, (m).line, (m).column)
 
 static void node_free(const kefu_mem *mem, kefu_ynode *n)
 {

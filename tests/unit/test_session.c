@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 static const char *MODEL =
     "kefu: 1\n"
@@ -264,13 +265,13 @@ static void test_blob_round_trip(void **st)
 typedef struct swapper {
     kefu_rules_slot *slot;
     kefu_ruleset *a, *b;
-    volatile int stop;
+    atomic_int stop;
 } swapper;
 
 static void *swap_loop(void *arg)
 {
     swapper *w = arg;
-    for (int i = 0; !w->stop && i < 20000; i++)
+    for (int i = 0; !atomic_load(&w->stop) && i < 20000; i++)
         kefu_rules_slot_swap(w->slot, i % 2 ? w->a : w->b);
     return NULL;
 }
@@ -309,14 +310,14 @@ static void test_hot_swap(void **st)
     w.slot = slot;
     w.a = alt;
     w.b = kefu_model_rules(m);
-    w.stop = 0;
+    atomic_init(&w.stop, 0);
     pthread_create(&th, NULL, swap_loop, &w);
     for (int i = 0; i < 300; i++) {
         kefu_triage r = turn_at(s, "where is my order", 3000 + i, NULL);
         /* each turn saw one whole set: either the tag rule alone or none of it */
         assert_true(fired(s, "always") ? r.rules_fired == 1 : !fired(s, "always"));
     }
-    w.stop = 1;
+    atomic_store(&w.stop, 1);
     pthread_join(th, NULL);
     kefu_session_free(s);
     kefu_rules_slot_free(slot);
