@@ -1,8 +1,9 @@
 #!/bin/sh
 # kefu inside real hosts: the nginx gateway (examples/nginx) under a wrk
 # load run (requests/s and latency percentiles, against nginx's static
-# /health as the floor), and the C host (examples/chat_host.c) with 1 and
-# 2 worker threads.  Everything listens on 127.0.0.1 and is stopped on
+# /health as the floor), the Kamailio gateway (examples/kamailio) under a
+# bounded SIPp run, and the C host (examples/chat_host.c) with 1 and 2
+# worker threads.  Everything listens on 127.0.0.1 and is stopped on
 # exit.  Prints a Markdown section for doc/benchmarks.md (## Hosts).
 # DURATION=seconds of the wrk run (default 10).
 set -u
@@ -112,6 +113,97 @@ EOF
   else
     echo "WARNING: after the run the gateway's answer differed from kefu triage's."
   fi
+  echo
+fi
+
+# ---- Kamailio + app_lua under SIPp -----------------------------------------
+KMOD=""
+for d in /usr/lib/x86_64-linux-gnu/kamailio/modules /usr/lib/*/kamailio/modules; do
+  [ -f "$d/app_lua.so" ] && { KMOD=$d; break; }
+done
+if ! command -v kamailio >/dev/null 2>&1 || [ -z "$KMOD" ]; then
+  echo "Kamailio gateway: skipped (kamailio or kamailio-lua-modules not installed)"
+  echo
+elif ! command -v sipp >/dev/null 2>&1; then
+  echo "Kamailio gateway: skipped (sipp not installed; Debian package sip-tester)"
+  echo
+elif ! make -s -C bindings/lua lua5.1 >/dev/null 2>&1; then
+  echo "Kamailio gateway: skipped (the Lua 5.1 module did not build)"
+  echo
+else
+  kw=$out/kamailio
+  rm -rf "$kw"; mkdir -p "$kw/run"
+  kport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  sed -e "s|@PORT@|$kport|" -e "s|@MODULES@|$KMOD|" \
+      -e "s|@SCRIPT@|$root/examples/kamailio/kefu_sip.lua|" \
+      examples/kamailio/kamailio.cfg.in > "$kw/kamailio.cfg"
+  # the texts of the conversations the bot answers itself (no relay)
+  python3 - "$kw/texts.csv" <<'EOF'
+import json, sys
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    f.write("SEQUENTIAL\n")
+    for l in open("examples/conversations.jsonl", encoding="utf-8"):
+        d = json.loads(l)
+        if d["conversation"] in ("c1001", "c1002", "c1007", "c1008", "c1009", "c1010"):
+            f.write(d["text"].replace(";", ",") + "\n")
+EOF
+  KEFU_MODEL=$model kamailio -f "$kw/kamailio.cfg" -DD -E -Y "$kw/run" > "$kw/kamailio.log" 2>&1 &
+  kpid=$!
+  sleep 1
+  sipp_run() {  # name calls rate: one bounded SIPp run in $kw/name
+    mkdir -p "$kw/$1"
+    (cd "$kw/$1" && timeout 60 sipp 127.0.0.1:$kport -sf "$root/tests/bench/sipp_message.xml" \
+       -inf ../texts.csv -i 127.0.0.1 -r "$3" -m "$2" -l 200 -nostdin -timeout 50s \
+       -trace_rtt -rtt_freq 1 -trace_err > sipp.out 2>&1)
+  }
+  sipp_run warm 400 400            # every process loads its model
+  sipp_run steady 5000 500
+  sipp_run overload 20000 4000
+  kill -TERM $kpid 2>/dev/null
+  for _ in $(seq 25); do kill -0 $kpid 2>/dev/null || break; sleep 0.2; done
+  kill -0 $kpid 2>/dev/null && kill -KILL $kpid
+  echo "Kamailio $(kamailio -v 2>/dev/null | awk '/^version/ {print $3}') with app_lua (Lua 5.1), 4 SIP worker processes, the"
+  echo "gateway of examples/kamailio (session blobs in a shared htable, one"
+  echo "model per process); SIPp $(sipp -v 2>&1 | awk '/SIPp v/ {print $2}' | cut -d- -f1) sends one MESSAGE per call (a new"
+  echo "conversation each, texts the bot answers itself: 200 OK with the"
+  echo "triage), at most 200 calls at once, after 400 warm-up calls: 5,000"
+  echo "calls offered at 500/s, then 20,000 offered at 4,000/s (overload:"
+  echo "the achieved rate is the capacity).  Response times from SIPp's per-call"
+  echo "RTT trace (millisecond resolution).  \"other answers\" counts the final"
+  echo "answers that were not 200, by code, from SIPp's error trace."
+  echo
+  echo "| offered | calls | successful | failed | calls/s achieved | p50 ms | p90 ms | p99 ms | other answers |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  for run in steady:500/s overload:4000/s; do
+  python3 - "$kw/${run%%:*}" "${run#*:}" <<'EOF'
+import glob, re, sys
+d, label = sys.argv[1], sys.argv[2]
+t = open(d + "/sipp.out", errors="replace").read()
+def num(name):
+    m = re.findall(r"%s\s*\|[^|\n]*\|\s*([\d.]+)" % re.escape(name), t)
+    return m[-1] if m else "?"
+v = []
+for f in glob.glob(d + "/sipp_message_*_rtt.csv"):
+    for l in open(f).readlines()[1:]:
+        p = l.split(";")
+        try: v.append(float(p[1]))
+        except (IndexError, ValueError): pass
+v.sort()
+pct = lambda p: "%.0f" % v[min(len(v) - 1, int(len(v) * p))] if v else "?"
+rate = num("Call Rate")
+codes = {}
+for f in glob.glob(d + "/sipp_message_*_errors.log"):
+    for m in re.finditer(r"while expecting '200' \(index 1\), received 'SIP/2.0 (\d+ [^\r\n']*)",
+                         open(f, errors="replace").read()):
+        codes[m.group(1)] = codes.get(m.group(1), 0) + 1
+other = ", ".join("%d x %s" % (n, c) for c, n in sorted(codes.items())) or "none"
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (label, num("Total Calls created"),
+      num("Successful call"), num("Failed call"), "%.0f" % float(rate) if rate != "?" else "?",
+      pct(0.5), pct(0.9), pct(0.99), other))
+EOF
+  done
+  echo
+  echo "Kamailio's log: $(grep -cE 'ERROR|CRITICAL' "$kw/kamailio.log") error lines."
   echo
 fi
 
