@@ -1165,6 +1165,7 @@ void kefu_intent_scratch_free(const kefu_mem *mem,
     kefu_dealloc(mem, is->scores);
     kefu_dealloc(mem, is->order);
     kefu_dealloc(mem, is->missing);
+    kefu_buf_release(mem, &is->subject);
     pcre2_match_data_free(is->md);
     pcre2_match_context_free(is->mctx);
     kefu_dealloc(mem, is);
@@ -1246,9 +1247,13 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
     kefu_linear_scores(&im->lin, is->vec.idx, is->vec.val, is->vec.n, is->scores);
 
     /* hybrid rules: a boost adds to the score, a force decides */
+    if (im->npatterns &&
+        kefu_pattern_subject(&s->mem, &is->subject, s->text.norm.data,
+                             s->text.norm.len))
+        return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t p = 0; p < im->npatterns; p++) {
         const struct kefu_intent_pattern *pt = &im->patterns[p];
-        int m = kefu_pattern_match(pt->code, s->text.norm.data, s->text.norm.len,
+        int m = kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len,
                                    0, is->md, is->mctx);
         if (m < 0)
             return kefu_diag_msg(&s->diag, m, "intent pattern %u for '%s': %s",
@@ -1386,7 +1391,7 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
         const struct kefu_intent_pattern *pt = &im->patterns[p];
         if (pt->intent != cls)
             continue;
-        if (kefu_pattern_match(pt->code, s->text.norm.data, s->text.norm.len, 0,
+        if (kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len, 0,
                                is->md, is->mctx) != 1)
             continue;
         if (items[n].size < sizeof(kefu_explain_item))

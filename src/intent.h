@@ -73,6 +73,7 @@ struct kefu_intent_scratch {
     uint32_t ntop;         /* top-k kept for the caller */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
+    kefu_buf subject;      /* normalised text, zero-padded for the JIT */
     /* last result */
     int32_t forced;        /* pattern index that forced the intent, or -1 */
     uint32_t *missing;     /* indices into the intent's slots */
