@@ -73,12 +73,19 @@ local function clean(s)
     return (tostring(s):gsub("[%c]", " "))
 end
 
+-- Answers statefully when the request has a transaction (MESSAGE: tm then
+-- absorbs retransmissions and resends this answer), else statelessly.
+local stateful = false
 local function reply(code, reason, headers, body, ctype)
     for _, h in ipairs(headers or {}) do
         KSR.hdr.append_to_reply(h .. "\r\n")
     end
     if body then KSR.textops.set_reply_body(body, ctype or "text/plain") end
-    KSR.sl.sl_send_reply(code, reason)
+    if stateful then
+        KSR.tm.t_reply(code, reason)
+    else
+        KSR.sl.sl_send_reply(code, reason)
+    end
     return KSR.x.exit()
 end
 
@@ -89,6 +96,16 @@ local function now_ms()
 end
 
 local function triage_message()
+    -- A transaction first: a UDP retransmission of a MESSAGE being (or
+    -- already) answered is absorbed by tm instead of being triaged as
+    -- the conversation's next message.
+    local rc = KSR.tm.t_newtran()
+    if rc == 0 then return KSR.x.exit() end     -- retransmission
+    if rc < 0 then
+        KSR.sl.sl_reply_error()
+        return KSR.x.exit()
+    end
+    stateful = true
     local ctype = (hdr("Content-Type") or "text/plain"):lower()
     if not ctype:match("^text/plain") then
         return reply(415, "Unsupported Media Type", { "Accept: text/plain" })
@@ -146,12 +163,13 @@ local function triage_message()
     local queue = rt.queue ~= "" and rt.queue or "agents"
     KSR.pv.sets("$ru", "sip:" .. queue .. "@" .. AGENTS)
     if KSR.tm.t_relay() < 0 then
-        KSR.sl.sl_reply_error()
+        KSR.tm.t_reply(500, "Relay Failed")
     end
     return KSR.x.exit()
 end
 
 function ksr_request_route()
+    stateful = false
     local method = KSR.pv.get("$rm")
     if method == "MESSAGE" then
         return triage_message()

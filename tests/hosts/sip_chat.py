@@ -58,8 +58,10 @@ class Phone:
             return {"ruri": first.split()[1], "headers": h, "body": body.decode("utf-8", "replace")}
         return None
 
-    def request(self, method, user, body=b"", ctype="text/plain", extra=()):
-        """Sends one request; returns (status, reason, headers, body, relayed)."""
+    def request(self, method, user, body=b"", ctype="text/plain", extra=(), resend=None):
+        """Sends one request; returns (status, reason, headers, body, relayed).
+        With resend=(datagram, call_id), sends that datagram again instead
+        (a retransmission).  self.last holds the datagram sent."""
         self.cseq += 1
         call_id = "%08x@kefu-test" % random.getrandbits(32)
         branch = "z9hG4bK%08x" % random.getrandbits(32)
@@ -73,7 +75,11 @@ class Phone:
         if body:
             lines.append("Content-Type: " + ctype)
         lines += ["Content-Length: %d" % len(body), "", ""]
-        self.client.sendto("\r\n".join(lines).encode() + body, self.server)
+        datagram = "\r\n".join(lines).encode() + body
+        if resend:
+            datagram, call_id = resend
+        self.last = (datagram, call_id)
+        self.client.sendto(datagram, self.server)
         relayed = None
         deadline = time.time() + 8
         while time.time() < deadline:
@@ -172,6 +178,14 @@ def main():
     code, reason, h, body, _ = phone.request("MESSAGE", "e1", "我的订单到哪了".encode("utf-8"))
     result(code == 200 and (h.get("x-kefu-turn") or [""])[0] == "1",
            "a conversation goes on after a rejected message (%s, turn %s)" % (code, h.get("x-kefu-turn")))
+    # A UDP retransmission is answered again, not triaged as a new turn.
+    code1, _, h1, _, _ = phone.request("MESSAGE", "r1", "我的订单到哪了".encode("utf-8"))
+    first = phone.last
+    code2, _, h2, _, _ = phone.request("MESSAGE", "r1", resend=first)
+    code3, _, h3, _, _ = phone.request("MESSAGE", "r1", "订单号是SO20240501778".encode("utf-8"))
+    turns = [(h.get("x-kefu-turn") or ["?"])[0] for h in (h1, h2, h3)]
+    result(code1 == code2 == code3 == 200 and turns == ["1", "1", "2"],
+           "a retransmitted MESSAGE gets the same answer and is not a new turn (turns %s)" % turns)
     phone.close()
     return 0 if all(results) else 1
 
