@@ -217,7 +217,7 @@ static bool is_emoji(uint32_t c)
            c == 0x3030 || c == 0x303D || c == 0x3297 || c == 0x3299;
 }
 
-static bool is_space(uint32_t c)
+static inline bool is_space(uint32_t c)
 {
     if (c < 0x80)
         return c == ' ' || (c >= 0x09 && c <= 0x0D) || c < 0x20 || c == 0x7F;
@@ -277,16 +277,23 @@ static enum cls classify(uint32_t c)
 
 /* ---- normalisation ---- */
 
-static int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
-                   uint32_t c0, uint32_t c1)
+/* Grows the code point array and the text buffer for `more` code points
+ * (the slow path of emit_cp; most messages never take it twice). */
+static int emit_room(kefu_text *t, size_t more)
 {
-    char enc[4];
-    size_t n;
-    kefu_ncp *e;
-    if (kefu_grow(&t->mem, (void **)&t->cps, &t->cap_cps, t->ncps + 1,
+    if (kefu_grow(&t->mem, (void **)&t->cps, &t->cap_cps, t->ncps + more,
                   sizeof *t->cps))
         return KEFU_E_NOMEM;
-    n = kefu_utf8_encode(cp, enc);
+    return kefu_buf_reserve(&t->mem, &t->norm, more * 4);
+}
+
+static inline int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
+                          uint32_t c0, uint32_t c1)
+{
+    kefu_ncp *e;
+    if ((t->ncps >= t->cap_cps || t->norm.len + 5 > t->norm.cap) &&
+        emit_room(t, 64))
+        return KEFU_E_NOMEM;
     e = &t->cps[t->ncps++];
     e->cp = cp;
     e->norm_off = (uint32_t)t->norm.len;
@@ -294,14 +301,16 @@ static int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
     e->byte_end = b1;
     e->char_start = c0;
     e->char_end = c1;
-    return kefu_buf_append(&t->mem, &t->norm, enc, n);
+    t->norm.len += kefu_utf8_encode(cp, t->norm.data + t->norm.len);
+    t->norm.data[t->norm.len] = '\0';
+    return KEFU_OK;
 }
 
 /*
  * Emits the normalised form of one code point (or of a folded space), with
  * whitespace collapsed: a space is written only between two non-spaces.
  */
-static int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
+static inline int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
                        uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
 {
     int rc;
@@ -535,7 +544,9 @@ KEFU_API int kefu_text_run(kefu_text *t, const char *s, size_t len)
     if (kefu_utf8_validate(s, len, &bad) != KEFU_OK)
         return kefu_diag_setf(&t->diag, KEFU_E_UTF8, NULL, 0, 0, bad,
                               "invalid UTF-8 at byte %zu", bad);
-    if (kefu_buf_reserve(&t->mem, &t->norm, len) != KEFU_OK)
+    if (kefu_buf_reserve(&t->mem, &t->norm, len + 8) != KEFU_OK ||
+        kefu_grow(&t->mem, (void **)&t->cps, &t->cap_cps, len + 8,
+                  sizeof *t->cps) != KEFU_OK)
         return kefu_diag_msg(&t->diag, KEFU_E_NOMEM, "out of memory");
     rc = normalise(t, (const unsigned char *)s, len);
     if (rc == KEFU_OK)
