@@ -24,6 +24,7 @@ local model, session, blank   -- per worker
 local sessions = ngx.shared.kefu_sessions
 local locks = ngx.shared.kefu_locks
 local SESSION_TTL = 24 * 3600  -- seconds a quiet conversation is kept
+local last_full_warning = 0
 local format = string.format
 local triage_json = kjson.triage
 
@@ -159,8 +160,10 @@ function _M.triage()
     locks:delete(key)
     if not stored then
         ngx.log(ngx.ERR, "kefu: cannot keep session ", conv_id, ": ", serr)
-    elseif forcible then
-        ngx.log(ngx.WARN, "kefu: kefu_sessions is full; older sessions were evicted")
+    elseif forcible and ngx.now() - last_full_warning >= 60 then
+        last_full_warning = ngx.now()   -- once a minute per worker
+        ngx.log(ngx.WARN, "kefu: kefu_sessions is full; the least recently used ",
+                "sessions are being evicted (make lua_shared_dict kefu_sessions larger)")
     end
     return reply(200, triage_json(conv_id, r))
 end

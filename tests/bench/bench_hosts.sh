@@ -97,8 +97,9 @@ EOF
   echo "(sessions restored from and dumped to a lua_shared_dict on every request);"
   echo "\`wrk -t2 -c8 -d${dur}s --latency\` on the same machine (wrk takes CPU from"
   echo "nginx: 2 CPUs are shared by both).  tests/bench/wrk_triage.lua replays"
-  echo "the 12 sample conversations (2-3 turns each) under fresh ids, 64 at a"
-  echo "time per wrk thread, each conversation's messages in order.  /health is"
+  echo "the 12 sample conversations (2-3 turns each) under fresh ids, 1,024 at a"
+  echo "time per wrk thread, each conversation's messages in order (non-2xx:"
+  echo "see the comment in that script).  /health is"
   echo "nginx's \`return 200\` without Lua: the HTTP floor of this machine."
   echo "Latencies in milliseconds."
   echo
@@ -147,7 +148,7 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
         if d["conversation"] in ("c1001", "c1002", "c1007", "c1008", "c1009", "c1010"):
             f.write(d["text"].replace(";", ",") + "\n")
 EOF
-  KEFU_MODEL=$model kamailio -f "$kw/kamailio.cfg" -DD -E -Y "$kw/run" > "$kw/kamailio.log" 2>&1 &
+  KEFU_MODEL=$model kamailio -f "$kw/kamailio.cfg" -m 512 -DD -E -Y "$kw/run" > "$kw/kamailio.log" 2>&1 &
   kpid=$!
   sleep 1
   sipp_run() {  # name calls rate: one bounded SIPp run in $kw/name
@@ -162,7 +163,7 @@ EOF
   kill -TERM $kpid 2>/dev/null
   for _ in $(seq 25); do kill -0 $kpid 2>/dev/null || break; sleep 0.2; done
   kill -0 $kpid 2>/dev/null && kill -KILL $kpid
-  echo "Kamailio $(kamailio -v 2>/dev/null | awk '/^version/ {print $3}') with app_lua (Lua 5.1), 4 SIP worker processes, the"
+  echo "Kamailio $(kamailio -v 2>/dev/null | awk '/^version/ {print $3}') with app_lua (Lua 5.1), 4 SIP worker processes, 512 MB shm, the"
   echo "gateway of examples/kamailio (session blobs in a shared htable, one"
   echo "model per process); SIPp $(sipp -v 2>&1 | awk '/SIPp v/ {print $2}' | cut -d- -f1) sends one MESSAGE per call (a new"
   echo "conversation each, texts the bot answers itself: 200 OK with the"

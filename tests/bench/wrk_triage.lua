@@ -2,10 +2,13 @@
 -- conversations of examples/conversations.jsonl under fresh ids.  Each
 -- wrk thread keeps SLOTS conversations going and sends request n to slot
 -- n % SLOTS, so the next message of a conversation is only sent SLOTS
--- requests later - long after the previous one was answered (a thread has
--- only a few connections in flight) - and every conversation's messages
--- arrive in order, as from real customers.
-local SLOTS = 64
+-- requests later - normally long after the previous one was answered (a
+-- thread has only a few connections in flight) - and a conversation's
+-- messages arrive in order, as from real customers.  wrk cannot tie a
+-- response to its request, so a request stalled for more than SLOTS
+-- requests lets the next message overtake it; the gateway then answers
+-- 400 ("time_ms ... is before the previous turn's"), counted as non-2xx.
+local SLOTS = 1024
 -- ids never repeat across runs against the same server (KEFU_BENCH_RUN)
 local RUN = os.getenv("KEFU_BENCH_RUN") or tostring(os.time())
 local convs, index = {}, {}

@@ -64,7 +64,7 @@ trap 'exit 1' INT TERM
 # -DD: the main process stays in the foreground (its PID is $!), -E: log
 # to stderr; -Y: runtime files under build/.
 KEFU_AGENTS=127.0.0.1:$agent_port KEFU_MODEL=$model \
-  "$KAMAILIO" -f "$work/kamailio.cfg" -DD -E -Y "$work/run" > "$work/kamailio.log" 2>&1 &
+  "$KAMAILIO" -f "$work/kamailio.cfg" -m 128 -DD -E -Y "$work/run" > "$work/kamailio.log" 2>&1 &
 pid=$!
 sleep 0.5
 check "kamailio started (pid $pid)" kill -0 "$pid"
