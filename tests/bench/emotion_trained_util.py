@@ -278,6 +278,13 @@ def report(path):
       "label with a decision value > 0 predicted, the arg-max when none is "
       "(`emotion_trained_util.py binarize`/`ovr`).")
     P()
+    P("Decision rules: kefu's per-label bias offsets are tuned for macro-F1 on the tuning "
+      "split as part of `kefu train`; the peers keep their standard decision rules "
+      "(arg-max; GoEmotions: probability ≥ 0.5 for fastText, decision value > 0 for "
+      "LIBLINEAR) and have only their epoch count / C tuned on the same split. Peers "
+      "given per-label thresholds tuned for macro-F1 might score higher; that is not "
+      "measured here.")
+    P()
     P("### Macro-F1 and accuracy on val (%)")
     P()
     P("| data set | fit / tune / scored lines | kefu macro-F1 | fastText macro-F1 | "
