@@ -82,22 +82,41 @@ local function turn_options(v)
     return o
 end
 
-local function set_facts(facts)
-    for k, x in pairs(facts) do
-        local ok, err
-        if x == cjson.null then
-            ok, err = session:set_fact(k, nil)
-        elseif type(x) == "table" then
-            local list = {}
-            for _, s in ipairs(x) do
-                if type(s) == "string" then list[#list + 1] = s end
-            end
-            ok, err = session:set_fact(k, list)
-        else
-            ok, err = session:set_fact(k, x)
-        end
-        if not ok then return format("fact '%s': %s", k, err) end
+-- Host facts (`facts`) keep their values for the rest of a conversation,
+-- as in kefu triage.  A session blob does not carry them and restoring a
+-- blob does not clear them, so the gateway keeps each conversation's
+-- facts as JSON next to its blob and resets the worker's session to
+-- exactly those before every turn (otherwise one conversation's facts
+-- would leak into the next conversation this worker serves).
+local session_facts = {}   -- names currently set on the worker's session
+
+local function list_of_strings(x)
+    local list = {}
+    for _, s in ipairs(x) do
+        if type(s) == "string" then list[#list + 1] = s end
     end
+    return list
+end
+
+-- Resets the session's host facts to `stored` (decoded JSON or nil), then
+-- applies the request's `facts`; returns the merged table (nil when
+-- empty) or nil and an error message.
+local function load_facts(stored, facts)
+    for name in pairs(session_facts) do session:set_fact(name, nil) end
+    session_facts = {}
+    local merged = {}
+    for k, x in pairs(stored or {}) do merged[k] = x end
+    for k, x in pairs(facts or {}) do
+        if x == cjson.null then merged[k] = nil else merged[k] = x end
+    end
+    local any = false
+    for k, x in pairs(merged) do
+        local ok, err = session:set_fact(k, type(x) == "table" and list_of_strings(x) or x)
+        if not ok then return nil, format("fact '%s': %s", k, err) end
+        session_facts[k] = true
+        any = true
+    end
+    return any and merged or nil
 end
 
 local function lock(key)
@@ -143,12 +162,14 @@ function _M.triage()
         ngx.log(ngx.WARN, "kefu: session ", conv_id, ": ", err, "; starting afresh")
         session:restore(blank)
     end
-    if type(v.facts) == "table" then
-        err = set_facts(v.facts)
-        if err then
-            locks:delete(key)
-            return error_reply(400, id, err, KEFU_E_TYPE)
-        end
+    local fkey = "f:" .. conv_id
+    local stored_facts = blob and sessions:get(fkey)
+    local facts
+    facts, err = load_facts(stored_facts and cjson.decode(stored_facts),
+                            type(v.facts) == "table" and v.facts or nil)
+    if err then
+        locks:delete(key)
+        return error_reply(400, id, err, KEFU_E_TYPE)
     end
     local r
     r, err, code = session:turn(v.text, turn_options(v))
@@ -157,6 +178,11 @@ function _M.triage()
         return error_reply(400, id, err, code or KEFU_E_ARG)
     end
     local stored, serr, forcible = sessions:set(key, session:dump(), SESSION_TTL)
+    if stored and facts then
+        sessions:set(fkey, cjson.encode(facts), SESSION_TTL)
+    elseif stored then
+        sessions:delete(fkey)
+    end
     locks:delete(key)
     if not stored then
         ngx.log(ngx.ERR, "kefu: cannot keep session ", conv_id, ": ", serr)

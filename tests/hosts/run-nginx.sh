@@ -124,6 +124,25 @@ EOF
 "$kefu" triage -m "$model" "$work/many.jsonl" | sort > "$work/many.expected"
 check "96 conversations from 4 parallel clients equal kefu triage" cmp -s "$work/many.expected" "$work/many.got"
 
+# 3b. Host facts (`facts`, declared by the model's rules): a large
+#     transfer locks the conversation and stays set for its next turn, but
+#     not for another conversation served by the same worker in between;
+#     null unsets; a fact of the wrong type is kefu triage's error line.
+#     Four rounds, so that with two nginx workers g1 meets f1's worker.
+: > "$work/facts.jsonl"
+for k in 1 2 3 4; do
+  printf '%s\n' '{"conversation":"f1-'$k'","text":"我要转账","time_ms":0,"facts":{"transfer_amount":90000}}' \
+    '{"conversation":"g1-'$k'","text":"我要转账","time_ms":0}' \
+    '{"conversation":"f1-'$k'","text":"我要转账","time_ms":1000}' \
+    '{"conversation":"f1-'$k'","text":"我要转账","time_ms":2000,"facts":{"transfer_amount":null}}' >> "$work/facts.jsonl"
+done
+echo '{"conversation":"f2","text":"我要转账","time_ms":0,"facts":{"transfer_amount":"x"}}' >> "$work/facts.jsonl"
+"$kefu" triage -m "$model" "$work/facts.jsonl" > "$work/facts.expected" 2>/dev/null
+: > "$work/facts.got"
+while IFS= read -r line; do post "$line" >> "$work/facts.got"; done < "$work/facts.jsonl"
+check "host facts: answers equal kefu triage's (kept per conversation, not leaked, unset, type error)" \
+  sh -c "cmp -s '$work/facts.expected' '$work/facts.got' && grep -q high_risk_transaction '$work/facts.got'"
+
 # 4. Errors look like kefu triage's error lines, with HTTP 400 / 405.
 bad_line='{"conversation": "e1", "time_ms": 0}'
 exp=$(printf '%s\n' "$bad_line" | "$kefu" triage -m "$model" 2>/dev/null)
