@@ -892,7 +892,9 @@ KEFU_API int kefu_session_dump(const kefu_session *session, uint8_t *buf,
 /**
  * Restores a blob written by kefu_session_dump (possibly by another
  * process).  A corrupt, truncated or foreign blob is rejected
- * (KEFU_E_CORRUPT / KEFU_E_VERSION) and the session is unchanged.
+ * (KEFU_E_CORRUPT / KEFU_E_VERSION) and the session is unchanged.  Host
+ * facts are not part of a blob: after a restore they are unset; set them
+ * again before the next turn.
  */
 KEFU_API int kefu_session_restore(kefu_session *session, const uint8_t *blob,
                                   size_t len);

@@ -85,8 +85,14 @@ void kefu_linear_release(kefu_linear *m, const kefu_mem *mem)
 
 int kefu_linear_alloc_q(kefu_linear *m, const kefu_mem *mem)
 {
+    size_t rows = m->nfeat ? m->nfeat : 1;
     m->stride = kefu_lanes(m->ncls);
-    m->q = kefu_alloc_array(mem, m->nfeat ? m->nfeat : 1, m->stride);
+    /* not zeroed as a whole: callers fill every row; the padding after
+     * each row's ncls weights is zeroed here */
+    m->q = rows > SIZE_MAX / m->stride ? NULL : kefu_alloc(mem, rows * m->stride);
+    if (m->q && m->stride > m->ncls)
+        for (size_t f = 0; f < rows; f++)
+            memset(m->q + f * m->stride + m->ncls, 0, m->stride - m->ncls);
     m->scale = kefu_alloc_array(mem, m->nfeat ? m->nfeat : 1, sizeof *m->scale);
     if (!m->q || !m->scale) {
         kefu_dealloc(mem, m->q);

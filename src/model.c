@@ -105,9 +105,21 @@ int kefu_read_file(const kefu_mem *mem, const char *path, char **out,
     kefu_buf b = {0};
     char chunk[65536];
     size_t n;
+    long size;
     if (!f)
         return kefu_diag_setf(diag, KEFU_E_IO, path, 0, 0, UINT64_MAX,
                               "cannot open: %s", strerror(errno));
+    /* a regular file is read straight into a buffer of its size (one
+     * read, no copies); pipes and the like fall back to chunks */
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (unsigned long)size <= KEFU_MAX_MODEL_FILE) {
+        if (kefu_buf_reserve(mem, &b, (size_t)size + 1)) {
+            fclose(f);
+            return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+        }
+        b.len = fread(b.data, 1, (size_t)size, f);
+        b.data[b.len] = '\0';
+    }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + n > KEFU_MAX_MODEL_FILE) {
             fclose(f);

@@ -735,5 +735,9 @@ KEFU_API int kefu_session_restore(kefu_session *s, const uint8_t *blob,
     s->st = st;
     s->nroute_skills = 0;
     s->queue = s->tier = "";
+    /* host facts belong to the host, not to the blob: a restored session
+     * starts without them, whatever this session object held before */
+    if (s->facts)
+        kefu_facts_clear(s->facts);
     return KEFU_OK;
 }

@@ -144,10 +144,20 @@ static void test_counters_and_rules(void **st)
     assert_true(r.locked);
     assert_string_equal(r.route_tier, "expert");
     assert_string_equal(r.route_queue, "risk");
-    /* host-declared fact */
+    /* host-declared fact, kept until changed, dropped by a restore */
     assert_int_equal(kefu_facts_set_bool(kefu_session_facts(s), "vip", 3, 1), KEFU_OK);
     turn_at(s, "where is my order", 7000, NULL);
     assert_true(fired(s, "vip"));
+    turn_at(s, "where is my order", 7500, NULL);
+    assert_true(fired(s, "vip"));
+    {
+        uint8_t blob[4096];
+        size_t len;
+        assert_int_equal(kefu_session_dump(s, blob, sizeof blob, &len), KEFU_OK);
+        assert_int_equal(kefu_session_restore(s, blob, len), KEFU_OK);
+        turn_at(s, "where is my order", 8000, NULL);
+        assert_false(fired(s, "vip"));
+    }
     kefu_session_free(s);
     kefu_model_free(m);
 }
