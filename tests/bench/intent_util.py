@@ -149,7 +149,7 @@ def fmt(v, spec="%.2f"):
 
 
 def ratio(a, b, spec="%.2f"):
-    if a is None or b is None or b == 0:
+    if a is None or b is None or b == 0 or a == 0:  # 0: below resolution
         return "—"
     return (spec % (a / b)) + "×"
 
@@ -252,7 +252,7 @@ def report(path):
       "costs about 4× the second part). Peak RSS from `/usr/bin/time -v` (Maximum resident "
       "set size; LIBLINEAR pipeline: featuriser + predictor, summed). Model size: files on "
       "disk (LIBLINEAR: vocabulary/idf + model). 1 line: whole-process wall time to "
-      "classify a one-line file, i.e. mostly process start and model load; \"after startup\" = "
+      "classify a one-line file, i.e. mostly process start and model load (GNU time resolution 10 ms); \"after startup\" = "
       "(lines − 1) / (file time − 1-line time), the per-line speed once loaded. kefu load: `tests/bench/intent_load.c`, "
       "mean of 100 `kefu_model_load` calls on the binary model (warm page cache)."
       % (g.get("taskset")))
@@ -286,7 +286,8 @@ def report(path):
                 fmt(num(d, "train_rss_kb") and num(d, "train_rss_kb") / 1024, "%.0f"),
                 thr_s, fmt(marg, "%.0f"), cpu_s, fmt(rss and rss / 1024, "%.1f"),
                 fmt(num(d, "model_bytes") and num(d, "model_bytes") / 1e6, "%.2f"),
-                fmt(num(d, "one_wall") and 1000 * num(d, "one_wall"), "%.0f"),
+                ("<10" if num(d, "one_wall") == 0 else
+                 fmt(num(d, "one_wall") and 1000 * num(d, "one_wall"), "%.0f")),
                 fmt(num(d, "load_ms"), "%.2f")))
     P()
     P("Ratios kefu / peer (throughput: higher is better for kefu; time, memory, size: "
