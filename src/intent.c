@@ -799,7 +799,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* ---- binary form of the trained part ---- */
 
-#define INTENT_BLOB_VERSION 2
+#define INTENT_BLOB_VERSION 3
 
 static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
 {
@@ -862,8 +862,10 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
         rc = putf(o, mem, im->lin.b[c2]);
     for (uint32_t j = 0; !rc && j < im->lin.nfeat; j++)
         rc = putf(o, mem, im->lin.scale[j]);
-    for (uint32_t j = 0; !rc && j < im->lin.nfeat; j++)
-        rc = put(o, mem, im->lin.q + (size_t)j * im->lin.stride, im->n);
+    /* rows as they are in memory, padded to the stride, so a loaded model
+     * can score straight from the file's bytes */
+    if (!rc)
+        rc = put(o, mem, im->lin.q, (size_t)im->lin.nfeat * im->lin.stride);
     return rc ? KEFU_E_NOMEM : KEFU_OK;
 }
 
@@ -995,13 +997,15 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     nw = nfeat + im->nextra;   /* weight rows: dictionary, then extras */
     im->lin.nfeat = nw;
     im->lin.ncls = n;
-    if (r.left != ((size_t)nw + n) * 4 + (size_t)nw * n)
+    im->lin.stride = kefu_lanes(n);
+    if (r.left != ((size_t)nw + n) * 4 + (size_t)nw * im->lin.stride)
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: weight section has %zu bytes, "
                              "expected %zu", r.left,
-                             ((size_t)nw + n) * 4 + (size_t)nw * n);
+                             ((size_t)nw + n) * 4 + (size_t)nw * im->lin.stride);
     im->lin.b = kefu_alloc_array(&im->mem, n, sizeof *im->lin.b);
-    if (!im->lin.b || kefu_linear_alloc_q(&im->lin, &im->mem))
+    im->lin.scale = kefu_alloc_array(&im->mem, nw ? nw : 1, sizeof *im->lin.scale);
+    if (!im->lin.b || !im->lin.scale)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t c = 0; c < n; c++)
         if (!isfinite(im->lin.b[c] = getf(&r)))
@@ -1011,8 +1015,10 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
         if (!isfinite(im->lin.scale[j] = getf(&r)))
             return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                                  "binary model: non-finite weight");
-    for (uint32_t j = 0; j < nw; j++)
-        memcpy(im->lin.q + (size_t)j * im->lin.stride, r.p + (size_t)j * n, n);
+    /* the 8-bit rows are used where they lie in the model file's buffer,
+     * which the model keeps: no copy, no fresh pages */
+    im->lin.q = (int8_t *)(uintptr_t)r.p;
+    im->lin.q_borrowed = 1;
     return KEFU_OK;
 }
 

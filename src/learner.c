@@ -76,7 +76,8 @@ void kefu_dataset_release(kefu_dataset *ds, const kefu_mem *mem)
 void kefu_linear_release(kefu_linear *m, const kefu_mem *mem)
 {
     kefu_dealloc(mem, m->w);
-    kefu_dealloc(mem, m->q);
+    if (!m->q_borrowed)
+        kefu_dealloc(mem, m->q);
     kefu_dealloc(mem, m->scale);
     kefu_dealloc(mem, m->b);
     m->w = m->b = m->scale = NULL;

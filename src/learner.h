@@ -30,6 +30,7 @@ typedef struct kefu_linear {
     float *w;           /* [nfeat * ncls], row per feature; NULL once quantised */
     int8_t *q;          /* quantised rows: w[f][c] ~ q[f * stride + c] * scale[f] */
     uint32_t stride;    /* row length of q: ncls rounded up to KEFU_LANES */
+    uint8_t q_borrowed; /* q points into a loaded model file: not freed here */
     float *scale;       /* [nfeat] */
     float *b;           /* [ncls] */
     float temperature;  /* calibration: probabilities = softmax(s / T) */

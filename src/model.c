@@ -374,18 +374,19 @@ KEFU_API void kefu_model_free(kefu_model *m)
         kefu_dealloc(&mem, m->sources[i].text);
     }
     kefu_dealloc(&mem, m->sources);
+    kefu_dealloc(&mem, m->file_buf);
     kefu_dealloc(&mem, m->name);
     kefu_dealloc(&mem, m);
 }
 
 static int load_any(kefu_model **out, const char *data, size_t len,
                     const char *name, const char *base_dir,
-                    const kefu_allocator *alloc, kefu_diag *diag)
+                    const kefu_allocator *alloc, kefu_diag *diag, char **take)
 {
     struct kefu_model *m;
     int rc;
     if (kefu_modelfile_is(data, len))
-        return kefu_modelfile_load(out, data, len, name, alloc, diag);
+        return kefu_modelfile_load(out, data, len, name, alloc, diag, take);
     m = kefu_model_begin(alloc);
     if (!m)
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
@@ -412,7 +413,7 @@ KEFU_API int kefu_model_load_buffer(kefu_model **out, const char *data,
         return kefu_diag_msg(diag, KEFU_E_ARG, "model output or data is NULL");
     *out = NULL;
     return load_any(out, data ? data : "", len, name ? name : "", base_dir,
-                    alloc, diag);
+                    alloc, diag, NULL);
 }
 
 KEFU_API int kefu_model_load(kefu_model **out, const char *path,
@@ -433,7 +434,7 @@ KEFU_API int kefu_model_load(kefu_model **out, const char *path,
     if (rc)
         return rc;
     kefu_dir_of(path, dir, sizeof dir);
-    rc = load_any(out, data, len, path, dir, alloc, diag);
+    rc = load_any(out, data, len, path, dir, alloc, diag, &data);
     kefu_dealloc(&mem, data);
     return rc;
 }

@@ -50,6 +50,8 @@ struct kefu_model {
     /* every YAML file read, in order (the binary model stores them) */
     struct kefu_model_source *sources;
     size_t nsources, cap_sources;
+    /* a binary model's bytes, kept: its weights are used in place */
+    char *file_buf;
     /* when loading a binary model: includes are served from its sources */
     const struct kefu_model_source *vfs;
     size_t nvfs;
@@ -78,9 +80,12 @@ void kefu_dir_of(const char *path, char *buf, size_t cap);
 /* Binary model files (modelfile.c). */
 #define KEFU_MODELFILE_MAGIC "KEFUMDL\x01"
 bool kefu_modelfile_is(const char *data, size_t len);
+/* Loads a binary model.  `*take`, when not NULL, is a buffer holding
+ * `data` allocated with `alloc` that the model may keep (then *take is set
+ * to NULL); otherwise the bytes are copied. */
 int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
                         const char *name, const kefu_allocator *alloc,
-                        kefu_diag *diag);
+                        kefu_diag *diag, char **take);
 
 /* Slots of kefu_model.building, one per engine that accumulates. */
 enum { KEFU_BUILD_INTENT, KEFU_BUILD_ENTITY, KEFU_BUILD_REDACT,

@@ -190,8 +190,9 @@ static int read_sources(const kefu_mem *mem, const unsigned char *q,
 
 int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
                         const char *name, const kefu_allocator *alloc,
-                        kefu_diag *diag)
+                        kefu_diag *diag, char **take)
 {
+    char *own = NULL;
     const unsigned char *p = (const unsigned char *)data;
     const unsigned char *pay, *end;
     uint64_t plen;
@@ -270,11 +271,32 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
         return corrupt(diag, name, why);
     }
 
+    /* the model keeps the file's bytes (its weights are used in place):
+     * take the caller's buffer when offered, else copy */
+    if (take && *take == data) {
+        own = *take;
+    } else if (!(own = kefu_alloc(&mem, len))) {
+        free_sources(&mem, srcs, nsrcs);
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    } else {
+        memcpy(own, data, len);
+    }
+    if (intent_blob)
+        intent_blob = (const unsigned char *)own + (intent_blob - p);
+    if (emo_blob)
+        emo_blob = (const unsigned char *)own + (emo_blob - p);
+    for (size_t i = 0; i < nsrcs; i++)
+        srcs[i].text = own + (srcs[i].text - data);
     m = kefu_model_begin(alloc);
     if (!m) {
         free_sources(&mem, srcs, nsrcs);
+        if (!take || own != *take)
+            kefu_dealloc(&mem, own);
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     }
+    m->file_buf = own;
+    if (take && own == *take)
+        *take = NULL;
     m->vfs = srcs;
     m->nvfs = nsrcs;
     for (int k = 0; k < 2; k++) {
