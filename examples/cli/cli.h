@@ -26,6 +26,8 @@ int cmd_redact(int argc, char **argv);
 void cli_json_string(FILE *out, const char *s, size_t len);
 /* Prints "kefu: file:line:col: message" for a failed load/call. */
 void cli_report(const char *what, int status, const kefu_diag *diag);
+/* Loads a model, reporting a failure (file:line:column) on stderr. */
+kefu_model *cli_load_model(const char *path);
 /* Prints {"error": "file:line:col: message", "status": N} and a newline. */
 void cli_error_json(int status, const kefu_diag *diag);
 /* Prints ,"entities":[...] for the scratch's last extraction. */

@@ -45,12 +45,9 @@ int cmd_classify(int argc, char **argv)
         fprintf(stderr, "kefu classify: -m MODEL is required\n");
         return 2;
     }
-    d = kefu_diag_new(NULL);
-    if (kefu_model_load(&m, model, NULL, d)) {
-        cli_report("load", kefu_diag_status(d), d);
-        kefu_diag_free(d);
+    if (!(m = cli_load_model(model)))
         return 1;
-    }
+    d = kefu_diag_new(NULL);
     if (kefu_scratch_new(&s, m, NULL) || (top && kefu_classify_set_top(s, top))) {
         fprintf(stderr, "kefu classify: cannot set up (does the model have intents?)\n");
         kefu_scratch_free(s);

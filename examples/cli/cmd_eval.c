@@ -174,12 +174,9 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "kefu eval: -m MODEL and TEST.tsv are required\n");
         return 2;
     }
-    d = kefu_diag_new(NULL);
-    if (kefu_model_load(&m, model, NULL, d)) {
-        cli_report("load", kefu_diag_status(d), d);
-        kefu_diag_free(d);
+    if (!(m = cli_load_model(model)))
         return 1;
-    }
+    d = kefu_diag_new(NULL);
     if (emotion) {
         int rc;
         if (!(in = fopen(path, "rb"))) {

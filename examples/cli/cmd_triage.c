@@ -225,12 +225,9 @@ int cmd_triage(int argc, char **argv)
         fprintf(stderr, "kefu triage: -m MODEL is required\n");
         return 2;
     }
-    d = kefu_diag_new(NULL);
-    if (kefu_model_load(&m, model, NULL, d)) {
-        cli_report("load", kefu_diag_status(d), d);
-        kefu_diag_free(d);
+    if (!(m = cli_load_model(model)))
         return 1;
-    }
+    d = kefu_diag_new(NULL);
     if (rules) {
         if (kefu_ruleset_load(&rs, m, rules, NULL, d) ||
             kefu_rules_slot_new(&slot, rs, NULL)) {

@@ -92,3 +92,15 @@ void cli_entities_json(const kefu_scratch *s)
     }
     printf("]");
 }
+
+kefu_model *cli_load_model(const char *path)
+{
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    if (!d || kefu_model_load(&m, path, NULL, d)) {
+        cli_report("load", d ? kefu_diag_status(d) : KEFU_E_NOMEM, d);
+        m = NULL;
+    }
+    kefu_diag_free(d);
+    return m;
+}
