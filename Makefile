@@ -129,10 +129,12 @@ TEST_WRAP ?=
 check: WERROR = -Werror
 check: all check-header check-unit check-cases check-exports check-fuzz \
        check-install check-bindings
-	@echo "== sanitizers (ASan + UBSan, then TSan)"
+	@echo "== sanitizers (ASan + UBSan, then TSan) and valgrind"
 	@$(MAKE) -s asan
 	@$(MAKE) -s tsan
-	@sh tools/summary.sh $(B)/results build/asan/results build/tsan/results
+	@$(MAKE) -s valgrind
+	@sh tools/summary.sh $(B)/results build/asan/results build/tsan/results \
+	    build/valgrind/results
 
 check-unit: $(UNIT)
 	@mkdir -p $(B)/results
