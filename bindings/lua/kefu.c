@@ -379,18 +379,26 @@ static int l_model_name(lua_State *L)
     return 1;
 }
 
+/* Pushes a list of the model's names (intents, entities, labels). */
+static int push_model_names(lua_State *L, const kefu_model *m,
+                            size_t (*count)(const kefu_model *),
+                            const char *(*name)(const kefu_model *, size_t))
+{
+    size_t n = count(m);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, name(m, i));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
 static int l_model_intents(lua_State *L)
 {
     model_box *b = check_model(L);
     if (model_dead(b))
         return closed_error(L, "model");
-    size_t n = kefu_model_intent_count(b->m);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, kefu_model_intent_name(b->m, i));
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    return 1;
+    return push_model_names(L, b->m, kefu_model_intent_count, kefu_model_intent_name);
 }
 
 static int l_model_intent_skills(lua_State *L)
@@ -419,13 +427,7 @@ static int l_model_entity_names(lua_State *L)
     model_box *b = check_model(L);
     if (model_dead(b))
         return closed_error(L, "model");
-    size_t n = kefu_model_entity_count(b->m);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, kefu_model_entity_name(b->m, i));
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    return 1;
+    return push_model_names(L, b->m, kefu_model_entity_count, kefu_model_entity_name);
 }
 
 static void set_int(lua_State *L, const char *k, lua_Integer v)
@@ -667,13 +669,7 @@ static int l_model_emotion_label_names(lua_State *L)
     model_box *b = check_model(L);
     if (model_dead(b))
         return closed_error(L, "model");
-    size_t n = kefu_model_emotion_label_count(b->m);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, kefu_model_emotion_label_name(b->m, i));
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    return 1;
+    return push_model_names(L, b->m, kefu_model_emotion_label_count, kefu_model_emotion_label_name);
 }
 
 /* m:classify_emotion(text) -> {labels={...}, probs={label=p, ...}} */
