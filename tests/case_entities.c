@@ -8,7 +8,6 @@
 #include "case_runner.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void describe(const kefu_scratch *s, char *buf, size_t cap)
@@ -28,55 +27,15 @@ static void describe(const kefu_scratch *s, char *buf, size_t cap)
     }
 }
 
+static int extract(kefu_scratch *s, const char *line, char *got, size_t cap)
+{
+    int rc = kefu_entities_extract(s, line, strlen(line));
+    if (rc == KEFU_OK)
+        describe(s, got, cap);
+    return rc;
+}
+
 int case_entities(const char *dir, char *why, size_t why_cap)
 {
-    kefu_model *m = NULL;
-    kefu_scratch *s = NULL;
-    char *in = NULL, *exp = NULL, *line, *eline, *in_save = NULL,
-         *exp_save = NULL, got[2048];
-    int fail = case_load_model(dir, &m, why, why_cap), n = 0;
-    if (fail || !m)
-        return fail;
-    in = case_read(dir, "input.txt", NULL);
-    exp = case_read(dir, "expected.txt", NULL);
-    if (!in || !exp || kefu_scratch_new(&s, m, NULL)) {
-        snprintf(why, why_cap, "needs input.txt and expected.txt");
-        fail = 1;
-        goto out;
-    }
-    line = strtok_r(in, "\n", &in_save);
-    eline = strtok_r(exp, "\n", &exp_save);
-    for (; line; line = strtok_r(NULL, "\n", &in_save),
-                 eline = strtok_r(NULL, "\n", &exp_save)) {
-        int rc = kefu_entities_extract(s, line, strlen(line));
-        n++;
-        if (!eline) {
-            snprintf(why, why_cap, "line %d: no expected output", n);
-            fail = 1;
-            break;
-        }
-        if (rc) {
-            snprintf(why, why_cap, "line %d: extraction failed: %s", n,
-                     kefu_diag_message(kefu_scratch_diag(s)));
-            fail = 1;
-            break;
-        }
-        describe(s, got, sizeof got);
-        if (strcmp(got, eline)) {
-            snprintf(why, why_cap, "line %d:\n  input    %s\n  expected %s\n  got      %s",
-                     n, line, eline, got);
-            fail = 1;
-            break;
-        }
-    }
-    if (!fail && eline) {
-        snprintf(why, why_cap, "expected.txt has more lines than input.txt");
-        fail = 1;
-    }
-out:
-    free(in);
-    free(exp);
-    kefu_scratch_free(s);
-    kefu_model_free(m);
-    return fail;
+    return case_lines(dir, why, why_cap, extract);
 }

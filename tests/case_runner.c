@@ -107,6 +107,60 @@ int case_load_model(const char *dir, kefu_model **model, char *why,
     return fail;
 }
 
+int case_lines(const char *dir, char *why, size_t why_cap, case_line_fn run)
+{
+    kefu_model *m = NULL;
+    kefu_scratch *s = NULL;
+    char *in = NULL, *exp = NULL, *line, *eline, *in_save = NULL,
+         *exp_save = NULL, got[4096];
+    int fail = case_load_model(dir, &m, why, why_cap), n = 0;
+    if (fail || !m)
+        return fail;
+    in = case_read(dir, "input.txt", NULL);
+    exp = case_read(dir, "expected.txt", NULL);
+    if (!in || !exp || kefu_scratch_new(&s, m, NULL)) {
+        snprintf(why, why_cap, "needs input.txt and expected.txt");
+        fail = 1;
+        goto out;
+    }
+    line = strtok_r(in, "\n", &in_save);
+    eline = strtok_r(exp, "\n", &exp_save);
+    for (; line; line = strtok_r(NULL, "\n", &in_save),
+                 eline = strtok_r(NULL, "\n", &exp_save)) {
+        int rc;
+        n++;
+        if (!eline) {
+            snprintf(why, why_cap, "line %d: no expected output", n);
+            fail = 1;
+            break;
+        }
+        got[0] = '\0';
+        if ((rc = run(s, line, got, sizeof got))) {
+            snprintf(why, why_cap, "line %d: failed (%d): %s", n, rc,
+                     kefu_diag_message(kefu_scratch_diag(s)));
+            fail = 1;
+            break;
+        }
+        if (strcmp(got, eline)) {
+            snprintf(why, why_cap,
+                     "line %d:\n  input    %s\n  expected %s\n  got      %s", n,
+                     line, eline, got);
+            fail = 1;
+            break;
+        }
+    }
+    if (!fail && eline) {
+        snprintf(why, why_cap, "expected.txt has more lines than input.txt");
+        fail = 1;
+    }
+out:
+    free(in);
+    free(exp);
+    kefu_scratch_free(s);
+    kefu_model_free(m);
+    return fail;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

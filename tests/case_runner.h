@@ -27,6 +27,16 @@ void case_chomp(char *s);
 int case_load_model(const char *dir, kefu_model **model, char *why,
                     size_t why_cap);
 
+/*
+ * Per-line cases: loads dir/model.yaml (see case_load_model), then for each
+ * line of input.txt calls `run`, which must write its output for the line
+ * into got (or return a status); the output must equal the same line of
+ * expected.txt.
+ */
+typedef int (*case_line_fn)(kefu_scratch *s, const char *line, char *got,
+                            size_t got_cap);
+int case_lines(const char *dir, char *why, size_t why_cap, case_line_fn run);
+
 int case_text(const char *dir, char *why, size_t why_cap);
 int case_model(const char *dir, char *why, size_t why_cap);
 int case_emotion(const char *dir, char *why, size_t why_cap);
