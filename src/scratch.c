@@ -52,7 +52,14 @@ KEFU_API const kefu_diag *kefu_scratch_diag(const kefu_scratch *s)
 
 int kefu_scratch_text(kefu_scratch *s, const char *text, size_t len)
 {
-    int rc = kefu_text_run(&s->text, text, len);
+    int rc;
+    if (s->reuse_text && s->text_ptr == text && s->text_len == len && text) {
+        kefu_diag_clear(&s->diag);
+        return KEFU_OK;
+    }
+    rc = kefu_text_run(&s->text, text, len);
+    s->text_ptr = rc ? NULL : text;
+    s->text_len = len;
     if (rc)
         kefu_diag_copy(&s->diag, &s->text.diag);
     else

@@ -25,6 +25,12 @@ struct kefu_scratch {
     struct kefu_redact_scratch *redact;     /* redact.c */
     struct kefu_emotion_scratch *emotion;
     struct kefu_emoclf_scratch *emoclf;
+    /* Set by the session for the length of one turn: the engines it calls
+     * one after the other then share one text-stage run of the message
+     * (same pointer and length) instead of each normalising it again. */
+    bool reuse_text;
+    const char *text_ptr;
+    size_t text_len;
 };
 
 /* Runs the text stage on the scratch's text object; on failure the error

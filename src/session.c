@@ -371,8 +371,8 @@ static void apply_actions(kefu_session *s, session_state *st,
     (void)turn;
 }
 
-KEFU_API int kefu_session_turn(kefu_session *s, const char *text, size_t len,
-                               const kefu_turn *turn, kefu_triage *out)
+static int turn_run(kefu_session *s, const char *text, size_t len,
+                    const kefu_turn *turn, kefu_triage *out)
 {
     session_state next;
     kefu_intent_result ir;
@@ -404,6 +404,9 @@ KEFU_API int kefu_session_turn(kefu_session *s, const char *text, size_t len,
                              (long long)turn->time_ms, (long long)s->st.last_ms);
     next = s->st;
     im = s->model->intent;
+    /* one text-stage run serves intent, entities and emotion this turn */
+    s->scratch->reuse_text = true;
+    s->scratch->text_ptr = NULL;
 
     /* intent */
     memset(&ir, 0, sizeof ir);
@@ -418,7 +421,9 @@ KEFU_API int kefu_session_turn(kefu_session *s, const char *text, size_t len,
         goto fail_scratch;
     }
     /* entities (the scratch's text is this message) */
-    if (s->model->entities && (rc = kefu_entity_run(s->scratch, text, len)))
+    /* (kefu_classify has already extracted them for an intent with slots) */
+    if (s->model->entities && !(info && info->nslots) &&
+        (rc = kefu_entity_run(s->scratch, text, len)))
         goto fail_scratch;
     gather_slots(&next, s->scratch);
     /* emotion, per message and over the conversation */
@@ -521,6 +526,15 @@ fail_rules:
     return rc;
 fail_scratch:
     kefu_diag_copy(&s->diag, kefu_scratch_diag(s->scratch));
+    return rc;
+}
+
+KEFU_API int kefu_session_turn(kefu_session *s, const char *text, size_t len,
+                               const kefu_turn *turn, kefu_triage *out)
+{
+    int rc = turn_run(s, text, len, turn, out);
+    if (s)
+        s->scratch->reuse_text = false;
     return rc;
 }
 
