@@ -181,6 +181,19 @@ static void test_bad_input(void **st)
     assert_int_equal(kefu_classify(NULL, "x", 1, &r), KEFU_E_ARG);
     r.size = 4;
     assert_int_equal(kefu_classify(s, "x", 1, &r), KEFU_E_ARG);
+    r.size = sizeof r;
+    assert_int_equal(kefu_classify(s, NULL, 3, &r), KEFU_E_ARG);
+    assert_int_equal(kefu_classify(s, NULL, 0, &r), KEFU_OK); /* empty */
+    assert_int_equal(kefu_classify_explain(NULL, NULL, 0), 0);
+    assert_int_equal(kefu_classify_set_top(s, 0), KEFU_E_ARG);
+    assert_null(kefu_classify_missing_slot(NULL, 0));
+    assert_int_equal(kefu_model_save(NULL, "/tmp/x", NULL), KEFU_E_ARG);
+    assert_int_equal(kefu_model_save(m, NULL, NULL), KEFU_E_ARG);
+    assert_int_equal(kefu_emotion_classify(s, "x", 1, NULL, 0), KEFU_E_STATE);
+    assert_int_equal(kefu_emotion_classify(NULL, "x", 1, NULL, 0), KEFU_E_ARG);
+    assert_int_equal(kefu_model_train(NULL, NULL, "x", NULL, NULL, NULL, NULL), KEFU_E_ARG);
+    assert_null(kefu_model_intent_name(m, 99));
+    assert_int_equal(kefu_model_intent_count(NULL), 0);
     kefu_scratch_free(s);
     kefu_model_free(m);
 }

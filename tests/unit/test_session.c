@@ -184,7 +184,7 @@ static void test_failed_answers_and_anger(void **st)
 static void test_bad_input_changes_nothing(void **st)
 {
     kefu_model *m = model();
-    kefu_session *s = NULL;
+    kefu_session *s = NULL, *s2_unused = NULL;
     kefu_triage r;
     kefu_turn t;
     uint8_t a[4096], b[4096];
@@ -207,6 +207,12 @@ static void test_bad_input_changes_nothing(void **st)
     assert_int_equal(kefu_session_dump(s, b, sizeof b, &lb), KEFU_OK);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
+    assert_int_equal(kefu_session_new(NULL, m, NULL), KEFU_E_ARG);
+    assert_int_equal(kefu_session_new(&s2_unused, NULL, NULL), KEFU_E_ARG);
+    assert_int_equal(kefu_session_turn(NULL, "hi", 2, &t, &r), KEFU_E_ARG);
+    assert_int_equal(kefu_session_restore(s, NULL, 5), KEFU_E_ARG);
+    assert_int_equal(kefu_session_dump(s, a, sizeof a, NULL), KEFU_E_ARG);
+    assert_null(kefu_session_route_skill(NULL, 0));
     kefu_session_free(s);
     kefu_session_free(NULL);
     kefu_model_free(m);
