@@ -101,9 +101,8 @@ int cmd_classify(int argc, char **argv)
             size_t k = explain > 64 ? 64 : explain, got;
             for (size_t i = 0; i < k; i++)
                 items[i].size = sizeof items[i];
-            /* explain reads the classification, so classify again first
-             * (entity extraction above reused the scratch's text) */
-            kefu_classify(s, line, (size_t)n, &r);
+            /* entity extraction above re-ran the text stage on the same
+             * line, so the tokens explain refers to are this message's */
             got = kefu_classify_explain(s, items, k);
             printf(",\"explain\":[");
             for (size_t i = 0; i < got; i++) {
