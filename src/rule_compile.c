@@ -2,9 +2,11 @@
  * rule_compile.c - the rule expression compiler: lexer, recursive-descent
  * parser with the type checker folded in (every node gets its type as it
  * is built, so an error is reported where it is found), and the code
- * generator that appends two flat stack programs per expression to the rule
- * set's pools: one plain, one that records a trace.  The grammar and the
- * typing rules are in doc/rules.md.
+ * generator that appends two stack programs per expression to the rule
+ * set's pools: one plain, one that records a trace.  In the plain one the
+ * cheap parts of a condition go to the flat form instead (rule_flat.c,
+ * rules.h), and a condition made of them alone has no program at all.  The
+ * grammar and the typing rules are in doc/rules.md.
  *
  * Termination is by construction: there is no loop or recursion in the
  * language, and any/all/count iterate over lists of at most
@@ -1209,54 +1211,249 @@ static int gen_loop(parser *p, const rnode *n, uint32_t depth)
     return emit(p, (int)done_op, 0, d, 1);
 }
 
-/*
- * `fact OP constant` as one instruction (b = fact id, a = constant) in the
- * plain program; the traced one keeps the long form so the fact's value
- * is recorded.  Returns true when it emitted.
- */
-static bool gen_fused(parser *p, const rnode *n, int *rc)
+/* ---- cheap tests: the flat form (rules.h) ---- */
+
+static const rnode *peel_not(parser *p, int *i, bool *neg)
 {
-    const rnode *l = NODE(n->a), *r = NODE(n->b);
-    int op = -1;
-    if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
-        (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
-        switch (n->op) {
-        case T_EQ: op = ROP_EQ_FN; break;
-        case T_NE: op = ROP_NE_FN; break;
-        case T_LT: op = ROP_LT_FN; break;
-        case T_LE: op = ROP_LE_FN; break;
-        case T_GT: op = ROP_GT_FN; break;
-        case T_GE: op = ROP_GE_FN; break;
-        }
-        if (op >= 0)
-            *rc = emit(p, op, r->idx, (uint16_t)l->idx, 1);
-    } else if (l->kind == N_FACT && l->type == KEFU_T_STRING &&
-               l->idx <= UINT16_MAX) {
-        if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE))
-            op = n->op == T_EQ ? ROP_EQ_FS : ROP_NE_FS;
-        else if (r->kind == N_LIST && n->op == T_IN)
-            op = ROP_IN_FS_CL;
-        if (op >= 0)
-            *rc = emit(p, op, r->idx, (uint16_t)l->idx,
-                       op == ROP_IN_FS_CL ? list_cost(p, n->b) : 1);
-    } else if (n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
-               r->kind == N_FACT && r->idx <= UINT16_MAX) {
-        op = ROP_IN_CS_FL;
-        *rc = emit(p, op, l->idx, (uint16_t)r->idx, KEFU_FACTS_MAX_LIST);
+    const rnode *n = NODE(*i);
+    while (n->kind == N_NOT) {
+        *neg = !*neg;
+        *i = n->a;
+        n = NODE(*i);
     }
-    return op >= 0;
+    return n;
+}
+
+/* Number-test outcomes for `fact OP c`, or for `c OP fact` when mirrored. */
+static uint32_t num_lut(int op, bool mirrored)
+{
+    switch (op) {
+    case T_EQ: return KEFU_LUT_EQ;
+    case T_NE: return KEFU_LUT_NE;
+    case T_LT: return mirrored ? KEFU_LUT_GT : KEFU_LUT_LT;
+    case T_LE: return mirrored ? KEFU_LUT_GE : KEFU_LUT_LE;
+    case T_GT: return mirrored ? KEFU_LUT_LT : KEFU_LUT_GT;
+    case T_GE: return mirrored ? KEFU_LUT_LE : KEFU_LUT_GE;
+    }
+    return 0;
+}
+
+static bool is_strlist_fact(const rnode *n)
+{
+    return n->kind == N_FACT && n->type == KEFU_T_STRLIST;
+}
+
+static bool is_str_lit(const rnode *n)
+{
+    return n->kind == N_LIT && n->type == KEFU_T_STRING;
+}
+
+/* The loop's variable, of the loop n itself (not an enclosing one). */
+static bool is_own_var(const rnode *v, const rnode *loop)
+{
+    return v->kind == N_VAR && v->idx == loop->idx;
+}
+
+/*
+ * One cheap test (no and/or/not at its top): a bool constant or fact,
+ * has(), a number, duration or bool fact against a constant, a string fact
+ * against a string or a constant list, a constant in a list fact, or
+ * any(list fact, x, x in [constants] / x == constant).
+ */
+static bool flat_test(parser *p, const rnode *n)
+{
+    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
+    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
+    switch (n->kind) {
+    case N_LIT:
+    case N_FACT:
+        return n->type == KEFU_T_BOOL;
+    case N_HAS:
+        return true;
+    case N_ANY:
+        if (!is_strlist_fact(l) || r->kind != N_BIN)
+            return false;
+        l = NODE(r->a);
+        r = NODE(r->b);
+        if (NODE(n->b)->op == T_IN)
+            return is_own_var(l, n) && r->kind == N_LIST;
+        return NODE(n->b)->op == T_EQ &&
+               ((is_own_var(l, n) && is_str_lit(r)) ||
+                (is_own_var(r, n) && is_str_lit(l)));
+    case N_BIN:
+        break;
+    default:
+        return false;
+    }
+    if (num_lut(n->op, false) && l->type != KEFU_T_STRING &&
+        ((l->kind == N_FACT && r->kind == N_LIT) ||
+         (l->kind == N_LIT && r->kind == N_FACT)))
+        return true;   /* number, duration or bool */
+    if (n->op == T_EQ || n->op == T_NE)
+        return l->type == KEFU_T_STRING &&
+               ((l->kind == N_FACT && r->kind == N_LIT) ||
+                (l->kind == N_LIT && r->kind == N_FACT));
+    if (n->op == T_IN)
+        return (l->kind == N_FACT && l->type == KEFU_T_STRING &&
+                r->kind == N_LIST) ||
+               (is_str_lit(l) && is_strlist_fact(r));
+    return n->op == T_CONTAINS && is_strlist_fact(l) && is_str_lit(r);
+}
+
+/* Is node i made of cheap tests joined by and/or/not? */
+static bool is_flat(parser *p, int i)
+{
+    bool neg = false;
+    const rnode *n = peel_not(p, &i, &neg);
+    if (n->kind == N_AND || n->kind == N_OR)
+        return is_flat(p, n->a) && is_flat(p, n->b);
+    return flat_test(p, n);
+}
+
+/* The test's reference (flat_test(n) holds), its cost counted. */
+static int64_t flat_atom(parser *p, const rnode *n, bool *neg)
+{
+    kefu_ruleset *rs = p->rs;
+    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
+    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
+    const kefu_rlist *list;
+    int64_t ref;
+    switch (n->kind) {
+    case N_LIT:
+        ref = kefu_rflat_const(rs, n->num != 0);
+        break;
+    case N_FACT:
+        ref = kefu_rflat_num(rs, n->idx, KEFU_LUT_NE, 0);
+        break;
+    case N_HAS:
+        ref = kefu_rflat_has(rs, n->idx);
+        break;
+    case N_ANY: {
+        const rnode *body = r;
+        l = NODE(body->a);
+        r = NODE(body->b);
+        if (body->op == T_IN) {
+            list = &rs->lists[r->idx];
+            ref = kefu_rflat_set(rs, NODE(n->a)->idx, rs->litems + list->first,
+                                 list->n);
+        } else {
+            ref = kefu_rflat_set(rs, NODE(n->a)->idx,
+                                 &rs->strs[is_str_lit(r) ? r->idx : l->idx], 1);
+        }
+        p->cost += KEFU_FACTS_MAX_LIST;
+        break;
+    }
+    default:   /* N_BIN */
+        if (n->op == T_CONTAINS || (n->op == T_IN && r->kind == N_FACT)) {
+            const rnode *fact = n->op == T_IN ? r : l, *s = n->op == T_IN ? l : r;
+            ref = kefu_rflat_set(rs, fact->idx, &rs->strs[s->idx], 1);
+            p->cost += KEFU_FACTS_MAX_LIST;
+        } else if (n->op == T_IN) {
+            list = &rs->lists[r->idx];
+            ref = kefu_rflat_set(rs, l->idx, rs->litems + list->first, list->n);
+            p->cost += list->n;
+        } else {
+            bool mirrored = l->kind == N_LIT;
+            const rnode *fact = mirrored ? r : l, *lit = mirrored ? l : r;
+            if (fact->type == KEFU_T_STRING) {
+                ref = kefu_rflat_set(rs, fact->idx, &rs->strs[lit->idx], 1);
+                *neg ^= n->op == T_NE;
+            } else {
+                ref = kefu_rflat_num(rs, fact->idx, num_lut(n->op, mirrored),
+                                     lit->num);
+            }
+        }
+    }
+    p->cost += 1;
+    if (ref < 0)
+        perr(p, 0, KEFU_E_NOMEM, "out of memory");
+    return ref;
+}
+
+static int flat_step(parser *p, uint32_t src, uint32_t lut, int64_t *last)
+{
+    p->cost += 1;
+    *last = kefu_rflat_step(p->rs, src, lut);
+    return *last < 0 ? perr(p, 0, KEFU_E_NOMEM, "out of memory") : KEFU_OK;
+}
+
+/*
+ * Steps that leave node i (negated when neg) in the stream's accumulator;
+ * *last is the last step.  Negation is pushed down to the tests (De
+ * Morgan); the side of an and/or that is a single test becomes one step,
+ * and when both sides are formulas the right one is computed first into a
+ * temporary bit.
+ */
+static bool is_and_or(parser *p, int i)
+{
+    bool neg = false;
+    const rnode *n = peel_not(p, &i, &neg);
+    return n->kind == N_AND || n->kind == N_OR;
+}
+
+static int flat_steps(parser *p, int i, bool neg, int64_t *last)
+{
+    const rnode *n = peel_not(p, &i, &neg);
+    bool and_op, rneg;
+    int l, r;
+    int64_t ref;
+    if (n->kind != N_AND && n->kind != N_OR) {
+        if ((ref = flat_atom(p, n, &neg)) < 0)
+            return p->rc;
+        return flat_step(p, (uint32_t)ref, neg ? KEFU_STEP_SET_NOT : KEFU_STEP_SET,
+                         last);
+    }
+    and_op = (n->kind == N_AND) != neg;
+    l = n->a;
+    r = n->b;
+    if (is_and_or(p, r)) {
+        if (!is_and_or(p, l)) {   /* and/or commute here: nothing has an effect */
+            l = n->b;
+            r = n->a;
+        } else {
+            int64_t tmp = kefu_rflat_formula(p->rs);
+            if (tmp < 0)
+                return perr(p, 0, KEFU_E_NOMEM, "out of memory");
+            if (flat_steps(p, r, neg, last))
+                return p->rc;
+            kefu_rflat_step_dst(p->rs, (uint32_t)*last, (uint32_t)tmp);
+            if (flat_steps(p, l, neg, last))
+                return p->rc;
+            return flat_step(p, (uint32_t)tmp,
+                             and_op ? KEFU_STEP_AND : KEFU_STEP_OR, last);
+        }
+    }
+    rneg = neg;
+    if (flat_steps(p, l, neg, last) ||
+        (ref = flat_atom(p, peel_not(p, &r, &rneg), &rneg)) < 0)
+        return p->rc;
+    return flat_step(p, (uint32_t)ref,
+                     and_op ? (rneg ? KEFU_STEP_AND_NOT : KEFU_STEP_AND)
+                            : (rneg ? KEFU_STEP_OR_NOT : KEFU_STEP_OR),
+                     last);
+}
+
+/* The bit of a flat node (is_flat(i) holds) and whether it is negated. */
+static int64_t flat_ref(parser *p, int i, bool *neg)
+{
+    const rnode *n;
+    uint32_t first = kefu_rflat_nsteps(p->rs);
+    int64_t f, last;
+    *neg = false;
+    n = peel_not(p, &i, neg);
+    if (n->kind != N_AND && n->kind != N_OR)
+        return flat_atom(p, n, neg);
+    if ((f = kefu_rflat_formula(p->rs)) < 0)
+        return perr(p, 0, KEFU_E_NOMEM, "out of memory"), -1;
+    if (flat_steps(p, i, false, &last))
+        return -1;
+    kefu_rflat_step_dst(p->rs, (uint32_t)last, (uint32_t)f);
+    if (kefu_rflat_group(p->rs, first))
+        return perr(p, 0, KEFU_E_NOMEM, "out of memory"), -1;
+    return f;
 }
 
 #define CHAIN_END UINT32_MAX
-#ifndef KEFU_RULE_EAGER
-#define KEFU_RULE_EAGER 0   /* measured slower than jumps; see cheap() */
-#endif
-#ifndef KEFU_RULE_ACC_MAX
-#define KEFU_RULE_ACC_MAX 2
-#endif
-#ifndef KEFU_RULE_ACC
-#define KEFU_RULE_ACC 1
-#endif
 
 /* Emits a branch whose target is filled in later: the jumps of one chain
  * are linked through their `c` fields. */
@@ -1283,16 +1480,23 @@ static void patch_chain(parser *p, uint32_t head, uint32_t target)
 
 /*
  * Jumping code for a bool node (plain program only): jumps along *chain
- * when the node's value == sense, falls through otherwise.  `fact OP
- * constant` tests become one instruction and and/or/not become control
- * flow, so most rules run without touching the value stack.
+ * when the node's value == sense, falls through otherwise.  Cheap parts
+ * are one test of their bit (the flat form has computed it), and/or/not
+ * around the rest become control flow, so the tests that can fail or cost
+ * (patterns, arithmetic, loops) run only when short-circuit evaluation
+ * needs them.
  */
 static int gen_branch(parser *p, int i, bool sense, uint32_t *chain,
                       uint32_t depth)
 {
     const rnode *n = NODE(i);
-    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
-    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
+    if (is_flat(p, i)) {
+        bool neg;
+        int64_t ref = flat_ref(p, i, &neg);
+        if (ref < 0)
+            return p->rc;
+        return emit_br(p, ROP_BR_BIT, (uint32_t)ref, 0, sense != neg, chain, 1);
+    }
     switch (n->kind) {
     case N_AND:
     case N_OR: {
@@ -1313,213 +1517,10 @@ static int gen_branch(parser *p, int i, bool sense, uint32_t *chain,
     }
     case N_NOT:
         return gen_branch(p, n->a, !sense, chain, depth);
-    case N_FACT:
-        if (n->type == KEFU_T_BOOL && n->idx <= UINT16_MAX)
-            return emit_br(p, ROP_BR_LOADB, 0, n->idx, sense, chain, 1);
-        break;
-    case N_HAS:
-        if (n->idx <= UINT16_MAX)
-            return emit_br(p, ROP_BR_HAS, 0, n->idx, sense, chain, 1);
-        break;
-    case N_BIN:
-        if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
-            (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
-            int op = -1;
-            switch (n->op) {
-            case T_EQ: op = ROP_BR_EQ_FN; break;
-            case T_NE: op = ROP_BR_NE_FN; break;
-            case T_LT: op = ROP_BR_LT_FN; break;
-            case T_LE: op = ROP_BR_LE_FN; break;
-            case T_GT: op = ROP_BR_GT_FN; break;
-            case T_GE: op = ROP_BR_GE_FN; break;
-            }
-            if (op >= 0)
-                return emit_br(p, op, r->idx, l->idx, sense, chain, 1);
-        } else if (l->kind == N_FACT && l->type == KEFU_T_STRING &&
-                   l->idx <= UINT16_MAX) {
-            if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE))
-                return emit_br(p, n->op == T_EQ ? ROP_BR_EQ_FS : ROP_BR_NE_FS,
-                               r->idx, l->idx, sense, chain, 1);
-            if (r->kind == N_LIST && n->op == T_IN)
-                return emit_br(p, ROP_BR_IN_FS_CL, r->idx, l->idx, sense,
-                               chain, list_cost(p, n->b));
-        } else if (n->op == T_IN && l->kind == N_LIT &&
-                   l->type == KEFU_T_STRING && r->kind == N_FACT &&
-                   r->idx <= UINT16_MAX) {
-            return emit_br(p, ROP_BR_IN_CS_FL, l->idx, r->idx, sense, chain,
-                           KEFU_FACTS_MAX_LIST);
-        }
-        break;
     }
     if (gen(p, i, depth))
         return p->rc;
     return emit_br(p, ROP_BR, 0, 0, sense, chain, 1);
-}
-
-/*
- * Cheap conditions: tests of facts against constants joined by and/or/not,
- * which cannot fail and cost a few instructions each.  They are compiled
- * eagerly, both sides of every and/or evaluated, into a sequence of
- * instructions that is the same whatever the facts are: no data-dependent
- * jumps for the processor to mispredict.  Skipping the right side would
- * save less than a mispredicted branch costs, and the result is the same
- * (nothing in them has an effect or an error).  Anything else (regex,
- * arithmetic, loops) keeps short-circuit jumps.
- */
-static bool cheap(parser *p, int i)
-{
-    const rnode *n = NODE(i);
-    const rnode *l = n->a >= 0 ? NODE(n->a) : NULL;
-    const rnode *r = n->b >= 0 ? NODE(n->b) : NULL;
-    switch (n->kind) {
-    case N_LIT:
-        return n->type == KEFU_T_BOOL;
-    case N_FACT:
-        return n->type == KEFU_T_BOOL;
-    case N_HAS:
-        return true;
-    case N_NOT:
-        return cheap(p, n->a);
-    case N_AND:
-    case N_OR:
-        return cheap(p, n->a) && cheap(p, n->b);
-    case N_BIN:
-        if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
-            (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION))
-            return n->op == T_EQ || n->op == T_NE || n->op == T_LT ||
-                   n->op == T_LE || n->op == T_GT || n->op == T_GE;
-        if (l->kind == N_FACT && l->type == KEFU_T_STRING && l->idx <= UINT16_MAX)
-            return (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE)) ||
-                   (r->kind == N_LIST && n->op == T_IN &&
-                    p->rs->lists[r->idx].n <= 16);
-        return n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
-               r->kind == N_FACT && r->idx <= UINT16_MAX;
-    }
-    return false;
-}
-
-/* A test the accumulator form can run: returns its ACC op and operands. */
-static int acc_test(parser *p, int i, uint32_t *a, uint32_t *b, bool *neg)
-{
-    const rnode *n = NODE(i);
-    const rnode *l, *r;
-    *neg = false;
-    while (n->kind == N_NOT) {
-        *neg = !*neg;
-        n = NODE(n->a);
-    }
-    l = n->a >= 0 ? NODE(n->a) : NULL;
-    r = n->b >= 0 ? NODE(n->b) : NULL;
-    if (n->kind == N_FACT && n->type == KEFU_T_BOOL && n->idx <= UINT16_MAX) {
-        *b = n->idx;
-        *a = 0;
-        return ROP_ACC_LOADB;
-    }
-    if (n->kind == N_HAS && n->idx <= UINT16_MAX) {
-        *b = n->idx;
-        *a = 0;
-        return ROP_ACC_HAS;
-    }
-    if (n->kind != N_BIN)
-        return -1;
-    if (l->kind == N_FACT && r->kind == N_LIT && l->idx <= UINT16_MAX &&
-        (l->type == KEFU_T_NUMBER || l->type == KEFU_T_DURATION)) {
-        *b = l->idx;
-        *a = r->idx;
-        switch (n->op) {
-        case T_EQ: return ROP_ACC_EQ_FN;
-        case T_NE: return ROP_ACC_NE_FN;
-        case T_LT: return ROP_ACC_LT_FN;
-        case T_LE: return ROP_ACC_LE_FN;
-        case T_GT: return ROP_ACC_GT_FN;
-        case T_GE: return ROP_ACC_GE_FN;
-        }
-        return -1;
-    }
-    if (l->kind == N_FACT && l->type == KEFU_T_STRING && l->idx <= UINT16_MAX) {
-        *b = l->idx;
-        *a = r->idx;
-        if (r->kind == N_LIT && (n->op == T_EQ || n->op == T_NE)) {
-            if (n->op == T_NE)
-                *neg = !*neg;
-            return ROP_ACC_EQ_FS;
-        }
-        if (r->kind == N_LIST && n->op == T_IN && p->rs->lists[r->idx].n <= 16)
-            return ROP_ACC_IN_FS_CL;
-        return -1;
-    }
-    if (n->op == T_IN && l->kind == N_LIT && l->type == KEFU_T_STRING &&
-        r->kind == N_FACT && r->idx <= UINT16_MAX) {
-        *b = r->idx;
-        *a = l->idx;
-        return ROP_ACC_IN_CS_FL;
-    }
-    return -1;
-}
-
-/*
- * Is the condition a left-deep chain of at most two tests joined by
- * and/or?  Longer chains run faster with jumps (measured with
- * tests/bench/bench_rules.sh: the saved mispredictions do not pay for
- * running every test).
- */
-static bool acc_form(parser *p, int i)
-{
-    const rnode *n = NODE(i);
-    uint32_t a, b;
-    bool neg;
-    int tests = 1;
-    while (n->kind == N_AND || n->kind == N_OR) {
-        if (++tests > KEFU_RULE_ACC_MAX || acc_test(p, n->b, &a, &b, &neg) < 0)
-            return false;
-        n = NODE(n->a);
-    }
-    return acc_test(p, (int)(n - p->nodes), &a, &b, &neg) >= 0;
-}
-
-static int gen_acc(parser *p, int i, uint32_t mode)
-{
-    const rnode *n = NODE(i);
-    uint32_t a, b;
-    bool neg;
-    int op;
-    if (n->kind == N_AND || n->kind == N_OR) {
-        if (gen_acc(p, n->a, KEFU_ACC_SET))   /* the left side first */
-            return p->rc;
-        return gen_acc(p, n->b, n->kind == N_AND ? KEFU_ACC_AND : KEFU_ACC_OR) ||
-                       0
-                   ? p->rc
-                   : KEFU_OK;
-    }
-    op = acc_test(p, i, &a, &b, &neg);
-    if (emit(p, op, a, b, 1))
-        return p->rc;
-    p->rs->code[p->rs->ncode - 1].s = mode | (neg ? KEFU_ACC_NEG : 0);
-    return KEFU_OK;
-}
-
-static int gen_eager(parser *p, int i, uint32_t depth)
-{
-    const rnode *n = NODE(i);
-    int rc = KEFU_OK;
-    if (depth + 2 > p->maxstack)
-        p->maxstack = depth + 2;
-    switch (n->kind) {
-    case N_AND:
-    case N_OR:
-        return gen_eager(p, n->a, depth) || gen_eager(p, n->b, depth + 1) ||
-                       emit(p, n->kind == N_AND ? ROP_AND_B : ROP_OR_B, 0, 0, 1)
-                   ? p->rc
-                   : KEFU_OK;
-    case N_NOT:
-        return gen_eager(p, n->a, depth) || emit(p, ROP_NOT, 0, 0, 1) ? p->rc
-                                                                      : KEFU_OK;
-    case N_BIN:
-        if (gen_fused(p, n, &rc))
-            return rc ? p->rc : KEFU_OK;
-        break;
-    }
-    return gen(p, i, depth);
 }
 
 static int gen(parser *p, int i, uint32_t depth)
@@ -1528,6 +1529,11 @@ static int gen(parser *p, int i, uint32_t depth)
     int rc = KEFU_OK;
     if (depth + 2 > p->maxstack)
         p->maxstack = depth + 2;
+    if (!p->traced && n->kind != N_LIT && is_flat(p, i)) {
+        bool neg;
+        int64_t ref = flat_ref(p, i, &neg);
+        return ref < 0 ? p->rc : emit(p, ROP_LOAD_BIT, (uint32_t)ref, neg, 1);
+    }
     switch (n->kind) {
     case N_LIT:
         if (n->type == KEFU_T_BOOL)
@@ -1573,8 +1579,6 @@ static int gen(parser *p, int i, uint32_t depth)
         break;
     }
     case N_BIN:
-        if (!p->traced && gen_fused(p, n, &rc))
-            break;
         if (n->op == T_IN || n->op == T_CONTAINS) {
             int value = n->op == T_IN ? n->a : n->b;
             int list = n->op == T_IN ? n->b : n->a;
@@ -1646,15 +1650,16 @@ int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
         goto out;
     }
     p.mult = 1;
-    r->code = here(&p);
-    if (KEFU_RULE_ACC && acc_form(&p, root)) {
-        if (gen_acc(&p, root, KEFU_ACC_SET) || emit(&p, ROP_ACC_RET, 0, 0, 0))
+    if (is_flat(&p, root)) {   /* no plain program: the rule reads a bit */
+        int64_t ref = flat_ref(&p, root, &r->fneg);
+        if (ref < 0)
             goto out;
-    } else if (KEFU_RULE_EAGER && cheap(&p, root)) {
-        if (gen_eager(&p, root, 0) || emit(&p, ROP_RET, 0, 0, 0))
-            goto out;
+        r->flat = true;
+        r->fbit = (uint32_t)ref;
+        r->code = UINT32_MAX;
     } else {
         uint32_t no = CHAIN_END;
+        r->code = here(&p);
         if (gen_branch(&p, root, false, &no, 0) ||
             emit(&p, ROP_RET_T, 0, 0, 0))
             goto out;

@@ -1,6 +1,8 @@
 /*
- * rule_eval.c - the rule evaluator: runs the flat stack programs that
- * rule_compile.c generated over a kefu_facts, and the result object that
+ * rule_eval.c - the rule evaluator: runs what rule_compile.c and
+ * rule_flat.c generated over a kefu_facts - the flat form (every cheap test
+ * and their combinations at once, rules.h) and the stack programs of the
+ * other rules, or every rule's traced program - and the result object that
  * keeps fired rules, their actions, per-rule outcomes and the trace.
  *
  * Evaluation never allocates: the result is sized for the rule set on the
@@ -66,6 +68,13 @@ struct kefu_rules_result {
     pcre2_match_data *md;
     pcre2_general_context *gctx;
     loop_frame loops[KEFU_RULE_MAX_LOOPS + 1];
+    uint8_t *bits;           /* the flat form's (rules.h) */
+    size_t capbits;
+    uint64_t *words;         /* which constants the facts hold */
+    size_t capwords;
+    kefu_fslot *slots;       /* facts made for another rule set, by this
+                                set's ids */
+    size_t capslots;
 };
 
 static void *re_malloc(PCRE2_SIZE n, void *u)
@@ -116,42 +125,40 @@ KEFU_API void kefu_rules_result_free(kefu_rules_result *r)
     kefu_dealloc(&mem, r->outs);
     kefu_dealloc(&mem, r->state);
     kefu_dealloc(&mem, r->trace);
+    kefu_dealloc(&mem, r->bits);
+    kefu_dealloc(&mem, r->words);
+    kefu_dealloc(&mem, r->slots);
     kefu_dealloc(&mem, r);
 }
+
+/* Grows only when the rule set needs more than the result has: checked
+ * inline, as this runs on every evaluation. */
+#define FIT(arr, cap, need)                                                \
+    ((cap) >= (need) ? KEFU_OK                                             \
+                     : kefu_grow(&r->mem, (void **)&(arr), &(cap), (need), \
+                                 sizeof *(arr)))
 
 /* Sizes the result for a rule set; allocates only when it grew. */
 static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
 {
     size_t nr = rs->nrules ? rs->nrules : 1;
-    if (kefu_grow(&r->mem, (void **)&r->stack, &r->capstack,
-                  rs->max_stack + 4, sizeof *r->stack) ||
-        kefu_grow(&r->mem, (void **)&r->fired, &r->capfired, nr,
-                  sizeof *r->fired) ||
-        kefu_grow(&r->mem, (void **)&r->acts, &r->capacts,
-                  rs->nactions ? rs->nactions : 1, sizeof *r->acts) ||
-        kefu_grow(&r->mem, (void **)&r->outs, &r->capouts, nr,
-                  sizeof *r->outs) ||
-        kefu_grow(&r->mem, (void **)&r->state, &r->capstate, nr,
-                  sizeof *r->state) ||
-        kefu_grow(&r->mem, (void **)&r->trace, &r->captrace,
-                  rs->ntnodes ? rs->ntnodes : 1, sizeof *r->trace))
+    if (FIT(r->stack, r->capstack, rs->max_stack + 4) ||
+        FIT(r->fired, r->capfired, nr) ||
+        FIT(r->acts, r->capacts, rs->nactions ? rs->nactions : 1) ||
+        FIT(r->outs, r->capouts, nr) ||
+        FIT(r->state, r->capstate, nr) ||
+        FIT(r->trace, r->captrace, rs->ntnodes ? rs->ntnodes : 1) ||
+        FIT(r->bits, r->capbits, rs->flat.nbits) ||
+        FIT(r->words, r->capwords, rs->flat.nwords ? rs->flat.nwords : 1) ||
+        FIT(r->slots, r->capslots, KEFU_F_BUILTIN_COUNT + rs->ndecls))
         return KEFU_E_NOMEM;
     return KEFU_OK;
 }
 
 static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0};
 
-/* The slot of fact `id` of rule set rs in facts made for maybe another
- * set: built-ins share ids; other facts match by name and type. */
-static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
-                                      const kefu_facts *f, uint32_t id);
-
-/* The slot of fact `id` inside run_all. */
-#define SLOT(id)                                                       \
-    ((id) < direct_lim                                                 \
-         ? &slots[id]                                                  \
-         : slot_by_name(rs, f, (id)))
-
+/* The slot of fact `id` of rule set rs in facts made for another set:
+ * built-ins share ids; other facts match by name and type. */
 static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
                                       const kefu_facts *f, uint32_t id)
 {
@@ -162,6 +169,21 @@ static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
     if (j < 0 || f->slot[j].type != d->type)
         return &zero_slot;
     return &f->slot[j];
+}
+
+/* The facts' slots indexed by rs's fact ids: the facts' own when they were
+ * made for a set with the same facts, else copies in the result (the
+ * strings and lists stay borrowed). */
+static const kefu_fslot *slots_for(kefu_rules_result *r, const kefu_ruleset *rs,
+                                   const kefu_facts *f)
+{
+    uint32_t n = KEFU_F_BUILTIN_COUNT + rs->ndecls;
+    if (f->rs == rs || f->rs->schema_hash == rs->schema_hash)
+        return f->slot;
+    memcpy(r->slots, f->slot, KEFU_F_BUILTIN_COUNT * sizeof *r->slots);
+    for (uint32_t id = KEFU_F_BUILTIN_COUNT; id < n; id++)
+        r->slots[id] = *slot_by_name(rs, f, id);
+    return r->slots;
 }
 
 static bool contains(const char *h, size_t hl, const char *n, size_t nl)
@@ -195,12 +217,101 @@ static inline bool str_eq(const char *a, uint32_t al, const char *b,
     return al == bl && (al == 0 || (a[0] == b[0] && !memcmp(a, b, al)));
 }
 
-/*
- * Runs every rule's program in order (one function, so the dispatch set-up
- * is paid once per evaluation).  A program that fails (KEFU_E_LIMIT for a
- * runaway regex, KEFU_E_ARG for x/0) leaves its rule in KEFU_RULE_ERROR and
- * evaluation goes on with the next rule.
- */
+/* ---- the flat form (rules.h): every cheap test, then the formulas ---- */
+
+/* The string's number among the constants tested against fact t, 0 when
+ * it is none of them. */
+static uint32_t const_id(const kefu_rflat *fl, const kefu_tfact *t,
+                         const char *s, uint32_t len)
+{
+    uint64_t h;
+    if (len > t->maxlen)
+        return 0;
+    h = kefu_const_hash(s, len, t->fact);
+    for (uint32_t i = (uint32_t)h & fl->keymask; fl->keys[i].id;
+         i = (i + 1) & fl->keymask) {
+        const kefu_tkey *k = &fl->keys[i];
+        if (k->h == (uint32_t)(h >> 32) && k->fact == t->fact &&
+            k->len == len && (len == 0 || !memcmp(k->str, s, len)))
+            return k->id;
+    }
+    return 0;
+}
+
+#if KEFU_FLAT_STREAMS != 4
+#error "flat_run folds four streams"
+#endif
+
+static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs,
+                     const kefu_fslot *slots)
+{
+    const kefu_rflat *fl = &rs->flat;
+    uint8_t *const bits = r->bits;
+    uint64_t *const words = r->words;
+    uint8_t *out;
+    memset(words, 0, fl->nwords * sizeof *words);
+    for (uint32_t i = 0; i < fl->nfacts; i++) {
+        const kefu_tfact *t = &fl->facts[i];
+        const kefu_fslot *s = &slots[t->fact];
+        uint64_t *w = words + t->wo;
+        uint32_t id;
+        if (!t->list) {
+            id = const_id(fl, t, s->str, s->len);
+            w[id >> 6] |= (uint64_t)1 << (id & 63);
+            continue;
+        }
+        for (uint32_t k = 0; k < s->len; k++) {
+            id = const_id(fl, t, s->items[k].str, s->items[k].len);
+            w[id >> 6] |= (uint64_t)1 << (id & 63);
+        }
+    }
+    bits[KEFU_BIT_FALSE] = 0;
+    bits[KEFU_BIT_TRUE] = 1;
+    out = bits + KEFU_BIT_TESTS;
+    for (uint32_t i = 0; i < fl->nnum; i++) {
+        const kefu_tnum *t = &fl->num[i];
+        double v = slots[t->fact].num;
+        uint32_t k = (uint32_t)(v <= t->c) | (uint32_t)(v >= t->c) << 1;
+        out[i] = (uint8_t)((t->lut >> k) & 1);
+    }
+    out += fl->nnum;
+    for (uint32_t i = 0; i < fl->nhas; i++)
+        out[i] = slots[fl->has[i]].present != 0;
+    out += fl->nhas;
+    for (uint32_t i = 0; i < fl->nset; i++) {
+        const kefu_tset *t = &fl->set[i];
+        uint64_t hit = 0;
+        for (uint32_t k = 0; k < t->nw; k++)
+            hit |= words[t->wo + k] & fl->masks[t->mo + k];
+        out[i] = hit != 0;
+    }
+    /* Four independent accumulators, so that one step's latency overlaps
+     * the other streams' (a stream is one long dependency chain).  A row
+     * reads no bit written in the same row: a formula's temporaries are
+     * earlier in its own stream. */
+    {
+        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const kefu_fstep *st = fl->steps;
+        const kefu_fstep *end = st + (size_t)fl->nrows * KEFU_FLAT_STREAMS;
+        for (; st < end; st += KEFU_FLAT_STREAMS) {
+            uint32_t t0 = bits[st[0].src], t1 = bits[st[1].src];
+            uint32_t t2 = bits[st[2].src], t3 = bits[st[3].src];
+            uint32_t d0 = st[0].dst, d1 = st[1].dst, d2 = st[2].dst,
+                     d3 = st[3].dst;
+            a0 = (st[0].lut >> (a0 | t0 << 1)) & 1;
+            a1 = (st[1].lut >> (a1 | t1 << 1)) & 1;
+            a2 = (st[2].lut >> (a2 | t2 << 1)) & 1;
+            a3 = (st[3].lut >> (a3 | t3 << 1)) & 1;
+            bits[d0] = (uint8_t)a0;
+            bits[d1] = (uint8_t)a1;
+            bits[d2] = (uint8_t)a2;
+            bits[d3] = (uint8_t)a3;
+        }
+    }
+}
+
+/* ---- programs ---- */
+
 /* Threaded dispatch (one indirect jump per instruction, which branch
  * predictors follow far better than a switch's single jump) where the
  * compiler has labels as values; a plain switch elsewhere. */
@@ -218,29 +329,26 @@ static inline bool str_eq(const char *a, uint32_t al, const char *b,
 #define NEXT break
 #endif
 
+/*
+ * Runs one rule's program from pc.  A program that fails (KEFU_E_LIMIT
+ * for a runaway regex, KEFU_E_ARG for x/0) returns the status; the rule is
+ * then in KEFU_RULE_ERROR and evaluation goes on with the next rule.
+ */
 #if defined(__GNUC__) && !defined(__clang__)
 /* keep one dispatch jump per instruction: merging the handlers' common
  * tails would leave a single indirect jump that predicts poorly */
 __attribute__((optimize("no-crossjumping", "no-gcse")))
 #endif
-static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
-                   const kefu_facts *f, bool traced)
+static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
+                       const kefu_fslot *slots, uint32_t rule, uint32_t pc,
+                       bool *fired)
 {
     /* hoisted into locals: stores through sp could alias the structs */
     const kefu_rinsn *const code = rs->code;
     const double *const nums = rs->nums;
-    const kefu_fslot *const slots = f->slot;
-    const bool direct = f->rs->schema_hash == rs->schema_hash;
-    /* ids below this index the facts' slots directly */
-    const uint32_t direct_lim = direct ? f->n : KEFU_F_BUILTIN_COUNT;
-    const kefu_rule *const rules = rs->rules;
-    const uint32_t nrules = rs->nrules;
-    rv *const stack0 = r->stack - 1;
+    const uint8_t *const bits = r->bits;
+    rv *sp = r->stack - 1;
     kefu_rinsn in;
-    rv *sp;
-    uint32_t pc, rule;
-    bool fired;
-    int status, acc = 0;
 #if KEFU_THREADED
     static const void *const jump[ROP_COUNT_] = {
         [ROP_RET] = &&L_ROP_RET,
@@ -257,7 +365,6 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         [ROP_NOT] = &&L_ROP_NOT,
         [ROP_JF_KEEP] = &&L_ROP_JF_KEEP,
         [ROP_JT_KEEP] = &&L_ROP_JT_KEEP,
-        [ROP_POP] = &&L_ROP_POP,
         [ROP_JMP] = &&L_ROP_JMP,
         [ROP_NEG] = &&L_ROP_NEG,
         [ROP_ADD] = &&L_ROP_ADD,
@@ -296,62 +403,25 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         [ROP_ITER_END_ALL] = &&L_ROP_ITER_END_ALL,
         [ROP_ITER_END_COUNT] = &&L_ROP_ITER_END_COUNT,
         [ROP_TRACE] = &&L_ROP_TRACE,
-        [ROP_EQ_FN] = &&L_ROP_EQ_FN,
-        [ROP_NE_FN] = &&L_ROP_NE_FN,
-        [ROP_LT_FN] = &&L_ROP_LT_FN,
-        [ROP_LE_FN] = &&L_ROP_LE_FN,
-        [ROP_GT_FN] = &&L_ROP_GT_FN,
-        [ROP_GE_FN] = &&L_ROP_GE_FN,
-        [ROP_EQ_FS] = &&L_ROP_EQ_FS,
-        [ROP_NE_FS] = &&L_ROP_NE_FS,
-        [ROP_IN_FS_CL] = &&L_ROP_IN_FS_CL,
-        [ROP_IN_CS_FL] = &&L_ROP_IN_CS_FL,
         [ROP_BR] = &&L_ROP_BR,
         [ROP_RET_T] = &&L_ROP_RET_T,
         [ROP_RET_F] = &&L_ROP_RET_F,
-        [ROP_BR_LOADB] = &&L_ROP_BR_LOADB,
-        [ROP_BR_HAS] = &&L_ROP_BR_HAS,
-        [ROP_BR_EQ_FN] = &&L_ROP_BR_EQ_FN,
-        [ROP_BR_NE_FN] = &&L_ROP_BR_NE_FN,
-        [ROP_BR_LT_FN] = &&L_ROP_BR_LT_FN,
-        [ROP_BR_LE_FN] = &&L_ROP_BR_LE_FN,
-        [ROP_BR_GT_FN] = &&L_ROP_BR_GT_FN,
-        [ROP_BR_GE_FN] = &&L_ROP_BR_GE_FN,
-        [ROP_BR_EQ_FS] = &&L_ROP_BR_EQ_FS,
-        [ROP_BR_NE_FS] = &&L_ROP_BR_NE_FS,
-        [ROP_BR_IN_FS_CL] = &&L_ROP_BR_IN_FS_CL,
-        [ROP_BR_IN_CS_FL] = &&L_ROP_BR_IN_CS_FL,
-        [ROP_AND_B] = &&L_ROP_AND_B,
-        [ROP_OR_B] = &&L_ROP_OR_B,
-        [ROP_ACC_EQ_FN] = &&L_ROP_ACC_EQ_FN,
-        [ROP_ACC_NE_FN] = &&L_ROP_ACC_NE_FN,
-        [ROP_ACC_LT_FN] = &&L_ROP_ACC_LT_FN,
-        [ROP_ACC_LE_FN] = &&L_ROP_ACC_LE_FN,
-        [ROP_ACC_GT_FN] = &&L_ROP_ACC_GT_FN,
-        [ROP_ACC_GE_FN] = &&L_ROP_ACC_GE_FN,
-        [ROP_ACC_EQ_FS] = &&L_ROP_ACC_EQ_FS,
-        [ROP_ACC_IN_FS_CL] = &&L_ROP_ACC_IN_FS_CL,
-        [ROP_ACC_IN_CS_FL] = &&L_ROP_ACC_IN_CS_FL,
-        [ROP_ACC_LOADB] = &&L_ROP_ACC_LOADB,
-        [ROP_ACC_HAS] = &&L_ROP_ACC_HAS,
-        [ROP_ACC_RET] = &&L_ROP_ACC_RET,
+        [ROP_BR_BIT] = &&L_ROP_BR_BIT,
+        [ROP_LOAD_BIT] = &&L_ROP_LOAD_BIT,
     };
 #endif
-    /* Per rule, only what must be: the state bytes are set in bulk, the
-     * rest is written for rules that fire or fail, or when tracing. */
-    memset(r->state, KEFU_RULE_FALSE, rs->nrules);
-    for (rule = 0; rule < rs->nrules; rule++) {
-    uint32_t tfirst = r->ntrace;
-    pc = traced ? rules[rule].tcode : rules[rule].code;
-    sp = stack0;
-    fired = false;
-    status = KEFU_OK;
     for (;;) {
         in = code[pc++];
         switch (in.op) {
         CASE(ROP_RET):
-            fired = sp->n != 0;
-            goto rule_end;
+            *fired = sp->n != 0;
+            return KEFU_OK;
+        CASE(ROP_RET_T):
+            *fired = true;
+            return KEFU_OK;
+        CASE(ROP_RET_F):
+            *fired = false;
+            return KEFU_OK;
         CASE(ROP_TRUE):
             (++sp)->n = 1;
             NEXT;
@@ -372,24 +442,23 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             sp->l.n = rs->lists[in.a].n;
             NEXT;
         CASE(ROP_LOAD_NUM):
-            (++sp)->n = SLOT(in.a)->num;
+            (++sp)->n = slots[in.a].num;
             NEXT;
-        CASE(ROP_LOAD_STR): {
-            const kefu_fslot *s = SLOT(in.a);
+        CASE(ROP_LOAD_STR):
             ++sp;
-            sp->s.p = s->str;
-            sp->s.len = s->len;
+            sp->s.p = slots[in.a].str;
+            sp->s.len = slots[in.a].len;
             NEXT;
-        }
-        CASE(ROP_LOAD_LIST): {
-            const kefu_fslot *s = SLOT(in.a);
+        CASE(ROP_LOAD_LIST):
             ++sp;
-            sp->l.it = s->items;
-            sp->l.n = s->len;
+            sp->l.it = slots[in.a].items;
+            sp->l.n = slots[in.a].len;
             NEXT;
-        }
         CASE(ROP_HAS):
-            (++sp)->n = SLOT(in.a)->present;
+            (++sp)->n = slots[in.a].present;
+            NEXT;
+        CASE(ROP_LOAD_BIT):
+            (++sp)->n = bits[in.a] ^ in.b;
             NEXT;
         CASE(ROP_VAR): {
             const loop_frame *lf = &r->loops[in.b];
@@ -418,160 +487,13 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             else
                 sp--;
             NEXT;
-#define ACC(t)                                                          \
-    do {                                                                \
-        int t_ = (int)(t) ^ (int)((in.s >> 3) & 1);                     \
-        acc = (acc & (int)(in.s & 1)) | (t_ & (int)((in.s >> 1) & 1)) | \
-              (acc & t_ & (int)((in.s >> 2) & 1));                      \
-    } while (0)
-        CASE(ROP_ACC_EQ_FN): ACC(SLOT(in.b)->num == nums[in.a]); NEXT;
-        CASE(ROP_ACC_NE_FN): ACC(SLOT(in.b)->num != nums[in.a]); NEXT;
-        CASE(ROP_ACC_LT_FN): ACC(SLOT(in.b)->num < nums[in.a]); NEXT;
-        CASE(ROP_ACC_LE_FN): ACC(SLOT(in.b)->num <= nums[in.a]); NEXT;
-        CASE(ROP_ACC_GT_FN): ACC(SLOT(in.b)->num > nums[in.a]); NEXT;
-        CASE(ROP_ACC_GE_FN): ACC(SLOT(in.b)->num >= nums[in.a]); NEXT;
-        CASE(ROP_ACC_EQ_FS): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            ACC(str_eq(s->str, s->len, c->str, c->len));
-            NEXT;
-        }
-        CASE(ROP_ACC_IN_FS_CL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
-            uint32_t n = rs->lists[in.a].n;
-            int hit = 0;
-            for (uint32_t i = 0; i < n; i++)
-                hit |= str_eq(s->str, s->len, it[i].str, it[i].len);
-            ACC(hit);
-            NEXT;
-        }
-        CASE(ROP_ACC_IN_CS_FL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            int hit = 0;
-            for (uint32_t i = 0; i < s->len; i++)
-                hit |= str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
-            ACC(hit);
-            NEXT;
-        }
-        CASE(ROP_ACC_LOADB): ACC(SLOT(in.b)->num != 0); NEXT;
-        CASE(ROP_ACC_HAS): ACC(SLOT(in.b)->present != 0); NEXT;
-#undef ACC
-        CASE(ROP_ACC_RET):
-            fired = acc != 0;
-            goto rule_end;
-        CASE(ROP_AND_B):
-            sp--;
-            sp->n = (double)((sp->n != 0) & (sp[1].n != 0));
-            NEXT;
-        CASE(ROP_OR_B):
-            sp--;
-            sp->n = (double)((sp->n != 0) | (sp[1].n != 0));
-            NEXT;
-        CASE(ROP_RET_T):
-            fired = true;
-            goto done;
-        CASE(ROP_RET_F):
-            fired = false;
-        rule_end:
-            /* the common case, a rule that did not fire in a plain run,
-             * goes straight on to the next rule's code */
-            if (fired || traced)
-                goto done;
-            if (++rule >= nrules)
-                goto finished;
-            pc = rules[rule].code;
-            sp = stack0;
-            NEXT;
         CASE(ROP_BR):
             if (((sp--)->n != 0) == in.s)
                 pc = in.c;
             NEXT;
-        CASE(ROP_BR_LOADB):
-            if ((SLOT(in.b)->num != 0) == in.s)
+        CASE(ROP_BR_BIT):
+            if (bits[in.a] == in.s)
                 pc = in.c;
-            NEXT;
-        CASE(ROP_BR_HAS):
-            if ((SLOT(in.b)->present != 0) == in.s)
-                pc = in.c;
-            NEXT;
-#define BR_FN(OP, cmp)                                                    \
-        CASE(OP):                                                          \
-            if ((SLOT(in.b)->num cmp nums[in.a]) == in.s)   \
-                pc = in.c;                                                \
-            NEXT;
-        BR_FN(ROP_BR_EQ_FN, ==)
-        BR_FN(ROP_BR_NE_FN, !=)
-        BR_FN(ROP_BR_LT_FN, <)
-        BR_FN(ROP_BR_LE_FN, <=)
-        BR_FN(ROP_BR_GT_FN, >)
-        BR_FN(ROP_BR_GE_FN, >=)
-#undef BR_FN
-        CASE(ROP_BR_EQ_FS):
-        CASE(ROP_BR_NE_FS): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            bool t = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_BR_EQ_FS);
-            if (t == in.s)
-                pc = in.c;
-            NEXT;
-        }
-        CASE(ROP_BR_IN_FS_CL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
-            uint32_t n = rs->lists[in.a].n;
-            bool hit = false;
-            for (uint32_t i = 0; i < n && !hit; i++)
-                hit = str_eq(s->str, s->len, it[i].str, it[i].len);
-            if (hit == in.s)
-                pc = in.c;
-            NEXT;
-        }
-        CASE(ROP_BR_IN_CS_FL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            bool hit = false;
-            for (uint32_t i = 0; i < s->len && !hit; i++)
-                hit = str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
-            if (hit == in.s)
-                pc = in.c;
-            NEXT;
-        }
-        CASE(ROP_EQ_FN): (++sp)->n = SLOT(in.b)->num == nums[in.a]; NEXT;
-        CASE(ROP_NE_FN): (++sp)->n = SLOT(in.b)->num != nums[in.a]; NEXT;
-        CASE(ROP_LT_FN): (++sp)->n = SLOT(in.b)->num < nums[in.a]; NEXT;
-        CASE(ROP_LE_FN): (++sp)->n = SLOT(in.b)->num <= nums[in.a]; NEXT;
-        CASE(ROP_GT_FN): (++sp)->n = SLOT(in.b)->num > nums[in.a]; NEXT;
-        CASE(ROP_GE_FN): (++sp)->n = SLOT(in.b)->num >= nums[in.a]; NEXT;
-        CASE(ROP_EQ_FS):
-        CASE(ROP_NE_FS): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            (++sp)->n = str_eq(s->str, s->len, c->str, c->len) == (in.op == ROP_EQ_FS);
-            NEXT;
-        }
-        CASE(ROP_IN_FS_CL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *it = rs->litems + rs->lists[in.a].first;
-            uint32_t n = rs->lists[in.a].n;
-            bool hit = false;
-            for (uint32_t i = 0; i < n && !hit; i++)
-                hit = str_eq(s->str, s->len, it[i].str, it[i].len);
-            (++sp)->n = hit;
-            NEXT;
-        }
-        CASE(ROP_IN_CS_FL): {
-            const kefu_fslot *s = SLOT(in.b);
-            const kefu_litem *c = &rs->strs[in.a];
-            bool hit = false;
-            for (uint32_t i = 0; i < s->len && !hit; i++)
-                hit = str_eq(c->str, c->len, s->items[i].str, s->items[i].len);
-            (++sp)->n = hit;
-            NEXT;
-        }
-        CASE(ROP_POP):
-            sp--;
             NEXT;
         CASE(ROP_JMP):
             pc = in.a;
@@ -585,13 +507,13 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
         CASE(ROP_DIV):
             sp--;
             if (sp[1].n == 0)
-                { status = KEFU_E_ARG; goto done; }
+                return KEFU_E_ARG;
             sp->n = sp->n / sp[1].n;
             NEXT;
         CASE(ROP_MOD):
             sp--;
             if (sp[1].n == 0)
-                { status = KEFU_E_ARG; goto done; }
+                return KEFU_E_ARG;
             sp->n = fmod(sp->n, sp[1].n);
             NEXT;
         CASE(ROP_EQ_N): CASE(ROP_EQ_B): sp--; sp->n = sp->n == sp[1].n; NEXT;
@@ -662,9 +584,9 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             else if (rc == PCRE2_ERROR_NOMATCH)
                 sp->n = 0;
             else if (rc == PCRE2_ERROR_NOMEMORY)
-                { status = KEFU_E_NOMEM; goto done; }
+                return KEFU_E_NOMEM;
             else
-                { status = KEFU_E_LIMIT; goto done; }   /* match/depth/heap/JIT stack limit */
+                return KEFU_E_LIMIT;   /* match/depth/heap/JIT stack limit */
             NEXT;
         }
         CASE(ROP_LEN_S): {
@@ -726,36 +648,70 @@ static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
             NEXT;
         }
         default:
-            { status = KEFU_E_STATE; goto done; }   /* not reached: the compiler emits no other */
+            return KEFU_E_STATE;   /* not reached: the compiler emits no other */
         }
     }
-done:
-    if (traced) {
-        r->outs[rule].tfirst = tfirst;
-        r->outs[rule].tn = r->ntrace - tfirst;
+}
+
+/*
+ * Runs the rules in order.  Plain evaluation computes the flat form first;
+ * a flat rule then reads its bit, the others run their program.  Traced
+ * evaluation runs every rule's traced program.  Per rule, only what must
+ * be is written, without a branch on the outcome: the state, and the rule
+ * into the fired list (kept only when it fired).
+ */
+static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
+                   const kefu_facts *f, bool traced)
+{
+    const kefu_fslot *const slots = slots_for(r, rs, f);
+    const kefu_rule *const rules = rs->rules;
+    const uint32_t *const walk = rs->flat.walk;
+    const uint8_t *const bits = r->bits;
+    uint8_t *const state = r->state;
+    uint32_t *const fired = r->fired;
+    uint32_t rule, nf = 0;
+    if (!traced)
+        flat_run(r, rs, slots);
+    for (rule = 0; rule < rs->nrules; rule++) {
+        uint32_t w = walk[rule], hit;
+        if (!traced && !(w & KEFU_WALK_PROGRAM)) {
+            hit = bits[w >> 3] ^ (w & KEFU_WALK_NEG);
+        } else {
+            uint32_t tfirst = r->ntrace;
+            bool yes = false;
+            int status = run_program(r, rs, slots, rule,
+                                     traced ? rules[rule].tcode : rules[rule].code,
+                                     &yes);
+            if (traced) {
+                r->outs[rule].tfirst = tfirst;
+                r->outs[rule].tn = r->ntrace - tfirst;
+            }
+            if (status) {
+                state[rule] = KEFU_RULE_ERROR;
+                r->outs[rule].status = status;
+                continue;
+            }
+            hit = yes;
+        }
+        state[rule] = (uint8_t)(KEFU_RULE_FALSE + hit);
+        fired[nf] = rule;
+        nf += hit;
+        if (hit & (w / KEFU_WALK_STOPS)) {   /* fired, and stops */
+            rule++;
+            break;
+        }
     }
-    if (status) {
-        r->state[rule] = KEFU_RULE_ERROR;
-        r->outs[rule].status = status;
-        continue;
-    }
-    if (!fired)
-        continue;
-    r->state[rule] = KEFU_RULE_FIRED;
-    r->fired[r->nfired++] = rule;
-    for (uint32_t k = 0; k < rules[rule].act_n; k++)
-        r->acts[r->nacts++] = rules[rule].act_first + k;
-    if (rules[rule].stop || rs->mode == KEFU_RULES_FIRST) {
-        rule++;
-        break;
-    }
-    }
-finished:
+    r->nfired = nf;
     if (rule < rs->nrules)
-        memset(r->state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
+        memset(state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
     for (; traced && rule < rs->nrules; rule++) {
         r->outs[rule].tfirst = r->ntrace;
         r->outs[rule].tn = 0;
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        const kefu_rule *ru = &rules[fired[i]];
+        for (uint32_t k = 0; k < ru->act_n; k++)
+            r->acts[r->nacts++] = ru->act_first + k;
     }
     return KEFU_OK;
 }

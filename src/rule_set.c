@@ -601,6 +601,7 @@ static void ruleset_destroy(kefu_ruleset *rs)
     for (uint32_t i = 0; i < rs->ndecls; i++)
         kefu_dealloc(&mem, (void *)rs->decls[i].name);
     kefu_dealloc(&mem, rs->decls);
+    kefu_rflat_release(rs);
     kefu_dealloc(&mem, rs);
 }
 
@@ -700,6 +701,10 @@ static int build(kefu_ruleset **out, rule_builder *b, kefu_diag *diag)
     }
     if (rs->nrules > 1)
         qsort(rs->rules, rs->nrules, sizeof *rs->rules, by_order);
+    if (kefu_rflat_finish(rs)) {
+        ruleset_destroy(rs);
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    }
     for (uint32_t i = 0; i < rs->ndecls; i++) {
         h = kefu_hash64(rs->decls[i].name, rs->decls[i].name_len, h);
         h = kefu_hash64(&rs->decls[i].type, 1, h);

@@ -157,12 +157,143 @@ typedef struct kefu_rule {
     uint32_t when_len;
     int32_t order;        /* the rule's `priority:`; higher runs first */
     uint32_t seq;         /* position in the files, breaks ties */
-    uint32_t code, tcode; /* entry points (untraced, traced) */
+    uint32_t code, tcode; /* entry points (untraced, traced); no plain
+                             program when the condition is flat */
+    uint32_t fbit;        /* flat: the bit that decides (a KEFU_VREF until
+                             kefu_rflat_finish) */
+    bool flat, fneg;      /* fires when bits[fbit] ^ fneg */
     uint32_t tnode_first, tnode_n;
     uint32_t act_first, act_n;
     uint32_t cost;
     bool stop;
 } kefu_rule;
+
+/* ---- the flat form: cheap tests, all at once (rule_flat.c) ---- */
+
+/*
+ * Tests of a fact against constants (`fact OP number`, `fact == "s"`,
+ * `fact in [...]`, `"s" in list_fact`, `any(list_fact, x, x in [...])`,
+ * `has(f)`, a bool fact) cannot fail and cost a few instructions each.
+ * The plain program does not dispatch them one by one: an evaluation first
+ * computes every such test of the rule set into a byte array, `bits`, in
+ * one tight loop per kind (no dispatch, no data-dependent branch), then
+ * folds and/or/not combinations of them ("formulas") in a few interleaved
+ * streams of steps.  A rule whose condition is a cheap test or a formula
+ * ("flat") only reads its bit; any other program reads the bits of its
+ * cheap parts (ROP_BR_BIT, ROP_LOAD_BIT).  Computing a test that
+ * short-circuit evaluation would have skipped changes nothing: these tests
+ * have no effect and no error.
+ */
+
+/* bits[] of an evaluation: constants and a sink, then the tests (numbers,
+ * has(), sets) in that order, then the formulas. */
+enum { KEFU_BIT_FALSE, KEFU_BIT_TRUE, KEFU_BIT_SINK, KEFU_BIT_TESTS };
+
+/* Before the layout is fixed, the compiler names a bit by a reference:
+ * test or formula number << 1, | KEFU_VREF_FORMULA for a formula. */
+#define KEFU_VREF_FORMULA 1u
+
+/* Number tests: the outcome for each of (v <= c) | (v >= c) << 1, which
+ * is 1 for v < c, 2 for v > c, 3 for v == c and 0 when v is NaN (NaN
+ * compares false with everything, and != it). */
+enum { KEFU_LUT_LT = 0x2, KEFU_LUT_GT = 0x4, KEFU_LUT_EQ = 0x8,
+       KEFU_LUT_LE = 0xA, KEFU_LUT_GE = 0xC, KEFU_LUT_NE = 0x7 };
+
+/* Formula steps: acc = lut >> (acc | bits[src] << 1) & 1. */
+enum { KEFU_STEP_SET = 0xC, KEFU_STEP_SET_NOT = 0x3, KEFU_STEP_AND = 0x8,
+       KEFU_STEP_AND_NOT = 0x2, KEFU_STEP_OR = 0xE, KEFU_STEP_OR_NOT = 0xB,
+       KEFU_STEP_KEEP = 0xA };
+
+#define KEFU_FLAT_STREAMS 4   /* formulas folded side by side */
+
+typedef struct kefu_tnum {    /* slots[fact].num against c */
+    double c;
+    uint32_t fact;
+    uint32_t lut;
+} kefu_tnum;
+
+typedef struct kefu_tset {    /* the fact's constants-held words meet mask */
+    uint32_t wo, mo, nw;      /* words[wo..], masks[mo..], nw of each */
+} kefu_tset;
+
+/* A string or list fact whose value is looked up among the constants it is
+ * tested against, once per evaluation: bit k of words[wo..wo+nw) is set
+ * when the value (or an item of the list) is its k-th constant, bit 0 when
+ * it is none of them. */
+typedef struct kefu_tfact {
+    uint32_t fact, wo, nw;
+    uint32_t maxlen;          /* longer values are none of the constants */
+    bool list;
+} kefu_tfact;
+
+/* The constants' table: the string's number among the constants tested
+ * against the fact, by kefu_const_hash; id 0 = empty entry. */
+typedef struct kefu_tkey {
+    const char *str;
+    uint32_t len, fact, id;
+    uint32_t h;               /* high bits of the hash */
+} kefu_tkey;
+
+/*
+ * The constants' table hash.  Not kefu_hash64: this one runs on every
+ * evaluation for each string fact tested against constants, and is never
+ * stored, so it reads words (byte order is the machine's) and needs no
+ * stability.  Equal strings hash alike: a tail of 4..8 bytes is read as two
+ * overlapping words, one of 1..3 bytes as its first, middle and last.
+ */
+static inline uint64_t kefu_const_hash(const char *s, uint32_t len,
+                                       uint32_t fact)
+{
+    uint64_t h = ((uint64_t)fact << 32 | len) * 0x9E3779B97F4A7C15ull, w;
+    uint32_t x, y;
+    for (; len > 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    if (len >= 4) {
+        memcpy(&x, s, 4);
+        memcpy(&y, s + len - 4, 4);
+        w = (uint64_t)x << 32 | y;
+    } else {
+        w = len ? (uint64_t)(unsigned char)s[0] << 16 |
+                      (uint64_t)(unsigned char)s[len >> 1] << 8 |
+                      (unsigned char)s[len - 1]
+                : 0;
+    }
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
+typedef struct kefu_fstep {
+    uint32_t src, dst;        /* dst: the formula's bit, or KEFU_BIT_SINK */
+    uint32_t lut;
+} kefu_fstep;
+
+typedef struct kefu_flatb kefu_flatb;   /* build state (rule_flat.c) */
+
+typedef struct kefu_rflat {
+    kefu_tnum *num;
+    uint32_t nnum;
+    uint32_t *has;            /* fact ids: slots[fact].present */
+    uint32_t nhas;
+    kefu_tset *set;
+    uint32_t nset;
+    uint64_t *masks;
+    kefu_tfact *facts;
+    uint32_t nfacts;
+    uint32_t nwords;          /* words of all facts' bitsets */
+    kefu_tkey *keys;
+    uint32_t keymask;         /* keys has keymask + 1 entries */
+    kefu_fstep *steps;        /* row-major, KEFU_FLAT_STREAMS a row */
+    uint32_t nrows;
+    uint32_t nbits;
+    uint32_t *walk;           /* per rule: fbit << 3 | PROGRAM 4 | STOPS 2 |
+                                 fneg 1 */
+    kefu_flatb *b;            /* while compiling */
+} kefu_rflat;
+
+enum { KEFU_WALK_NEG = 1, KEFU_WALK_STOPS = 2, KEFU_WALK_PROGRAM = 4 };
 
 struct kefu_ruleset {
     kefu_mem mem;
@@ -195,6 +326,7 @@ struct kefu_ruleset {
     uint64_t schema_hash;
     void *gctx;              /* pcre2_general_context_8 * */
     void *mctx;              /* pcre2_match_context_8 * */
+    kefu_rflat flat;
     uint32_t max_stack;      /* deepest value stack of any rule */
     uint32_t max_trace;      /* trace entries of one evaluation, at most */
 };
@@ -232,6 +364,30 @@ typedef struct kefu_rcomp {
 int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
                        size_t len);
 
+/*
+ * Building the flat form (rule_flat.c).  The compiler adds tests and
+ * formula steps as it meets cheap conditions and gets references
+ * (KEFU_VREF) back, or -1 when out of memory; equal tests are merged.
+ * kefu_rflat_finish lays out the bits once every rule is compiled and the
+ * rules are in order, and rewrites the references in the code and the
+ * rules into bit numbers.
+ */
+int64_t kefu_rflat_const(kefu_ruleset *rs, bool v);
+int64_t kefu_rflat_num(kefu_ruleset *rs, uint32_t fact, uint32_t lut, double c);
+int64_t kefu_rflat_has(kefu_ruleset *rs, uint32_t fact);
+/* The fact's value (list: one of its items) is one of strs[0..n). */
+int64_t kefu_rflat_set(kefu_ruleset *rs, uint32_t fact, const kefu_litem *strs,
+                       uint32_t n);
+int64_t kefu_rflat_formula(kefu_ruleset *rs);
+/* Appends a step; returns its index, or -1. */
+int64_t kefu_rflat_step(kefu_ruleset *rs, uint32_t src, uint32_t lut);
+void kefu_rflat_step_dst(kefu_ruleset *rs, uint32_t step, uint32_t dst);
+/* Steps first..end-1 compute one formula (and its temporaries). */
+int kefu_rflat_group(kefu_ruleset *rs, uint32_t first);
+uint32_t kefu_rflat_nsteps(const kefu_ruleset *rs);
+int kefu_rflat_finish(kefu_ruleset *rs);
+void kefu_rflat_release(kefu_ruleset *rs);
+
 /* Adds an `entities.<name>` fact on first use; returns its id or -1. */
 int64_t kefu_ruleset_entity_fact(struct kefu_ruleset *rs, const char *name,
                                  size_t len);
@@ -245,18 +401,13 @@ int kefu_facts_parse_section(struct kefu_model *m, const kefu_ynode *n,
 int kefu_rules_finish(struct kefu_model *m, kefu_diag *diag);
 void kefu_rules_release(struct kefu_model *m);
 
-/* Accumulator modes: acc = (acc & A) | (t & B) | (acc & t & C), bits A=1,
- * B=2, C=4 of the instruction's s, so combining needs no branch; NEG (8)
- * negates the test first. */
-enum { KEFU_ACC_SET = 2, KEFU_ACC_AND = 4, KEFU_ACC_OR = 3, KEFU_ACC_NEG = 8 };
-
 /* Evaluator opcodes (rule_compile.c emits, rule_eval.c runs). */
 enum kefu_rop {
     ROP_RET,
     ROP_TRUE, ROP_FALSE, ROP_NUM, ROP_STR, ROP_LIST,
     ROP_LOAD_NUM, ROP_LOAD_STR, ROP_LOAD_LIST, ROP_HAS, ROP_VAR,
-    ROP_NOT, ROP_JF_KEEP, ROP_JT_KEEP, ROP_POP, ROP_JMP, /* J?_KEEP: jump
-                                   keeping the value, else pop it */
+    ROP_NOT, ROP_JF_KEEP, ROP_JT_KEEP, ROP_JMP, /* J?_KEEP: jump keeping
+                                   the value, else pop it */
     ROP_NEG, ROP_ADD, ROP_SUB, ROP_MUL, ROP_DIV, ROP_MOD,
     ROP_EQ_N, ROP_NE_N, ROP_LT_N, ROP_LE_N, ROP_GT_N, ROP_GE_N,
     ROP_EQ_S, ROP_NE_S, ROP_LT_S, ROP_LE_S, ROP_GT_S, ROP_GE_S,
@@ -267,23 +418,11 @@ enum kefu_rop {
     ROP_ITER_INIT, ROP_ITER_NEXT, ROP_ITER_ANY, ROP_ITER_ALL, ROP_ITER_TALLY,
     ROP_ITER_END_ANY, ROP_ITER_END_ALL, ROP_ITER_END_COUNT,
     ROP_TRACE,
-    /* fused forms for the untraced program: fact OP constant */
-    ROP_EQ_FN, ROP_NE_FN, ROP_LT_FN, ROP_LE_FN, ROP_GT_FN, ROP_GE_FN,
-    ROP_EQ_FS, ROP_NE_FS,       /* string fact ==/!= string constant */
-    ROP_IN_FS_CL,               /* string fact in constant list */
-    ROP_IN_CS_FL,               /* string constant in list fact */
     /* the plain program compiles conditions to jumps: test, then jump to
      * c when the test == s (no value on the stack) */
-    ROP_BR, ROP_RET_T, ROP_RET_F, ROP_BR_LOADB, ROP_BR_HAS,
-    ROP_BR_EQ_FN, ROP_BR_NE_FN, ROP_BR_LT_FN, ROP_BR_LE_FN, ROP_BR_GT_FN,
-    ROP_BR_GE_FN, ROP_BR_EQ_FS, ROP_BR_NE_FS, ROP_BR_IN_FS_CL, ROP_BR_IN_CS_FL,
-    ROP_AND_B, ROP_OR_B,        /* eager and/or of two bools on the stack */
-    /* flat conditions ((t1 and t2) or t3 ...) as an accumulator: each op
-     * runs one test and combines it with acc as s says (ACC_SET/AND/OR,
-     * | ACC_NEG to negate the test); no jumps, no stack */
-    ROP_ACC_EQ_FN, ROP_ACC_NE_FN, ROP_ACC_LT_FN, ROP_ACC_LE_FN, ROP_ACC_GT_FN,
-    ROP_ACC_GE_FN, ROP_ACC_EQ_FS, ROP_ACC_IN_FS_CL, ROP_ACC_IN_CS_FL,
-    ROP_ACC_LOADB, ROP_ACC_HAS, ROP_ACC_RET,
+    ROP_BR, ROP_RET_T, ROP_RET_F,
+    ROP_BR_BIT,                 /* bits[a] == s: jump (a cheap part) */
+    ROP_LOAD_BIT,               /* push bits[a] ^ b */
     ROP_COUNT_
 };
 

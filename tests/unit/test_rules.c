@@ -695,6 +695,225 @@ static void test_facts_across_sets(void **st)
     kefu_model_free(m);
 }
 
+/* ---- the flat form against the traced programs ---- */
+
+static uint64_t frng = 0x2545F4914F6CDD1Dull;
+
+static uint32_t frnd(uint32_t n)
+{
+    frng ^= frng << 13;
+    frng ^= frng >> 7;
+    frng ^= frng << 17;
+    return (uint32_t)(frng % n);
+}
+
+static const char *const CMP[] = {"==", "!=", "<", "<=", ">", ">="};
+
+/* A condition of cheap tests (the flat form) with, when `mixed`, parts
+ * that run as programs: patterns, arithmetic that can fail, loops. */
+static void rand_cond(char *b, size_t cap, int depth, bool mixed)
+{
+    size_t n = strlen(b);
+    int k;
+    if (depth > 0 && frnd(3)) {
+        const char *op = frnd(2) ? "and" : "or";
+        if (!frnd(5)) {
+            snprintf(b + n, cap - n, "not (");
+            rand_cond(b, cap, depth - 1, mixed);
+            n = strlen(b);
+            snprintf(b + n, cap - n, ")");
+            return;
+        }
+        snprintf(b + n, cap - n, "(");
+        rand_cond(b, cap, depth - 1, mixed);
+        n = strlen(b);
+        snprintf(b + n, cap - n, " %s ", op);
+        rand_cond(b, cap, depth - 1, mixed);
+        n = strlen(b);
+        snprintf(b + n, cap - n, ")");
+        return;
+    }
+    k = (int)frnd(mixed ? 24 : 17);
+    switch (k) {
+    case 0: snprintf(b + n, cap - n, "emotion.anger %s %u", CMP[frnd(6)], frnd(11) * 10); break;
+    case 1: snprintf(b + n, cap - n, "0.%u %s confidence", frnd(10), CMP[frnd(6)]); break;
+    case 2: snprintf(b + n, cap - n, "wait %s %us", CMP[frnd(6)], frnd(6) * 30); break;
+    case 3: snprintf(b + n, cap - n, "%s", frnd(2) ? "vip" : "not vip"); break;
+    case 4: snprintf(b + n, cap - n, "vip %s %s", frnd(2) ? "==" : "!=", frnd(2) ? "true" : "false"); break;
+    case 5: snprintf(b + n, cap - n, "has(%s)", frnd(2) ? "vip" : "transfer_amount"); break;
+    case 6: snprintf(b + n, cap - n, "intent %s \"i%u\"", frnd(2) ? "==" : "!=", frnd(150)); break;
+    case 7: snprintf(b + n, cap - n, "\"i%u\" == intent", frnd(150)); break;
+    case 8: {   /* 150 intents: more constants than one word holds */
+        int m = 1 + (int)frnd(6);
+        snprintf(b + n, cap - n, "intent %sin [", frnd(3) ? "" : "not ");
+        for (int i = 0; i < m; i++) {
+            n = strlen(b);
+            snprintf(b + n, cap - n, "%s\"i%u\"", i ? ", " : "", frnd(150));
+        }
+        n = strlen(b);
+        snprintf(b + n, cap - n, "]");
+        break;
+    }
+    case 9: snprintf(b + n, cap - n, "segment %s \"%s\"", frnd(2) ? "==" : "!=", frnd(2) ? "" : "s1"); break;
+    case 10: snprintf(b + n, cap - n, "\"r%u\" in customer.risk", frnd(8)); break;
+    case 11: snprintf(b + n, cap - n, "tags contains \"t%u\"", frnd(10)); break;
+    case 12: snprintf(b + n, cap - n, "any(customer.risk, x, x in [\"r%u\", \"r%u\"])", frnd(8), frnd(8)); break;
+    case 13: snprintf(b + n, cap - n, "any(tags, t, t == \"t%u\")", frnd(10)); break;
+    case 14: snprintf(b + n, cap - n, "any(tags, t, \"t%u\" == t)", frnd(10)); break;
+    case 15: snprintf(b + n, cap - n, "%s", frnd(2) ? "true" : "false"); break;
+    case 16: snprintf(b + n, cap - n, "customer.value %s %u", CMP[frnd(6)], frnd(5) * 1000); break;
+    case 17: snprintf(b + n, cap - n, "text contains \"%s\"", frnd(2) ? "ab" : "投诉"); break;
+    case 18: snprintf(b + n, cap - n, "customer.value / transfer_amount > 1"); break;
+    case 19: snprintf(b + n, cap - n, "count(tags) > %u", frnd(3)); break;
+    case 20: snprintf(b + n, cap - n, "any(tags, t, t == \"t%u\" or (vip and emotion.anger > 50))", frnd(10)); break;
+    case 21: snprintf(b + n, cap - n, "(emotion.anger > 50) == (intent in [\"i1\", \"i2\"] or vip)"); break;
+    case 22: snprintf(b + n, cap - n, "text matches \"a.|投\""); break;
+    default: snprintf(b + n, cap - n, "all(customer.risk, x, x != \"r%u\")", frnd(8)); break;
+    }
+}
+
+static void rand_facts(kefu_facts *f)
+{
+    const char *items[4], *v;   /* SETS reads its value twice */
+    char names[4][8];
+    uint32_t n;
+    kefu_facts_clear(f);
+    if (frnd(4))
+        SETN(f, "emotion.anger", frnd(21) * 5);
+    if (frnd(4))
+        SETN(f, "confidence", frnd(11) / 10.0);
+    if (frnd(4))
+        SETD(f, "wait", (int64_t)frnd(7) * 30000);
+    if (frnd(3))
+        SETB(f, "vip", (int)frnd(2));
+    if (frnd(2))
+        SETN(f, "transfer_amount", frnd(3) * 1000);
+    if (frnd(5)) {
+        char in[8];
+        snprintf(in, sizeof in, "i%u", frnd(160));
+        v = frnd(10) ? in : "";
+        SETS(f, "intent", v);
+    }
+    if (frnd(2)) {
+        v = frnd(2) ? "s1" : "s2";
+        SETS(f, "segment", v);
+    }
+    if (frnd(3))
+        SETN(f, "customer.value", frnd(5) * 1000);
+    v = frnd(2) ? "xaby" : "我要投诉";
+    SETS(f, "text", v);
+    n = frnd(4);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "r%u", frnd(10));
+        items[i] = names[i];
+    }
+    assert_int_equal(kefu_facts_set_strings(f, "customer.risk", 13, items, NULL, n), KEFU_OK);
+    n = frnd(4);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "t%u", frnd(12));
+        items[i] = names[i];
+    }
+    assert_int_equal(kefu_facts_set_strings(f, "tags", 4, items, NULL, n), KEFU_OK);
+}
+
+/* Every rule's outcome, the fired list and the actions agree between the
+ * plain evaluation (flat form and programs) and the traced one (programs
+ * alone). */
+static void expect_same_outcomes(kefu_rules_result *r, const kefu_ruleset *rs,
+                                 const kefu_facts *f, const char *yaml)
+{
+    uint32_t n = kefu_ruleset_rule_count(rs), nf, na;
+    uint8_t state[400];
+    int32_t status[400];
+    uint32_t fired[400];
+    kefu_rule_outcome o = {.size = sizeof o};
+    assert_true(n <= 400);
+    assert_int_equal(kefu_rules_eval(r, rs, f, KEFU_RULES_TRACE), KEFU_OK);
+    nf = kefu_rules_result_fired_count(r);
+    na = kefu_rules_result_action_count(r);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(kefu_rules_result_rule(r, i, &o), KEFU_OK);
+        state[i] = (uint8_t)o.state;
+        status[i] = o.status;
+    }
+    for (uint32_t i = 0; i < nf; i++)
+        fired[i] = kefu_rules_result_fired(r, i);
+    assert_int_equal(kefu_rules_eval(r, rs, f, 0), KEFU_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(kefu_rules_result_rule(r, i, &o), KEFU_OK);
+        if (o.state != state[i] || o.status != status[i])
+            fail_msg("rule %u (%s): plain %u/%d, traced %u/%d\n%s", i,
+                     kefu_ruleset_rule_when(rs, i), o.state, o.status, state[i],
+                     status[i], yaml);
+    }
+    assert_int_equal(kefu_rules_result_fired_count(r), nf);
+    assert_int_equal(kefu_rules_result_action_count(r), na);
+    for (uint32_t i = 0; i < nf; i++)
+        assert_int_equal(kefu_rules_result_fired(r, i), fired[i]);
+}
+
+static void flat_round(const char *mode, bool stops, bool mixed)
+{
+    static char yaml[200000];
+    char cond[4096];
+    size_t n;
+    kefu_model *m = NULL, *other = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    kefu_facts *f = NULL, *g = NULL;
+    kefu_rules_result *r = NULL;
+    const kefu_ruleset *rs;
+    n = (size_t)snprintf(yaml, sizeof yaml, "%srules:\n  mode: %s\n  list:\n", HDR, mode);
+    for (int i = 0; i < 300; i++) {
+        cond[0] = '\0';
+        rand_cond(cond, sizeof cond, 1 + (int)frnd(4), mixed);
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                              "    - name: r%d\n      when: '%s'\n"
+                              "      then: {tag: t%d%s}\n",
+                              i, cond, i, stops && !frnd(40) ? ", stop: true" : "");
+    }
+    if (kefu_model_load_buffer(&m, yaml, n, "flat.yaml", NULL, NULL, d)) {
+        char msg[1024];
+        kefu_diag_format(d, msg, sizeof msg);
+        fail_msg("%s", msg);
+    }
+    rs = kefu_model_rules(m);
+    /* facts made for another set, whose host facts are in another order:
+     * read by name */
+    assert_int_equal(kefu_model_load_buffer(&other,
+                     "kefu: 1\nfacts: {tags: list<string>, hold: duration, "
+                     "segment: string, vip: bool, transfer_amount: number}\n",
+                     strlen("kefu: 1\nfacts: {tags: list<string>, hold: duration, "
+                            "segment: string, vip: bool, transfer_amount: number}\n"),
+                     "o.yaml", NULL, NULL, d), KEFU_OK);
+    assert_int_equal(kefu_facts_new(&f, kefu_model_rules(m), NULL), KEFU_OK);
+    assert_int_equal(kefu_facts_new(&g, kefu_model_rules(other), NULL), KEFU_OK);
+    assert_int_equal(kefu_rules_result_new(&r, NULL), KEFU_OK);
+    for (int k = 0; k < 200; k++) {
+        uint64_t seed = frng;
+        rand_facts(f);
+        expect_same_outcomes(r, rs, f, yaml);
+        frng = seed;   /* the same facts, through the other set's schema */
+        rand_facts(g);
+        expect_same_outcomes(r, rs, g, yaml);
+    }
+    kefu_rules_result_free(r);
+    kefu_facts_free(f);
+    kefu_facts_free(g);
+    kefu_model_free(other);
+    kefu_model_free(m);
+    kefu_diag_free(d);
+}
+
+static void test_flat_form(void **st)
+{
+    (void)st;
+    for (int round = 0; round < 4; round++) {
+        flat_round("all", false, false);
+        flat_round("all", true, true);
+        flat_round("first", false, true);
+    }
+}
+
 static void test_oom(void **st)
 {
     bool loaded = false;
@@ -925,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_model_sections),
         cmocka_unit_test(test_hot_swap),
         cmocka_unit_test(test_facts_across_sets),
+        cmocka_unit_test(test_flat_form),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_default_pack),
     };
