@@ -1224,18 +1224,19 @@ static const rnode *peel_not(parser *p, int *i, bool *neg)
     return n;
 }
 
-/* Number-test outcomes for `fact OP c`, or for `c OP fact` when mirrored. */
-static uint32_t num_lut(int op, bool mirrored)
+/* The number test of `fact OP c`, or of `c OP fact` when mirrored; -1 when
+ * OP is no comparison. */
+static int num_cmp(int op, bool mirrored)
 {
     switch (op) {
-    case T_EQ: return KEFU_LUT_EQ;
-    case T_NE: return KEFU_LUT_NE;
-    case T_LT: return mirrored ? KEFU_LUT_GT : KEFU_LUT_LT;
-    case T_LE: return mirrored ? KEFU_LUT_GE : KEFU_LUT_LE;
-    case T_GT: return mirrored ? KEFU_LUT_LT : KEFU_LUT_GT;
-    case T_GE: return mirrored ? KEFU_LUT_LE : KEFU_LUT_GE;
+    case T_EQ: return KEFU_CMP_EQ;
+    case T_NE: return KEFU_CMP_NE;
+    case T_LT: return mirrored ? KEFU_CMP_GT : KEFU_CMP_LT;
+    case T_LE: return mirrored ? KEFU_CMP_GE : KEFU_CMP_LE;
+    case T_GT: return mirrored ? KEFU_CMP_LT : KEFU_CMP_GT;
+    case T_GE: return mirrored ? KEFU_CMP_LE : KEFU_CMP_GE;
     }
-    return 0;
+    return -1;
 }
 
 static bool is_strlist_fact(const rnode *n)
@@ -1285,7 +1286,7 @@ static bool flat_test(parser *p, const rnode *n)
     default:
         return false;
     }
-    if (num_lut(n->op, false) && l->type != KEFU_T_STRING &&
+    if (num_cmp(n->op, false) >= 0 && l->type != KEFU_T_STRING &&
         ((l->kind == N_FACT && r->kind == N_LIT) ||
          (l->kind == N_LIT && r->kind == N_FACT)))
         return true;   /* number, duration or bool */
@@ -1323,7 +1324,7 @@ static int64_t flat_atom(parser *p, const rnode *n, bool *neg)
         ref = kefu_rflat_const(rs, n->num != 0);
         break;
     case N_FACT:
-        ref = kefu_rflat_num(rs, n->idx, KEFU_LUT_NE, 0);
+        ref = kefu_rflat_num(rs, n->idx, KEFU_CMP_NE, 0);
         break;
     case N_HAS:
         ref = kefu_rflat_has(rs, n->idx);
@@ -1359,8 +1360,8 @@ static int64_t flat_atom(parser *p, const rnode *n, bool *neg)
                 ref = kefu_rflat_set(rs, fact->idx, &rs->strs[lit->idx], 1);
                 *neg ^= n->op == T_NE;
             } else {
-                ref = kefu_rflat_num(rs, fact->idx, num_lut(n->op, mirrored),
-                                     lit->num);
+                ref = kefu_rflat_num(rs, fact->idx,
+                                     (uint32_t)num_cmp(n->op, mirrored), lit->num);
             }
         }
     }
@@ -1517,6 +1518,11 @@ static int gen_branch(parser *p, int i, bool sense, uint32_t *chain,
     }
     case N_NOT:
         return gen_branch(p, n->a, !sense, chain, depth);
+    case N_MATCH:
+        if (NODE(n->a)->kind == N_FACT && NODE(n->a)->idx <= UINT16_MAX)
+            return emit_br(p, ROP_BR_MATCH, n->idx, NODE(n->a)->idx, sense,
+                           chain, 1);
+        break;
     }
     if (gen(p, i, depth))
         return p->rc;

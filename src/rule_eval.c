@@ -55,8 +55,9 @@ struct kefu_rules_result {
     uint32_t *fired;
     size_t capfired;
     uint32_t nfired;
-    uint32_t *acts;          /* indexes into rs->actions */
-    size_t capacts;
+    uint32_t *actoff;        /* actions of the fired rules before fired[j]
+                                (a fired rule's actions are a range) */
+    size_t capactoff;
     uint32_t nacts;
     uint8_t *state;          /* kefu_rule_state per rule */
     size_t capstate;
@@ -72,8 +73,9 @@ struct kefu_rules_result {
     size_t capbits;
     uint64_t *words;         /* which constants the facts hold */
     size_t capwords;
-    kefu_fslot *slots;       /* facts made for another rule set, by this
-                                set's ids */
+    double *num;             /* facts made for another rule set, by this */
+    size_t capnum;           /* set's ids */
+    kefu_fslot *slots;
     size_t capslots;
 };
 
@@ -121,12 +123,13 @@ KEFU_API void kefu_rules_result_free(kefu_rules_result *r)
     pcre2_general_context_free(r->gctx);
     kefu_dealloc(&mem, r->stack);
     kefu_dealloc(&mem, r->fired);
-    kefu_dealloc(&mem, r->acts);
+    kefu_dealloc(&mem, r->actoff);
     kefu_dealloc(&mem, r->outs);
     kefu_dealloc(&mem, r->state);
     kefu_dealloc(&mem, r->trace);
     kefu_dealloc(&mem, r->bits);
     kefu_dealloc(&mem, r->words);
+    kefu_dealloc(&mem, r->num);
     kefu_dealloc(&mem, r->slots);
     kefu_dealloc(&mem, r);
 }
@@ -144,46 +147,48 @@ static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
     size_t nr = rs->nrules ? rs->nrules : 1;
     if (FIT(r->stack, r->capstack, rs->max_stack + 4) ||
         FIT(r->fired, r->capfired, nr) ||
-        FIT(r->acts, r->capacts, rs->nactions ? rs->nactions : 1) ||
+        FIT(r->actoff, r->capactoff, nr) ||
         FIT(r->outs, r->capouts, nr) ||
         FIT(r->state, r->capstate, nr) ||
         FIT(r->trace, r->captrace, rs->ntnodes ? rs->ntnodes : 1) ||
         FIT(r->bits, r->capbits, rs->flat.nbits) ||
         FIT(r->words, r->capwords, rs->flat.nwords ? rs->flat.nwords : 1) ||
+        FIT(r->num, r->capnum, KEFU_F_BUILTIN_COUNT + rs->ndecls) ||
         FIT(r->slots, r->capslots, KEFU_F_BUILTIN_COUNT + rs->ndecls))
         return KEFU_E_NOMEM;
     return KEFU_OK;
 }
 
-static const kefu_fslot zero_slot = {0, "", NULL, 0, 0, 0};
+static const kefu_fslot zero_slot = {"", NULL, 0, 0, 0};
 
-/* The slot of fact `id` of rule set rs in facts made for another set:
- * built-ins share ids; other facts match by name and type. */
-static const kefu_fslot *slot_by_name(const kefu_ruleset *rs,
-                                      const kefu_facts *f, uint32_t id)
-{
-    const kefu_fdecl *d;
-    int64_t j;
-    d = &rs->decls[id - KEFU_F_BUILTIN_COUNT];
-    j = kefu_ruleset_fact_lookup(f->rs, d->name, d->name_len);
-    if (j < 0 || f->slot[j].type != d->type)
-        return &zero_slot;
-    return &f->slot[j];
-}
+/* The facts indexed by a rule set's fact ids. */
+typedef struct fview {
+    const double *num;
+    const kefu_fslot *slot;
+} fview;
 
-/* The facts' slots indexed by rs's fact ids: the facts' own when they were
- * made for a set with the same facts, else copies in the result (the
- * strings and lists stay borrowed). */
-static const kefu_fslot *slots_for(kefu_rules_result *r, const kefu_ruleset *rs,
-                                   const kefu_facts *f)
+/* The facts' own arrays when they were made for a set with the same facts,
+ * else copies in the result: built-ins share ids, other facts match by
+ * name and type (the strings and lists stay borrowed). */
+static fview facts_for(kefu_rules_result *r, const kefu_ruleset *rs,
+                       const kefu_facts *f)
 {
     uint32_t n = KEFU_F_BUILTIN_COUNT + rs->ndecls;
+    fview v = {f->num, f->slot};
     if (f->rs == rs || f->rs->schema_hash == rs->schema_hash)
-        return f->slot;
+        return v;
+    memcpy(r->num, f->num, KEFU_F_BUILTIN_COUNT * sizeof *r->num);
     memcpy(r->slots, f->slot, KEFU_F_BUILTIN_COUNT * sizeof *r->slots);
-    for (uint32_t id = KEFU_F_BUILTIN_COUNT; id < n; id++)
-        r->slots[id] = *slot_by_name(rs, f, id);
-    return r->slots;
+    for (uint32_t id = KEFU_F_BUILTIN_COUNT; id < n; id++) {
+        const kefu_fdecl *d = &rs->decls[id - KEFU_F_BUILTIN_COUNT];
+        int64_t j = kefu_ruleset_fact_lookup(f->rs, d->name, d->name_len);
+        bool same = j >= 0 && f->slot[j].type == d->type;
+        r->num[id] = same ? f->num[j] : 0;
+        r->slots[id] = same ? f->slot[j] : zero_slot;
+    }
+    v.num = r->num;
+    v.slot = r->slots;
+    return v;
 }
 
 static bool contains(const char *h, size_t hl, const char *n, size_t nl)
@@ -220,41 +225,46 @@ static inline bool str_eq(const char *a, uint32_t al, const char *b,
 /* ---- the flat form (rules.h): every cheap test, then the formulas ---- */
 
 /* The string's number among the constants tested against fact t, 0 when
- * it is none of them. */
-static uint32_t const_id(const kefu_rflat *fl, const kefu_tfact *t,
-                         const char *s, uint32_t len)
+ * it is none of them: compared in turn when they are few, else by hash. */
+static inline uint32_t const_id(const kefu_rflat *fl, const kefu_tfact *t,
+                                const char *s, uint32_t len)
 {
-    uint64_t h;
+    kefu_skey k;
+    const kefu_tconst *c;
+    uint32_t id = 0;
     if (len > t->maxlen)
         return 0;
-    h = kefu_const_hash(s, len, t->fact);
-    for (uint32_t i = (uint32_t)h & fl->keymask; fl->keys[i].id;
-         i = (i + 1) & fl->keymask) {
-        const kefu_tkey *k = &fl->keys[i];
-        if (k->h == (uint32_t)(h >> 32) && k->fact == t->fact &&
-            k->len == len && (len == 0 || !memcmp(k->str, s, len)))
-            return k->id;
+    k = kefu_str_key(s, len);
+    if (t->kn > KEFU_FLAT_SCAN) {
+        c = kefu_tconst_find(fl, t->fact, &k, s);
+        return c ? c->id : 0;
     }
-    return 0;
+    c = fl->consts + t->kfirst;
+    for (uint32_t i = 0; i < t->kn; i++)   /* the constants differ: one hit */
+        id |= kefu_tconst_is(&c[i], &k, s) ? c[i].id : 0;
+    return id;
 }
 
 #if KEFU_FLAT_STREAMS != 4
 #error "flat_run folds four streams"
 #endif
 
-static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs,
-                     const kefu_fslot *slots)
+/* The loops below keep everything they read in locals: their byte stores
+ * may alias anything, and the compiler would otherwise read the rule set's
+ * fields again after each one. */
+static void flat_facts(const kefu_rflat *fl, uint64_t *const words,
+                       const kefu_fslot *const slots)
 {
-    const kefu_rflat *fl = &rs->flat;
-    uint8_t *const bits = r->bits;
-    uint64_t *const words = r->words;
-    uint8_t *out;
-    memset(words, 0, fl->nwords * sizeof *words);
-    for (uint32_t i = 0; i < fl->nfacts; i++) {
-        const kefu_tfact *t = &fl->facts[i];
+    const kefu_tfact *const facts = fl->facts;
+    const uint32_t n = fl->nfacts;
+    for (uint32_t i = 0; i < n; i++) {
+        const kefu_tfact *t = &facts[i];
         const kefu_fslot *s = &slots[t->fact];
         uint64_t *w = words + t->wo;
         uint32_t id;
+        w[0] = 0;
+        for (uint32_t k = 1; k < t->nw; k++)
+            w[k] = 0;
         if (!t->list) {
             id = const_id(fl, t, s->str, s->len);
             w[id >> 6] |= (uint64_t)1 << (id & 63);
@@ -265,49 +275,78 @@ static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs,
             w[id >> 6] |= (uint64_t)1 << (id & 63);
         }
     }
-    bits[KEFU_BIT_FALSE] = 0;
-    bits[KEFU_BIT_TRUE] = 1;
-    out = bits + KEFU_BIT_TESTS;
-    for (uint32_t i = 0; i < fl->nnum; i++) {
-        const kefu_tnum *t = &fl->num[i];
-        double v = slots[t->fact].num;
-        uint32_t k = (uint32_t)(v <= t->c) | (uint32_t)(v >= t->c) << 1;
-        out[i] = (uint8_t)((t->lut >> k) & 1);
-    }
-    out += fl->nnum;
-    for (uint32_t i = 0; i < fl->nhas; i++)
-        out[i] = slots[fl->has[i]].present != 0;
-    out += fl->nhas;
-    for (uint32_t i = 0; i < fl->nset; i++) {
-        const kefu_tset *t = &fl->set[i];
-        uint64_t hit = 0;
-        for (uint32_t k = 0; k < t->nw; k++)
-            hit |= words[t->wo + k] & fl->masks[t->mo + k];
+}
+
+static void flat_tests(const kefu_rflat *fl, uint8_t *out,
+                       const uint64_t *const words, const double *const fnum,
+                       const kefu_fslot *const slots)
+{
+    const kefu_tnum *const num = fl->num;
+    const uint32_t *const has = fl->has;
+    const kefu_tset *const set = fl->set;
+    const uint64_t *const masks = fl->masks;
+    const uint32_t nhas = fl->nhas, nset = fl->nset;
+    const kefu_tnum *t = num;
+#define NUM_TESTS(k, OP)                                 \
+    do {                                                 \
+        const uint32_t n_ = fl->ncmp[k];                 \
+        for (uint32_t i = 0; i < n_; i++)                \
+            out[i] = fnum[t[i].fact] OP t[i].c;          \
+        t += n_;                                         \
+        out += n_;                                       \
+    } while (0)
+    NUM_TESTS(KEFU_CMP_LT, <);
+    NUM_TESTS(KEFU_CMP_LE, <=);
+    NUM_TESTS(KEFU_CMP_GT, >);
+    NUM_TESTS(KEFU_CMP_GE, >=);
+    NUM_TESTS(KEFU_CMP_EQ, ==);
+    NUM_TESTS(KEFU_CMP_NE, !=);
+#undef NUM_TESTS
+    for (uint32_t i = 0; i < nhas; i++)
+        out[i] = slots[has[i]].present != 0;
+    out += nhas;
+    for (uint32_t i = 0; i < nset; i++) {
+        const uint64_t *w = words + set[i].wo, *m = masks + set[i].mo;
+        uint64_t hit = w[0] & m[0];
+        for (uint32_t k = 1; k < set[i].nw; k++)
+            hit |= w[k] & m[k];
         out[i] = hit != 0;
     }
-    /* Four independent accumulators, so that one step's latency overlaps
-     * the other streams' (a stream is one long dependency chain).  A row
-     * reads no bit written in the same row: a formula's temporaries are
-     * earlier in its own stream. */
-    {
-        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        const kefu_fstep *st = fl->steps;
-        const kefu_fstep *end = st + (size_t)fl->nrows * KEFU_FLAT_STREAMS;
-        for (; st < end; st += KEFU_FLAT_STREAMS) {
-            uint32_t t0 = bits[st[0].src], t1 = bits[st[1].src];
-            uint32_t t2 = bits[st[2].src], t3 = bits[st[3].src];
-            uint32_t d0 = st[0].dst, d1 = st[1].dst, d2 = st[2].dst,
-                     d3 = st[3].dst;
-            a0 = (st[0].lut >> (a0 | t0 << 1)) & 1;
-            a1 = (st[1].lut >> (a1 | t1 << 1)) & 1;
-            a2 = (st[2].lut >> (a2 | t2 << 1)) & 1;
-            a3 = (st[3].lut >> (a3 | t3 << 1)) & 1;
-            bits[d0] = (uint8_t)a0;
-            bits[d1] = (uint8_t)a1;
-            bits[d2] = (uint8_t)a2;
-            bits[d3] = (uint8_t)a3;
-        }
+}
+
+/* Four independent accumulators, so that one step's latency overlaps the
+ * other streams' (a stream is one long dependency chain).  A row reads no
+ * bit written in the same row: a formula's temporaries are earlier in its
+ * own stream. */
+static void flat_formulas(const kefu_rflat *fl, uint8_t *const bits)
+{
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    const kefu_fstep *st = fl->steps;
+    const kefu_fstep *const end = st + (size_t)fl->nrows * KEFU_FLAT_STREAMS;
+    for (; st < end; st += KEFU_FLAT_STREAMS) {
+        uint32_t t0 = bits[st[0].src], t1 = bits[st[1].src];
+        uint32_t t2 = bits[st[2].src], t3 = bits[st[3].src];
+        uint32_t d0 = st[0].dst, d1 = st[1].dst, d2 = st[2].dst,
+                 d3 = st[3].dst;
+        a0 = (st[0].lut >> (a0 | t0 << 1)) & 1;
+        a1 = (st[1].lut >> (a1 | t1 << 1)) & 1;
+        a2 = (st[2].lut >> (a2 | t2 << 1)) & 1;
+        a3 = (st[3].lut >> (a3 | t3 << 1)) & 1;
+        bits[d0] = (uint8_t)a0;
+        bits[d1] = (uint8_t)a1;
+        bits[d2] = (uint8_t)a2;
+        bits[d3] = (uint8_t)a3;
     }
+}
+
+static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs, fview v)
+{
+    const kefu_rflat *fl = &rs->flat;
+    flat_facts(fl, r->words, v.slot);
+    r->bits[KEFU_BIT_FALSE] = 0;
+    r->bits[KEFU_BIT_TRUE] = 1;
+    flat_tests(fl, r->bits + KEFU_BIT_TESTS, r->words, v.num, v.slot);
+    flat_formulas(fl, r->bits);
 }
 
 /* ---- programs ---- */
@@ -329,6 +368,26 @@ static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs,
 #define NEXT break
 #endif
 
+/* 1 when pattern idx matches s, 0 when not, or a negative status.  Facts
+ * are valid UTF-8 (checked when set, or the session's validated text), so
+ * the JIT entry skips the checks. */
+static int re_match(kefu_rules_result *r, const kefu_ruleset *rs, uint32_t idx,
+                    const char *s, uint32_t len)
+{
+    int rc = rs->re_jit[idx]
+                 ? pcre2_jit_match(rs->re[idx], (PCRE2_SPTR)s, len, 0, 0, r->md,
+                                   rs->mctx)
+                 : pcre2_match(rs->re[idx], (PCRE2_SPTR)s, len, 0,
+                               PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc == PCRE2_ERROR_NOMEMORY)
+        return KEFU_E_NOMEM;
+    return KEFU_E_LIMIT;   /* match/depth/heap/JIT stack limit */
+}
+
 /*
  * Runs one rule's program from pc.  A program that fails (KEFU_E_LIMIT
  * for a runaway regex, KEFU_E_ARG for x/0) returns the status; the rule is
@@ -340,13 +399,14 @@ static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs,
 __attribute__((optimize("no-crossjumping", "no-gcse")))
 #endif
 static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
-                       const kefu_fslot *slots, uint32_t rule, uint32_t pc,
-                       bool *fired)
+                       fview facts, uint32_t rule, uint32_t pc, bool *fired)
 {
     /* hoisted into locals: stores through sp could alias the structs */
     const kefu_rinsn *const code = rs->code;
     const double *const nums = rs->nums;
     const uint8_t *const bits = r->bits;
+    const double *const fnum = facts.num;
+    const kefu_fslot *const slots = facts.slot;
     rv *sp = r->stack - 1;
     kefu_rinsn in;
 #if KEFU_THREADED
@@ -408,6 +468,7 @@ static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
         [ROP_RET_F] = &&L_ROP_RET_F,
         [ROP_BR_BIT] = &&L_ROP_BR_BIT,
         [ROP_LOAD_BIT] = &&L_ROP_LOAD_BIT,
+        [ROP_BR_MATCH] = &&L_ROP_BR_MATCH,
     };
 #endif
     for (;;) {
@@ -442,7 +503,7 @@ static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
             sp->l.n = rs->lists[in.a].n;
             NEXT;
         CASE(ROP_LOAD_NUM):
-            (++sp)->n = slots[in.a].num;
+            (++sp)->n = fnum[in.a];
             NEXT;
         CASE(ROP_LOAD_STR):
             ++sp;
@@ -571,22 +632,18 @@ static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
                              sp[1].s.len));
             NEXT;
         CASE(ROP_MATCH): {
-            /* facts are valid UTF-8 (checked when set, or the session's
-             * validated text), so the JIT entry skips the checks */
-            int rc = rs->re_jit[in.a]
-                         ? pcre2_jit_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p,
-                                           sp->s.len, 0, 0, r->md, rs->mctx)
-                         : pcre2_match(rs->re[in.a], (PCRE2_SPTR)sp->s.p,
-                                       sp->s.len, 0, PCRE2_NO_UTF_CHECK, r->md,
-                                       rs->mctx);
-            if (rc >= 0)
-                sp->n = 1;
-            else if (rc == PCRE2_ERROR_NOMATCH)
-                sp->n = 0;
-            else if (rc == PCRE2_ERROR_NOMEMORY)
-                return KEFU_E_NOMEM;
-            else
-                return KEFU_E_LIMIT;   /* match/depth/heap/JIT stack limit */
+            int m = re_match(r, rs, in.a, sp->s.p, sp->s.len);
+            if (m < 0)
+                return m;
+            sp->n = m;
+            NEXT;
+        }
+        CASE(ROP_BR_MATCH): {
+            int m = re_match(r, rs, in.a, slots[in.b].str, slots[in.b].len);
+            if (m < 0)
+                return m;
+            if ((uint32_t)m == in.s)
+                pc = in.c;
             NEXT;
         }
         CASE(ROP_LEN_S): {
@@ -660,59 +717,110 @@ static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
  * be is written, without a branch on the outcome: the state, and the rule
  * into the fired list (kept only when it fired).
  */
-static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
-                   const kefu_facts *f, bool traced)
+/* Runs rule `rule`'s program (traced or plain): 1 fired, 0 did not, or a
+ * negative status (the rule failed). */
+static int run_rule(kefu_rules_result *r, const kefu_ruleset *rs,
+                    fview facts, uint32_t rule, bool traced)
 {
-    const kefu_fslot *const slots = slots_for(r, rs, f);
-    const kefu_rule *const rules = rs->rules;
-    const uint32_t *const walk = rs->flat.walk;
+    const kefu_rule *ru = &rs->rules[rule];
+    uint32_t tfirst = r->ntrace;
+    bool yes = false;
+    int status = run_program(r, rs, facts, rule, traced ? ru->tcode : ru->code,
+                             &yes);
+    if (traced) {
+        r->outs[rule].tfirst = tfirst;
+        r->outs[rule].tn = r->ntrace - tfirst;
+    }
+    if (status) {
+        r->outs[rule].status = status;
+        return status;
+    }
+    return yes;
+}
+
+/*
+ * Plain evaluation: the flat form first, then the rules in order; a flat
+ * rule reads its bit, the others run their program.  Per rule only what
+ * must be is written, without a branch on the outcome: the state, and the
+ * rule with its first action's number into the fired lists (kept only when
+ * it fired).  Returns the number of rules looked at.
+ */
+static uint32_t run_plain(kefu_rules_result *r, const kefu_ruleset *rs,
+                          fview facts)
+{
+    /* in locals: the byte stores below could alias the structs */
+    const kefu_rwalk *const walk = rs->flat.walk;
+    const uint32_t nrules = rs->nrules;
     const uint8_t *const bits = r->bits;
     uint8_t *const state = r->state;
-    uint32_t *const fired = r->fired;
-    uint32_t rule, nf = 0;
-    if (!traced)
-        flat_run(r, rs, slots);
-    for (rule = 0; rule < rs->nrules; rule++) {
-        uint32_t w = walk[rule], hit;
-        if (!traced && !(w & KEFU_WALK_PROGRAM)) {
-            hit = bits[w >> 3] ^ (w & KEFU_WALK_NEG);
-        } else {
-            uint32_t tfirst = r->ntrace;
-            bool yes = false;
-            int status = run_program(r, rs, slots, rule,
-                                     traced ? rules[rule].tcode : rules[rule].code,
-                                     &yes);
-            if (traced) {
-                r->outs[rule].tfirst = tfirst;
-                r->outs[rule].tn = r->ntrace - tfirst;
-            }
-            if (status) {
+    uint32_t *const fired = r->fired, *const actoff = r->actoff;
+    uint32_t rule, nf = 0, nacts = 0;
+    flat_run(r, rs, facts);
+    for (rule = 0; rule < nrules; rule++) {
+        const kefu_rwalk wk = walk[rule];
+        uint32_t hit;
+        if (wk.w & KEFU_WALK_PROGRAM) {
+            int rc = run_rule(r, rs, facts, rule, false);
+            if (rc < 0) {
                 state[rule] = KEFU_RULE_ERROR;
-                r->outs[rule].status = status;
                 continue;
             }
-            hit = yes;
+            hit = (uint32_t)rc;
+        } else {
+            hit = bits[wk.w >> 3] ^ (wk.w & KEFU_WALK_NEG);
         }
         state[rule] = (uint8_t)(KEFU_RULE_FALSE + hit);
         fired[nf] = rule;
+        actoff[nf] = nacts;
         nf += hit;
-        if (hit & (w / KEFU_WALK_STOPS)) {   /* fired, and stops */
+        nacts += hit * wk.nact;
+        if (hit & (wk.w / KEFU_WALK_STOPS)) {   /* fired, and stops */
             rule++;
             break;
         }
     }
     r->nfired = nf;
-    if (rule < rs->nrules)
-        memset(state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
-    for (; traced && rule < rs->nrules; rule++) {
-        r->outs[rule].tfirst = r->ntrace;
-        r->outs[rule].tn = 0;
+    r->nacts = nacts;
+    return rule;
+}
+
+/* Traced evaluation: every rule runs its traced program. */
+static uint32_t run_traced(kefu_rules_result *r, const kefu_ruleset *rs,
+                           fview facts)
+{
+    uint32_t rule;
+    for (rule = 0; rule < rs->nrules; rule++) {
+        const kefu_rwalk wk = rs->flat.walk[rule];
+        int rc = run_rule(r, rs, facts, rule, true);
+        if (rc < 0) {
+            r->state[rule] = KEFU_RULE_ERROR;
+            continue;
+        }
+        r->state[rule] = (uint8_t)(KEFU_RULE_FALSE + rc);
+        if (!rc)
+            continue;
+        r->actoff[r->nfired] = r->nacts;
+        r->fired[r->nfired++] = rule;
+        r->nacts += wk.nact;
+        if (wk.w & KEFU_WALK_STOPS) {
+            rule++;
+            break;
+        }
     }
-    for (uint32_t i = 0; i < nf; i++) {
-        const kefu_rule *ru = &rules[fired[i]];
-        for (uint32_t k = 0; k < ru->act_n; k++)
-            r->acts[r->nacts++] = ru->act_first + k;
+    for (uint32_t k = rule; k < rs->nrules; k++) {
+        r->outs[k].tfirst = r->ntrace;
+        r->outs[k].tn = 0;
     }
+    return rule;
+}
+
+static int run_all(kefu_rules_result *r, const kefu_ruleset *rs,
+                   const kefu_facts *f, bool traced)
+{
+    const fview facts = facts_for(r, rs, f);
+    uint32_t rule = traced ? run_traced(r, rs, facts) : run_plain(r, rs, facts);
+    if (rule < rs->nrules)   /* after a rule that stops */
+        memset(r->state + rule, KEFU_RULE_SKIPPED, rs->nrules - rule);
     return KEFU_OK;
 }
 
@@ -746,31 +854,30 @@ KEFU_API uint32_t kefu_rules_result_action_count(const kefu_rules_result *r)
     return r && r->rs ? r->nacts : 0;
 }
 
-/* The rule an action belongs to. */
-static uint32_t action_rule(const kefu_ruleset *rs, uint32_t act)
-{
-    uint32_t lo = 0, hi = rs->nrules;
-    for (uint32_t i = lo; i < hi; i++)
-        if (act >= rs->rules[i].act_first &&
-            act < rs->rules[i].act_first + rs->rules[i].act_n)
-            return i;
-    return UINT32_MAX;
-}
-
 KEFU_API int kefu_rules_result_action(const kefu_rules_result *r, uint32_t i,
                                       kefu_rule_action *out)
 {
     const kefu_raction *a;
     kefu_rule_action v;
+    uint32_t lo = 0, hi;
     if (!r || !out || out->size < sizeof(uint32_t))
         return KEFU_E_ARG;
     if (!r->rs || i >= r->nacts)
         return KEFU_E_ARG;
-    a = &r->rs->actions[r->acts[i]];
+    /* the last fired rule whose actions start at or before i */
+    hi = r->nfired;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->actoff[mid] <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    a = &r->rs->actions[r->rs->rules[r->fired[lo]].act_first + i - r->actoff[lo]];
     memset(&v, 0, sizeof v);
     v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
     v.type = a->type;
-    v.rule = action_rule(r->rs, r->acts[i]);
+    v.rule = r->fired[lo];
     v.value = a->value;
     v.raise = a->raise;
     v.queue = a->queue;

@@ -102,7 +102,6 @@ static void slot_release(const kefu_mem *mem, kefu_fstore *s)
 static void slot_reset(kefu_fslot *s)
 {
     s->present = 0;
-    s->num = 0;
     s->str = "";
     s->items = NULL;
     s->len = 0;
@@ -111,19 +110,21 @@ static void slot_reset(kefu_fslot *s)
 static int bind(kefu_facts *f, kefu_ruleset *rs)
 {
     uint32_t n = KEFU_F_BUILTIN_COUNT + rs->ndecls;
-    kefu_fslot *slot = kefu_alloc_array(&f->mem, n, sizeof *slot);
+    double *num = kefu_alloc_array(&f->mem, n, sizeof *num + sizeof(kefu_fslot));
+    kefu_fslot *slot = (kefu_fslot *)(num + n);
     kefu_fstore *store = kefu_alloc_array(&f->mem, n, sizeof *store);
-    if (!slot || !store) {
-        kefu_dealloc(&f->mem, slot);
+    if (!num || !store) {
+        kefu_dealloc(&f->mem, num);
         kefu_dealloc(&f->mem, store);
         return KEFU_E_NOMEM;
     }
-    memset(slot, 0, n * sizeof *slot);
+    memset(num, 0, n * (sizeof *num + sizeof *slot));
     memset(store, 0, n * sizeof *store);
     for (uint32_t i = 0; i < n; i++) {
         slot_reset(&slot[i]);
         slot[i].type = decl_of(rs, i)->type;
     }
+    f->num = num;
     f->slot = slot;
     f->store = store;
     f->n = n;
@@ -162,7 +163,7 @@ KEFU_API void kefu_facts_free(kefu_facts *f)
     mem = f->mem;
     for (uint32_t i = 0; i < f->n; i++)
         slot_release(&mem, &f->store[i]);
-    kefu_dealloc(&mem, f->slot);
+    kefu_dealloc(&mem, f->num);   /* and the slots */
     kefu_dealloc(&mem, f->store);
     kefu_ruleset_free(f->rs);
     kefu_dealloc(&mem, f);
@@ -172,6 +173,7 @@ KEFU_API void kefu_facts_clear(kefu_facts *f)
 {
     if (!f)
         return;
+    memset(f->num, 0, f->n * sizeof *f->num);
     for (uint32_t i = 0; i < f->n; i++)
         slot_reset(&f->slot[i]);
 }
@@ -198,22 +200,25 @@ KEFU_API int kefu_facts_rebind(kefu_facts *f, kefu_ruleset *rs)
     for (uint32_t i = 0; i < tmp.n && !rc; i++) {
         const kefu_fdecl *d = decl_of(rs, i);
         int64_t old = kefu_ruleset_fact_lookup(f->rs, d->name, d->name_len);
-        if (old >= 0 && f->slot[old].present && f->slot[old].type == d->type)
+        if (old >= 0 && f->slot[old].present && f->slot[old].type == d->type) {
+            tmp.num[i] = f->num[old];
             rc = slot_copy(&tmp, &tmp.slot[i], &f->slot[old]);
+        }
     }
     if (rc) {
         for (uint32_t i = 0; i < tmp.n; i++)
             slot_release(&f->mem, &tmp.store[i]);
-        kefu_dealloc(&f->mem, tmp.slot);
+        kefu_dealloc(&f->mem, tmp.num);
         kefu_dealloc(&f->mem, tmp.store);
         kefu_ruleset_free(tmp.rs);
         return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
     }
     for (uint32_t i = 0; i < f->n; i++)
         slot_release(&f->mem, &f->store[i]);
-    kefu_dealloc(&f->mem, f->slot);
+    kefu_dealloc(&f->mem, f->num);
     kefu_dealloc(&f->mem, f->store);
     kefu_ruleset_free(f->rs);
+    f->num = tmp.num;
     f->slot = tmp.slot;
     f->store = tmp.store;
     f->n = tmp.n;
@@ -260,7 +265,7 @@ KEFU_API int kefu_facts_set_bool(kefu_facts *f, const char *name,
                                  size_t name_len, int32_t value)
 {
     FIND(KEFU_T_BOOL)
-    s->num = value != 0;
+    f->num[s - f->slot] = value != 0;
     s->present = 1;
     return KEFU_OK;
 }
@@ -272,7 +277,7 @@ KEFU_API int kefu_facts_set_number(kefu_facts *f, const char *name,
     if (value != value)
         return kefu_diag_msg(&f->diag, KEFU_E_ARG, "fact '%.*s' is NaN",
                              (int)name_len, name);
-    s->num = value;
+    f->num[s - f->slot] = value;
     s->present = 1;
     return KEFU_OK;
 }
@@ -281,7 +286,7 @@ KEFU_API int kefu_facts_set_duration(kefu_facts *f, const char *name,
                                      size_t name_len, int64_t ms)
 {
     FIND(KEFU_T_DURATION)
-    s->num = (double)ms;
+    f->num[s - f->slot] = (double)ms;
     s->present = 1;
     return KEFU_OK;
 }
@@ -416,6 +421,7 @@ KEFU_API int kefu_facts_unset(kefu_facts *f, const char *name, size_t name_len)
         return kefu_diag_msg(&f->diag, KEFU_E_UNKNOWN, "unknown fact '%.*s'",
                              (int)(name_len > 200 ? 200 : name_len), name);
     }
+    f->num[id] = 0;
     slot_reset(&f->slot[id]);
     return KEFU_OK;
 }
@@ -423,7 +429,6 @@ KEFU_API int kefu_facts_unset(kefu_facts *f, const char *name, size_t name_len)
 static int slot_copy(kefu_facts *f, kefu_fslot *d, const kefu_fslot *s)
 {
     int rc;
-    d->num = s->num;
     d->present = s->present;
     if (s->type == KEFU_T_STRING) {
         if ((rc = put_bytes(f, d, s->str, s->len)))
@@ -460,19 +465,19 @@ static int slot_copy(kefu_facts *f, kefu_fslot *d, const kefu_fslot *s)
 
 void kefu_facts_put_number(kefu_facts *f, uint32_t id, double v)
 {
-    f->slot[id].num = v;
+    f->num[id] = v;
     f->slot[id].present = 1;
 }
 
 void kefu_facts_put_bool(kefu_facts *f, uint32_t id, bool v)
 {
-    f->slot[id].num = v;
+    f->num[id] = v;
     f->slot[id].present = 1;
 }
 
 void kefu_facts_put_duration(kefu_facts *f, uint32_t id, double ms)
 {
-    f->slot[id].num = ms;
+    f->num[id] = ms;
     f->slot[id].present = 1;
 }
 

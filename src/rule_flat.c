@@ -6,6 +6,8 @@
  * against, lays out the bits and spreads the formulas over
  * KEFU_FLAT_STREAMS streams.  rule_eval.c runs the result.
  */
+#include <stdlib.h>
+
 #include "rules.h"
 
 enum { PA_CONST, PA_NUM, PA_HAS, PA_SET };
@@ -13,10 +15,11 @@ enum { PA_CONST, PA_NUM, PA_HAS, PA_SET };
 typedef struct patom {
     uint8_t kind;
     uint32_t fact;
-    uint32_t lut;           /* PA_NUM */
+    uint32_t cmp;           /* PA_NUM: KEFU_CMP_* */
     double c;               /* PA_NUM; PA_CONST: 0 or 1 */
     uint32_t sfirst, sn;    /* PA_SET: b->strs[sfirst..sfirst+sn) */
     uint32_t bit;           /* once laid out */
+    bool first;             /* the first of equal tests */
 } patom;
 
 typedef struct pgroup {
@@ -72,9 +75,9 @@ int64_t kefu_rflat_const(kefu_ruleset *rs, bool v)
     return add_atom(rs, &a);
 }
 
-int64_t kefu_rflat_num(kefu_ruleset *rs, uint32_t fact, uint32_t lut, double c)
+int64_t kefu_rflat_num(kefu_ruleset *rs, uint32_t fact, uint32_t cmp, double c)
 {
-    patom a = {.kind = PA_NUM, .fact = fact, .lut = lut, .c = c};
+    patom a = {.kind = PA_NUM, .fact = fact, .cmp = cmp, .c = c};
     return add_atom(rs, &a);
 }
 
@@ -151,26 +154,6 @@ static uint32_t pow2_above(size_t n)
     return c;
 }
 
-/* The constant's number for its fact, adding it (as ++*nconst) when new. */
-static uint32_t intern(kefu_rflat *fl, uint32_t *nconst, uint32_t fact,
-                       const kefu_litem *s)
-{
-    uint64_t h = kefu_const_hash(s->str, s->len, fact);
-    uint32_t i = (uint32_t)h & fl->keymask;
-    for (; fl->keys[i].id; i = (i + 1) & fl->keymask) {
-        const kefu_tkey *k = &fl->keys[i];
-        if (k->fact == fact && k->len == s->len &&
-            !memcmp(k->str, s->str, s->len))
-            return k->id;
-    }
-    fl->keys[i].str = s->str;
-    fl->keys[i].len = s->len;
-    fl->keys[i].fact = fact;
-    fl->keys[i].h = (uint32_t)(h >> 32);
-    fl->keys[i].id = ++*nconst;
-    return fl->keys[i].id;
-}
-
 /* The fact's entry in fl->facts, by a linear search: facts are few. */
 static kefu_tfact *fact_entry(kefu_rflat *fl, uint32_t fact)
 {
@@ -180,48 +163,90 @@ static kefu_tfact *fact_entry(kefu_rflat *fl, uint32_t fact)
     return NULL;
 }
 
-/* Numbers the constants of the set tests per fact and sizes each fact's
- * words (bit 0: none of them). */
+static int by_fact_then_id(const void *a, const void *b)
+{
+    const kefu_tconst *x = a, *y = b;
+    if (x->fact != y->fact)
+        return x->fact < y->fact ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void index_consts(kefu_rflat *fl, uint32_t n)
+{
+    memset(fl->index, 0, ((size_t)fl->imask + 1) * sizeof *fl->index);
+    for (uint32_t k = 0; k < n; k++) {
+        const kefu_tconst *c = &fl->consts[k];
+        kefu_skey key = {c->w0, c->w1, c->len};
+        uint32_t i = (uint32_t)kefu_skey_hash(&key, c->fact) & fl->imask;
+        while (fl->index[i])
+            i = (i + 1) & fl->imask;
+        fl->index[i] = k + 1;
+    }
+}
+
+/*
+ * Numbers the constants of the set tests per fact (from 1: bit 0 of a
+ * fact's words means "none of them"), keeps them grouped by fact and
+ * indexed by hash, and sizes each fact's words.
+ */
 static int number_constants(kefu_ruleset *rs, kefu_flatb *b)
 {
     kefu_rflat *fl = &rs->flat;
-    uint32_t *nconst;
-    if (!(fl->facts = kefu_alloc_array(&rs->mem, b->natoms, sizeof *fl->facts)) ||
-        !(nconst = kefu_alloc_array(&rs->mem, b->natoms, sizeof *nconst)))
+    uint32_t n = 0;
+    fl->imask = pow2_above(b->nstrs) - 1;
+    fl->facts = kefu_alloc_array(&rs->mem, b->natoms, sizeof *fl->facts);
+    fl->consts = kefu_alloc_array(&rs->mem, b->nstrs, sizeof *fl->consts);
+    fl->index = kefu_alloc_array(&rs->mem, (size_t)fl->imask + 1, sizeof *fl->index);
+    if (!fl->facts || !fl->consts || !fl->index)
         return KEFU_E_NOMEM;
-    fl->keymask = pow2_above(b->nstrs) - 1;
-    if (!(fl->keys = kefu_alloc_array(&rs->mem, fl->keymask + 1, sizeof *fl->keys))) {
-        kefu_dealloc(&rs->mem, nconst);
-        return KEFU_E_NOMEM;
-    }
+    memset(fl->index, 0, ((size_t)fl->imask + 1) * sizeof *fl->index);
     for (size_t i = 0; i < b->natoms; i++) {
         const patom *a = &b->atoms[i];
         kefu_tfact *t;
         if (a->kind != PA_SET)
             continue;
         if (!(t = fact_entry(fl, a->fact))) {
-            t = &fl->facts[fl->nfacts];
+            t = &fl->facts[fl->nfacts++];
             memset(t, 0, sizeof *t);
             t->fact = a->fact;
             t->list = a->fact < KEFU_F_BUILTIN_COUNT
                           ? kefu_builtin_fact(a->fact)->type == KEFU_T_STRLIST
                           : rs->decls[a->fact - KEFU_F_BUILTIN_COUNT].type ==
                                 KEFU_T_STRLIST;
-            nconst[fl->nfacts++] = 0;
         }
         for (uint32_t k = 0; k < a->sn; k++) {
             const kefu_litem *s = &b->strs[a->sfirst + k];
-            intern(fl, &nconst[t - fl->facts], a->fact, s);
+            kefu_skey key = kefu_str_key(s->str, s->len);
+            uint32_t j = (uint32_t)kefu_skey_hash(&key, a->fact) & fl->imask;
+            kefu_tconst *c;
+            if (kefu_tconst_find(fl, a->fact, &key, s->str))
+                continue;
+            while (fl->index[j])
+                j = (j + 1) & fl->imask;
+            c = &fl->consts[n];
+            c->w0 = key.w0;
+            c->w1 = key.w1;
+            c->str = s->str;
+            c->len = s->len;
+            c->fact = a->fact;
+            c->id = ++t->kn;
+            fl->index[j] = ++n;
             if (s->len > t->maxlen)
                 t->maxlen = s->len;
         }
     }
+    qsort(fl->consts, n, sizeof *fl->consts, by_fact_then_id);
+    index_consts(fl, n);
     for (uint32_t i = 0; i < fl->nfacts; i++) {
-        fl->facts[i].wo = fl->nwords;
-        fl->facts[i].nw = (nconst[i] + 1 + 63) / 64;
-        fl->nwords += fl->facts[i].nw;
+        kefu_tfact *t = &fl->facts[i];
+        uint32_t k = 0;
+        while (fl->consts[k].fact != t->fact)
+            k++;
+        t->kfirst = k;
+        t->wo = fl->nwords;
+        t->nw = (t->kn + 1 + 63) / 64;
+        fl->nwords += t->nw;
     }
-    kefu_dealloc(&rs->mem, nconst);
     return KEFU_OK;
 }
 
@@ -230,7 +255,7 @@ static uint64_t test_hash(const patom *a, const uint64_t *mask, uint32_t nw)
 {
     uint64_t h = kefu_hash64(&a->kind, 1, a->fact);
     if (a->kind == PA_NUM) {
-        h = kefu_hash64(&a->lut, sizeof a->lut, h);
+        h = kefu_hash64(&a->cmp, sizeof a->cmp, h);
         h = kefu_hash64(&a->c, sizeof a->c, h);
     } else if (a->kind == PA_SET) {
         h = kefu_hash64(mask, nw * sizeof *mask, h);
@@ -244,10 +269,38 @@ static bool same_test(const kefu_rflat *fl, const patom *x, const patom *a,
     if (x->kind != a->kind || x->fact != a->fact)
         return false;
     if (a->kind == PA_NUM)
-        return x->lut == a->lut && !memcmp(&x->c, &a->c, sizeof a->c);
+        return x->cmp == a->cmp && !memcmp(&x->c, &a->c, sizeof a->c);
     if (a->kind == PA_SET)
         return !memcmp(fl->masks + fl->set[x->bit].mo, mask, nw * sizeof *mask);
     return true;
+}
+
+/* Groups the distinct number tests by comparison (a stable counting sort
+ * of their first atoms) and renumbers the atoms that use them. */
+static int sort_number_tests(kefu_ruleset *rs, kefu_flatb *b)
+{
+    kefu_rflat *fl = &rs->flat;
+    uint32_t at[KEFU_CMP_COUNT], pos = 0;
+    uint32_t *place = kefu_alloc_array(&rs->mem, fl->nnum, sizeof *place);
+    if (!place)
+        return KEFU_E_NOMEM;
+    for (uint32_t k = 0; k < KEFU_CMP_COUNT; k++) {
+        at[k] = pos;
+        pos += fl->ncmp[k];
+    }
+    for (size_t i = 0; i < b->natoms; i++) {
+        const patom *a = &b->atoms[i];
+        if (a->kind == PA_NUM && a->first) {
+            fl->num[at[a->cmp]].c = a->c;
+            fl->num[at[a->cmp]].fact = a->fact;
+            place[a->bit] = at[a->cmp]++;
+        }
+    }
+    for (size_t i = 0; i < b->natoms; i++)
+        if (b->atoms[i].kind == PA_NUM)
+            b->atoms[i].bit = place[b->atoms[i].bit];
+    kefu_dealloc(&rs->mem, place);
+    return KEFU_OK;
 }
 
 /*
@@ -280,13 +333,14 @@ static int merge_tests(kefu_ruleset *rs, kefu_flatb *b)
         if (a->kind == PA_CONST)
             continue;
         if (a->kind == PA_SET) {
-            uint32_t none = 0;   /* every constant is numbered already */
             t = fact_entry(fl, a->fact);
             nw = t->nw;
             mask = fl->masks + nmasks;   /* tentative: kept when new */
             memset(mask, 0, nw * sizeof *mask);
             for (uint32_t k = 0; k < a->sn; k++) {
-                uint32_t id = intern(fl, &none, a->fact, &b->strs[a->sfirst + k]);
+                const kefu_litem *s = &b->strs[a->sfirst + k];
+                kefu_skey key = kefu_str_key(s->str, s->len);
+                uint32_t id = kefu_tconst_find(fl, a->fact, &key, s->str)->id;
                 mask[id >> 6] |= (uint64_t)1 << (id & 63);
             }
         }
@@ -301,12 +355,11 @@ static int merge_tests(kefu_ruleset *rs, kefu_flatb *b)
             continue;
         }
         table[j] = (uint32_t)i + 1;
+        a->first = true;
         switch (a->kind) {
-        case PA_NUM:
-            a->bit = fl->nnum;
-            fl->num[fl->nnum].c = a->c;
-            fl->num[fl->nnum].fact = a->fact;
-            fl->num[fl->nnum++].lut = a->lut;
+        case PA_NUM:   /* numbered by comparison below */
+            a->bit = fl->nnum++;
+            fl->ncmp[a->cmp]++;
             break;
         case PA_HAS:
             a->bit = fl->nhas;
@@ -321,6 +374,8 @@ static int merge_tests(kefu_ruleset *rs, kefu_flatb *b)
         }
     }
     kefu_dealloc(&rs->mem, table);
+    if (sort_number_tests(rs, b))
+        return KEFU_E_NOMEM;
     for (size_t i = 0; i < b->natoms; i++) {
         patom *a = &b->atoms[i];
         switch (a->kind) {
@@ -424,9 +479,10 @@ int kefu_rflat_finish(kefu_ruleset *rs)
         kefu_rule *r = &rs->rules[i];
         if (r->flat)
             r->fbit = resolve(b, base, r->fbit);
-        fl->walk[i] = (r->flat ? r->fbit << 3 : KEFU_WALK_PROGRAM) |
-                      (r->stop || rs->mode == KEFU_RULES_FIRST ? KEFU_WALK_STOPS : 0) |
-                      (r->fneg ? KEFU_WALK_NEG : 0);
+        fl->walk[i].w = (r->flat ? r->fbit << 3 : KEFU_WALK_PROGRAM) |
+                        (r->stop || rs->mode == KEFU_RULES_FIRST ? KEFU_WALK_STOPS : 0) |
+                        (r->fneg ? KEFU_WALK_NEG : 0);
+        fl->walk[i].nact = r->act_n;
     }
     builder_free(rs);
     return KEFU_OK;
@@ -441,7 +497,8 @@ void kefu_rflat_release(kefu_ruleset *rs)
     kefu_dealloc(&rs->mem, fl->set);
     kefu_dealloc(&rs->mem, fl->masks);
     kefu_dealloc(&rs->mem, fl->facts);
-    kefu_dealloc(&rs->mem, fl->keys);
+    kefu_dealloc(&rs->mem, fl->consts);
+    kefu_dealloc(&rs->mem, fl->index);
     kefu_dealloc(&rs->mem, fl->steps);
     kefu_dealloc(&rs->mem, fl->walk);
     memset(fl, 0, sizeof *fl);

@@ -84,10 +84,11 @@ typedef struct kefu_litem {
     uint32_t len;
 } kefu_litem;
 
-/* What the evaluator reads: 32 bytes, two slots per cache line (facts of
- * a conversation are usually cold when its next message comes). */
+/* What the evaluator reads of a fact other than its number.  Numbers
+ * (durations in ms, bools 0/1) are apart, in kefu_facts.num: rules test
+ * them most, and facts of a conversation are usually cold when its next
+ * message comes, so they are packed eight to a cache line. */
 typedef struct kefu_fslot {
-    double num;              /* number, duration (ms), bool (0/1) */
     const char *str;         /* string bytes (not NUL-terminated) */
     const kefu_litem *items; /* list items */
     uint32_t len;            /* string bytes or list items */
@@ -108,6 +109,7 @@ struct kefu_facts {
     kefu_diag diag;
     struct kefu_ruleset *rs;   /* schema owner (one reference held) */
     uint32_t n;                /* builtins + the rule set's other facts */
+    double *num;               /* by fact id; one allocation with slot */
     kefu_fslot *slot;
     kefu_fstore *store;        /* parallel to slot */
 };
@@ -193,11 +195,9 @@ enum { KEFU_BIT_FALSE, KEFU_BIT_TRUE, KEFU_BIT_SINK, KEFU_BIT_TESTS };
  * test or formula number << 1, | KEFU_VREF_FORMULA for a formula. */
 #define KEFU_VREF_FORMULA 1u
 
-/* Number tests: the outcome for each of (v <= c) | (v >= c) << 1, which
- * is 1 for v < c, 2 for v > c, 3 for v == c and 0 when v is NaN (NaN
- * compares false with everything, and != it). */
-enum { KEFU_LUT_LT = 0x2, KEFU_LUT_GT = 0x4, KEFU_LUT_EQ = 0x8,
-       KEFU_LUT_LE = 0xA, KEFU_LUT_GE = 0xC, KEFU_LUT_NE = 0x7 };
+/* Number tests, by comparison: each kind runs in a loop of its own. */
+enum { KEFU_CMP_LT, KEFU_CMP_LE, KEFU_CMP_GT, KEFU_CMP_GE, KEFU_CMP_EQ,
+       KEFU_CMP_NE, KEFU_CMP_COUNT };
 
 /* Formula steps: acc = lut >> (acc | bits[src] << 1) & 1. */
 enum { KEFU_STEP_SET = 0xC, KEFU_STEP_SET_NOT = 0x3, KEFU_STEP_AND = 0x8,
@@ -205,11 +205,13 @@ enum { KEFU_STEP_SET = 0xC, KEFU_STEP_SET_NOT = 0x3, KEFU_STEP_AND = 0x8,
        KEFU_STEP_KEEP = 0xA };
 
 #define KEFU_FLAT_STREAMS 4   /* formulas folded side by side */
+#define KEFU_FLAT_SCAN 8      /* a fact tested against at most this many
+                                 constants compares them in turn; more are
+                                 found by hash */
 
-typedef struct kefu_tnum {    /* slots[fact].num against c */
+typedef struct kefu_tnum {    /* facts' num[fact] against c */
     double c;
     uint32_t fact;
-    uint32_t lut;
 } kefu_tnum;
 
 typedef struct kefu_tset {    /* the fact's constants-held words meet mask */
@@ -223,46 +225,61 @@ typedef struct kefu_tset {    /* the fact's constants-held words meet mask */
 typedef struct kefu_tfact {
     uint32_t fact, wo, nw;
     uint32_t maxlen;          /* longer values are none of the constants */
+    uint32_t kfirst, kn;      /* its constants: consts[kfirst..kfirst+kn) */
     bool list;
 } kefu_tfact;
 
-/* The constants' table: the string's number among the constants tested
- * against the fact, by kefu_const_hash; id 0 = empty entry. */
-typedef struct kefu_tkey {
-    const char *str;
-    uint32_t len, fact, id;
-    uint32_t h;               /* high bits of the hash */
-} kefu_tkey;
-
 /*
- * The constants' table hash.  Not kefu_hash64: this one runs on every
- * evaluation for each string fact tested against constants, and is never
- * stored, so it reads words (byte order is the machine's) and needs no
- * stability.  Equal strings hash alike: a tail of 4..8 bytes is read as two
- * overlapping words, one of 1..3 bytes as its first, middle and last.
+ * A string's key: its length and two words that hold all of its bytes when
+ * it has at most 16 (the first and last 8, the first and last 4, or the
+ * first, middle and last byte), so that comparing keys compares such
+ * strings; longer ones also compare their bytes.  Words are read in the
+ * machine's byte order: keys are never stored.
  */
-static inline uint64_t kefu_const_hash(const char *s, uint32_t len,
-                                       uint32_t fact)
+typedef struct kefu_skey {
+    uint64_t w0, w1;
+    uint32_t len;
+} kefu_skey;
+
+static inline kefu_skey kefu_str_key(const char *s, uint32_t len)
 {
-    uint64_t h = ((uint64_t)fact << 32 | len) * 0x9E3779B97F4A7C15ull, w;
+    kefu_skey k = {0, 0, len};
     uint32_t x, y;
-    for (; len > 8; s += 8, len -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    if (len >= 4) {
+    if (len >= 8) {
+        memcpy(&k.w0, s, 8);
+        memcpy(&k.w1, s + len - 8, 8);
+    } else if (len >= 4) {
         memcpy(&x, s, 4);
         memcpy(&y, s + len - 4, 4);
-        w = (uint64_t)x << 32 | y;
-    } else {
-        w = len ? (uint64_t)(unsigned char)s[0] << 16 |
-                      (uint64_t)(unsigned char)s[len >> 1] << 8 |
-                      (unsigned char)s[len - 1]
-                : 0;
+        k.w0 = (uint64_t)x << 32 | y;
+    } else if (len) {
+        k.w0 = (uint64_t)(unsigned char)s[0] << 16 |
+               (uint64_t)(unsigned char)s[len >> 1] << 8 |
+               (unsigned char)s[len - 1];
     }
-    h = (h ^ w) * 0x94d049bb133111ebull;
+    return k;
+}
+
+static inline uint64_t kefu_skey_hash(const kefu_skey *k, uint32_t fact)
+{
+    uint64_t h = (k->w0 ^ ((uint64_t)fact << 32 | k->len)) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 31) ^ k->w1) * 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 29);
+}
+
+/* A constant that a fact is tested against, and its number for the fact
+ * (from 1). */
+typedef struct kefu_tconst {
+    uint64_t w0, w1;
+    const char *str;
+    uint32_t len, fact, id;
+} kefu_tconst;
+
+static inline bool kefu_tconst_is(const kefu_tconst *c, const kefu_skey *k,
+                                  const char *s)
+{
+    return c->w0 == k->w0 && c->w1 == k->w1 && c->len == k->len &&
+           (k->len <= 16 || !memcmp(c->str, s, k->len));
 }
 
 typedef struct kefu_fstep {
@@ -272,9 +289,19 @@ typedef struct kefu_fstep {
 
 typedef struct kefu_flatb kefu_flatb;   /* build state (rule_flat.c) */
 
+/* What the evaluator needs of a rule, packed: w = fbit << 3 |
+ * KEFU_WALK_PROGRAM | KEFU_WALK_STOPS | KEFU_WALK_NEG, and its number of
+ * actions. */
+typedef struct kefu_rwalk {
+    uint32_t w, nact;
+} kefu_rwalk;
+
+enum { KEFU_WALK_NEG = 1, KEFU_WALK_STOPS = 2, KEFU_WALK_PROGRAM = 4 };
+
 typedef struct kefu_rflat {
-    kefu_tnum *num;
+    kefu_tnum *num;           /* by comparison, ncmp[k] of kind k */
     uint32_t nnum;
+    uint32_t ncmp[KEFU_CMP_COUNT];
     uint32_t *has;            /* fact ids: slots[fact].present */
     uint32_t nhas;
     kefu_tset *set;
@@ -283,17 +310,30 @@ typedef struct kefu_rflat {
     kefu_tfact *facts;
     uint32_t nfacts;
     uint32_t nwords;          /* words of all facts' bitsets */
-    kefu_tkey *keys;
-    uint32_t keymask;         /* keys has keymask + 1 entries */
+    kefu_tconst *consts;      /* by fact, then number */
+    uint32_t *index;          /* by kefu_skey_hash: consts index + 1, 0 empty */
+    uint32_t imask;           /* index has imask + 1 entries */
     kefu_fstep *steps;        /* row-major, KEFU_FLAT_STREAMS a row */
     uint32_t nrows;
     uint32_t nbits;
-    uint32_t *walk;           /* per rule: fbit << 3 | PROGRAM 4 | STOPS 2 |
-                                 fneg 1 */
+    kefu_rwalk *walk;         /* per rule, in order */
     kefu_flatb *b;            /* while compiling */
 } kefu_rflat;
 
-enum { KEFU_WALK_NEG = 1, KEFU_WALK_STOPS = 2, KEFU_WALK_PROGRAM = 4 };
+/* The constant of `fact` whose key is k (s: the string), by hash. */
+static inline const kefu_tconst *kefu_tconst_find(const kefu_rflat *fl,
+                                                  uint32_t fact,
+                                                  const kefu_skey *k,
+                                                  const char *s)
+{
+    uint32_t i = (uint32_t)kefu_skey_hash(k, fact) & fl->imask;
+    for (; fl->index[i]; i = (i + 1) & fl->imask) {
+        const kefu_tconst *c = &fl->consts[fl->index[i] - 1];
+        if (c->fact == fact && kefu_tconst_is(c, k, s))
+            return c;
+    }
+    return NULL;
+}
 
 struct kefu_ruleset {
     kefu_mem mem;
@@ -373,7 +413,7 @@ int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
  * rules into bit numbers.
  */
 int64_t kefu_rflat_const(kefu_ruleset *rs, bool v);
-int64_t kefu_rflat_num(kefu_ruleset *rs, uint32_t fact, uint32_t lut, double c);
+int64_t kefu_rflat_num(kefu_ruleset *rs, uint32_t fact, uint32_t cmp, double c);
 int64_t kefu_rflat_has(kefu_ruleset *rs, uint32_t fact);
 /* The fact's value (list: one of its items) is one of strs[0..n). */
 int64_t kefu_rflat_set(kefu_ruleset *rs, uint32_t fact, const kefu_litem *strs,
@@ -423,6 +463,7 @@ enum kefu_rop {
     ROP_BR, ROP_RET_T, ROP_RET_F,
     ROP_BR_BIT,                 /* bits[a] == s: jump (a cheap part) */
     ROP_LOAD_BIT,               /* push bits[a] ^ b */
+    ROP_BR_MATCH,               /* pattern a matches string fact b: jump */
     ROP_COUNT_
 };
 

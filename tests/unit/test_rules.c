@@ -709,6 +709,25 @@ static uint32_t frnd(uint32_t n)
 
 static const char *const CMP[] = {"==", "!=", "<", "<=", ">", ">="};
 
+/* Intents i0, i1 ... and some longer than 16 bytes whose first and last 8
+ * bytes are alike. */
+static const char *rand_intent(uint32_t n)
+{
+    static char buf[8][40];
+    static int at;
+    uint32_t k = frnd(n);
+    char *b = buf[at++ & 7];
+    if (frnd(4))
+        snprintf(b, sizeof buf[0], "i%u", k);
+    else
+        snprintf(b, sizeof buf[0], "long_int-%u-ent_name", k);
+    return b;
+}
+
+/* Few values, two of them long and alike but for their middle. */
+static const char *const SEGMENTS[] = {"", "s1", "abcdefgh-one-12345678",
+                                       "abcdefgh-two-12345678"};
+
 /* A condition of cheap tests (the flat form) with, when `mixed`, parts
  * that run as programs: patterns, arithmetic that can fail, loops. */
 static void rand_cond(char *b, size_t cap, int depth, bool mixed)
@@ -741,20 +760,20 @@ static void rand_cond(char *b, size_t cap, int depth, bool mixed)
     case 3: snprintf(b + n, cap - n, "%s", frnd(2) ? "vip" : "not vip"); break;
     case 4: snprintf(b + n, cap - n, "vip %s %s", frnd(2) ? "==" : "!=", frnd(2) ? "true" : "false"); break;
     case 5: snprintf(b + n, cap - n, "has(%s)", frnd(2) ? "vip" : "transfer_amount"); break;
-    case 6: snprintf(b + n, cap - n, "intent %s \"i%u\"", frnd(2) ? "==" : "!=", frnd(150)); break;
-    case 7: snprintf(b + n, cap - n, "\"i%u\" == intent", frnd(150)); break;
+    case 6: snprintf(b + n, cap - n, "intent %s \"%s\"", frnd(2) ? "==" : "!=", rand_intent(150)); break;
+    case 7: snprintf(b + n, cap - n, "\"%s\" == intent", rand_intent(150)); break;
     case 8: {   /* 150 intents: more constants than one word holds */
         int m = 1 + (int)frnd(6);
         snprintf(b + n, cap - n, "intent %sin [", frnd(3) ? "" : "not ");
         for (int i = 0; i < m; i++) {
             n = strlen(b);
-            snprintf(b + n, cap - n, "%s\"i%u\"", i ? ", " : "", frnd(150));
+            snprintf(b + n, cap - n, "%s\"%s\"", i ? ", " : "", rand_intent(150));
         }
         n = strlen(b);
         snprintf(b + n, cap - n, "]");
         break;
     }
-    case 9: snprintf(b + n, cap - n, "segment %s \"%s\"", frnd(2) ? "==" : "!=", frnd(2) ? "" : "s1"); break;
+    case 9: snprintf(b + n, cap - n, "segment %s \"%s\"", frnd(2) ? "==" : "!=", SEGMENTS[frnd(4)]); break;
     case 10: snprintf(b + n, cap - n, "\"r%u\" in customer.risk", frnd(8)); break;
     case 11: snprintf(b + n, cap - n, "tags contains \"t%u\"", frnd(10)); break;
     case 12: snprintf(b + n, cap - n, "any(customer.risk, x, x in [\"r%u\", \"r%u\"])", frnd(8), frnd(8)); break;
@@ -789,13 +808,11 @@ static void rand_facts(kefu_facts *f)
     if (frnd(2))
         SETN(f, "transfer_amount", frnd(3) * 1000);
     if (frnd(5)) {
-        char in[8];
-        snprintf(in, sizeof in, "i%u", frnd(160));
-        v = frnd(10) ? in : "";
+        v = frnd(10) ? rand_intent(160) : "";
         SETS(f, "intent", v);
     }
     if (frnd(2)) {
-        v = frnd(2) ? "s1" : "s2";
+        v = frnd(5) ? SEGMENTS[frnd(4)] : "abcdefgh-six-12345678";
         SETS(f, "segment", v);
     }
     if (frnd(3))
