@@ -1622,6 +1622,76 @@ static int gen(parser *p, int i, uint32_t depth)
     return gen_trace(p, n);
 }
 
+/* A pattern on a string fact, maybe under `not`. */
+static bool is_fact_match(parser *p, int i, bool *neg)
+{
+    const rnode *n = peel_not(p, &i, neg);
+    return n->kind == N_MATCH && NODE(n->a)->kind == N_FACT;
+}
+
+/*
+ * A condition that joins a cheap part and a pattern on a string fact with
+ * and/or (`intent == "complaint" or text matches "..."`) needs no
+ * program: the rule reads the part's bit and matches the pattern when the
+ * bit does not decide (or first, when the pattern is written first).
+ * Returns false when the condition has another shape; p->rc tells errors.
+ */
+static bool flat_and_match(parser *p, int root, kefu_rule *r)
+{
+    bool neg = false, mneg, fneg, na, nb, ignored = false;
+    int i = root, part, m;
+    const rnode *n = peel_not(p, &i, &neg), *mn;
+    uint32_t form = KEFU_MATCH_ON;
+    int64_t ref;
+    if (n->kind == N_AND || n->kind == N_OR) {
+        if ((n->kind == N_AND) != neg)   /* De Morgan under a `not` */
+            form |= KEFU_MATCH_AND;
+        na = nb = fneg = neg;
+        if (is_flat(p, n->a) && is_fact_match(p, n->b, &nb)) {
+            part = n->a;
+            m = n->b;
+            mneg = nb;
+        } else if (is_fact_match(p, n->a, &na) && is_flat(p, n->b)) {
+            part = n->b;
+            m = n->a;
+            mneg = na;
+            form |= KEFU_MATCH_FIRST;
+        } else {
+            return false;
+        }
+    } else if (n->kind == N_MATCH && NODE(n->a)->kind == N_FACT) {
+        part = -1;   /* true and the pattern */
+        m = i;
+        mneg = neg;
+        fneg = false;
+        form |= KEFU_MATCH_AND;
+    } else {
+        return false;
+    }
+    if (p->rs->nre >= (1u << 24))   /* too many to pack: a program runs it */
+        return false;
+    if (part < 0) {
+        ref = kefu_rflat_const(p->rs, true);
+        if (ref < 0)
+            perr(p, 0, KEFU_E_NOMEM, "out of memory");
+    } else {
+        bool pn;
+        ref = flat_ref(p, part, &pn);
+        fneg ^= pn;
+    }
+    if (ref < 0)
+        return true;
+    mn = peel_not(p, &m, &ignored);
+    r->flat = true;
+    r->fbit = (uint32_t)ref;
+    r->fneg = fneg;
+    r->match = form | (mneg ? KEFU_MATCH_NEG : 0) | mn->idx << 8;
+    r->mfact = NODE(mn->a)->idx;
+    r->code = UINT32_MAX;
+    p->cost += 1;
+    return true;
+}
+
 int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
                        size_t len)
 {
@@ -1656,7 +1726,10 @@ int kefu_rexpr_compile(kefu_rcomp *c, kefu_rule *r, const char *src,
         goto out;
     }
     p.mult = 1;
-    if (is_flat(&p, root)) {   /* no plain program: the rule reads a bit */
+    if (!is_flat(&p, root) && flat_and_match(&p, root, r)) {
+        if (p.rc)
+            goto out;
+    } else if (is_flat(&p, root)) {   /* no plain program: the rule reads a bit */
         int64_t ref = flat_ref(&p, root, &r->fneg);
         if (ref < 0)
             goto out;

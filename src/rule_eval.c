@@ -738,6 +738,23 @@ static int run_rule(kefu_rules_result *r, const kefu_ruleset *rs,
     return yes;
 }
 
+/* A rule's bit joined with its pattern (rules.h, KEFU_MATCH_*): the
+ * outcome, or the pattern's negative status. */
+static int join_match(kefu_rules_result *r, const kefu_ruleset *rs,
+                      fview facts, const kefu_rwalk *wk, uint32_t bit)
+{
+    const kefu_fslot *s = &facts.slot[wk->mfact];
+    bool and_op = (wk->m & KEFU_MATCH_AND) != 0;
+    int m;
+    if (!(wk->m & KEFU_MATCH_FIRST) && bit != and_op)
+        return (int)bit;   /* decided: false and ..., true or ... */
+    m = re_match(r, rs, wk->m >> 8, s->str, s->len);
+    if (m < 0)
+        return m;
+    m ^= (wk->m & KEFU_MATCH_NEG) != 0;
+    return and_op ? (int)bit & m : (int)bit | m;
+}
+
 /*
  * Plain evaluation: the flat form first, then the rules in order; a flat
  * rule reads its bit, the others run their program.  Per rule only what
@@ -768,6 +785,15 @@ static uint32_t run_plain(kefu_rules_result *r, const kefu_ruleset *rs,
             hit = (uint32_t)rc;
         } else {
             hit = bits[wk.w >> 3] ^ (wk.w & KEFU_WALK_NEG);
+            if (wk.m) {
+                int rc = join_match(r, rs, facts, &wk, hit);
+                if (rc < 0) {
+                    state[rule] = KEFU_RULE_ERROR;
+                    r->outs[rule].status = rc;
+                    continue;
+                }
+                hit = (uint32_t)rc;
+            }
         }
         state[rule] = (uint8_t)(KEFU_RULE_FALSE + hit);
         fired[nf] = rule;

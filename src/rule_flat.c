@@ -483,6 +483,8 @@ int kefu_rflat_finish(kefu_ruleset *rs)
                         (r->stop || rs->mode == KEFU_RULES_FIRST ? KEFU_WALK_STOPS : 0) |
                         (r->fneg ? KEFU_WALK_NEG : 0);
         fl->walk[i].nact = r->act_n;
+        fl->walk[i].m = r->match;
+        fl->walk[i].mfact = r->mfact;
     }
     builder_free(rs);
     return KEFU_OK;

@@ -164,6 +164,8 @@ typedef struct kefu_rule {
     uint32_t fbit;        /* flat: the bit that decides (a KEFU_VREF until
                              kefu_rflat_finish) */
     bool flat, fneg;      /* fires when bits[fbit] ^ fneg */
+    uint32_t match;       /* flat and a pattern: KEFU_MATCH_*, pattern << 8 */
+    uint32_t mfact;       /* the string fact the pattern is matched on */
     uint32_t tnode_first, tnode_n;
     uint32_t act_first, act_n;
     uint32_t cost;
@@ -290,13 +292,22 @@ typedef struct kefu_fstep {
 typedef struct kefu_flatb kefu_flatb;   /* build state (rule_flat.c) */
 
 /* What the evaluator needs of a rule, packed: w = fbit << 3 |
- * KEFU_WALK_PROGRAM | KEFU_WALK_STOPS | KEFU_WALK_NEG, and its number of
- * actions. */
+ * KEFU_WALK_PROGRAM | KEFU_WALK_STOPS | KEFU_WALK_NEG, its number of
+ * actions, and for a rule that joins its bit with a pattern, m = pattern
+ * << 8 | KEFU_MATCH_* (0: no pattern) and the string fact it matches. */
 typedef struct kefu_rwalk {
     uint32_t w, nact;
+    uint32_t m, mfact;
 } kefu_rwalk;
 
 enum { KEFU_WALK_NEG = 1, KEFU_WALK_STOPS = 2, KEFU_WALK_PROGRAM = 4 };
+
+/* `bit OP pattern`: the bit is tested first (and the pattern only matched
+ * when it does not decide), unless MFIRST: written the other way round,
+ * the pattern is matched first, and its error is the rule's whatever the
+ * bit says. */
+enum { KEFU_MATCH_ON = 1, KEFU_MATCH_AND = 2, KEFU_MATCH_NEG = 4,
+       KEFU_MATCH_FIRST = 8 };
 
 typedef struct kefu_rflat {
     kefu_tnum *num;           /* by comparison, ncmp[k] of kind k */

@@ -364,6 +364,57 @@ static const char *PACK =
     "      when: true\n"
     "      then: {tag: never}\n";
 
+/* A cheap part and a pattern joined by and/or (a rule form of its own in
+ * plain evaluation): which side runs first, and when the pattern's error
+ * is the rule's. */
+static void test_part_and_pattern(void **st)
+{
+    static const struct {
+        const char *when;
+        int state;
+    } cases[] = {
+        {"text matches \"(a+)+$\" or true", KEFU_RULE_ERROR},   /* written first */
+        {"true or text matches \"(a+)+$\"", KEFU_RULE_FIRED},   /* not matched */
+        {"false or text matches \"(a+)+$\"", KEFU_RULE_ERROR},
+        {"not (true or text matches \"(a+)+$\")", KEFU_RULE_FALSE},
+        {"not (text matches \"(a+)+$\") and false", KEFU_RULE_ERROR},
+        {"false and text matches \"(a+)+$\"", KEFU_RULE_FALSE},
+        {"text matches \"(a+)+$\"", KEFU_RULE_ERROR},
+        {"not (text matches \"b\")", KEFU_RULE_FIRED},
+        {"text matches \"!$\" and not vip", KEFU_RULE_FIRED},
+        {"not vip and not (text matches \"!$\")", KEFU_RULE_FALSE},
+        {"not (not vip and text matches \"b\")", KEFU_RULE_FIRED},
+        {"text matches \"^a\" or vip", KEFU_RULE_FIRED},
+        {"not (text matches \"^a\") or vip", KEFU_RULE_FALSE},
+        {"emotion.anger > 50 and text matches \"a!\"", KEFU_RULE_FALSE},
+        {"not (emotion.anger > 50) and text matches \"a!\"", KEFU_RULE_FIRED},
+    };
+    char yaml[8192];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml, "%srules:\n", HDR);
+    fx x = {0};
+    kefu_rule_outcome o = {.size = sizeof o};
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                              "  - {name: r%zu, when: '%s', then: {tag: t}}\n",
+                              i, cases[i].when);
+    fx_open(&x, yaml);
+    runaway_facts(x.f);
+    for (int traced = 0; traced < 2; traced++) {
+        assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(x.m), x.f,
+                                         traced ? KEFU_RULES_TRACE : 0), KEFU_OK);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            assert_int_equal(kefu_rules_result_rule(x.r, (uint32_t)i, &o), KEFU_OK);
+            if ((int)o.state != cases[i].state)
+                fail_msg("%s (%s): state %u, wanted %d", cases[i].when,
+                         traced ? "traced" : "plain", o.state, cases[i].state);
+            if (o.state == KEFU_RULE_ERROR)
+                assert_int_equal(o.status, KEFU_E_LIMIT);
+        }
+    }
+    fx_close(&x);
+}
+
 static void test_actions_and_order(void **st)
 {
     fx x = {0};
@@ -882,7 +933,31 @@ static void flat_round(const char *mode, bool stops, bool mixed)
     n = (size_t)snprintf(yaml, sizeof yaml, "%srules:\n  mode: %s\n  list:\n", HDR, mode);
     for (int i = 0; i < 300; i++) {
         cond[0] = '\0';
-        rand_cond(cond, sizeof cond, 1 + (int)frnd(4), mixed);
+        if (mixed && !frnd(4)) {   /* a cheap part and a pattern */
+            static const char *const pat[] = {"text matches \"a.|投\"",
+                                              "not (text matches \"y$\")"};
+            const char *op = frnd(2) ? " and " : " or ";
+            const char *m = pat[frnd(2)];
+            bool first = frnd(2);
+            if (frnd(4)) {
+                if (first)
+                    snprintf(cond, sizeof cond, "%s%s", m, op);
+                strcat(cond, "(");
+                rand_cond(cond, sizeof cond, 1 + (int)frnd(3), false);
+                strcat(cond, ")");
+                if (!first)
+                    snprintf(cond + strlen(cond), sizeof cond - strlen(cond), "%s%s", op, m);
+            } else {
+                snprintf(cond, sizeof cond, "%s", m);
+            }
+            if (!frnd(3)) {
+                char t[4096];
+                snprintf(t, sizeof t, "not (%s)", cond);
+                snprintf(cond, sizeof cond, "%s", t);
+            }
+        } else {
+            rand_cond(cond, sizeof cond, 1 + (int)frnd(4), mixed);
+        }
         n += (size_t)snprintf(yaml + n, sizeof yaml - n,
                               "    - name: r%d\n      when: '%s'\n"
                               "      then: {tag: t%d%s}\n",
@@ -1154,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_runaway_regex),
+        cmocka_unit_test(test_part_and_pattern),
         cmocka_unit_test(test_actions_and_order),
         cmocka_unit_test(test_first_match),
         cmocka_unit_test(test_trace),
