@@ -6,9 +6,10 @@
 #include "featurize.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 enum { NS_WORD = 1, NS_WORD2, NS_CJK1, NS_CJK2, NS_CJK3, NS_SUB, NS_PUNCT,
-       NS_NUM, NS_EMOJI };
+       NS_NUM, NS_EMOJI, NS_PAIR };
 
 #define SEED(ns) (0x6b6566750000ULL + (uint64_t)(ns))
 
@@ -18,11 +19,16 @@ void kefu_featcfg_default(kefu_featcfg *cfg)
     cfg->cjk_max = 3;
     cfg->sub_min = 3;
     cfg->sub_max = 4;
+    cfg->word_pairs = 0;
+    cfg->sub_weight = 1.0f;
 }
 
-static inline int push(kefu_hashes *out, uint64_t h, size_t tok, uint32_t ntok,
-                       const kefu_mem *mem)
+/* Appends a feature; sub-word features get odd hashes, all others even
+ * (kefu_feat_is_sub). */
+static inline int push_block(kefu_hashes *out, uint64_t h, size_t tok,
+                             uint32_t ntok, bool sub, const kefu_mem *mem)
 {
+    h = sub ? h | 1 : h & ~(uint64_t)1;
     if (out->n == out->cap) {
         size_t c1 = out->cap, c2 = out->cap;
         if (kefu_grow(mem, (void **)&out->h, &c1, out->n + 1, sizeof *out->h) ||
@@ -34,6 +40,12 @@ static inline int push(kefu_hashes *out, uint64_t h, size_t tok, uint32_t ntok,
     out->origin[out->n] = (uint32_t)tok << 8 | ntok;
     out->h[out->n++] = h;
     return KEFU_OK;
+}
+
+static inline int push(kefu_hashes *out, uint64_t h, size_t tok, uint32_t ntok,
+                       const kefu_mem *mem)
+{
+    return push_block(out, h, tok, ntok, false, mem);
 }
 
 static inline uint64_t mix2(uint64_t a, uint64_t b, uint64_t seed)
@@ -78,10 +90,10 @@ static int subwords(const kefu_featcfg *cfg, const char *s, uint32_t len,
         if (g >= n) /* the whole "<word>" is already the word feature */
             break;
         for (uint32_t i = 0; i + g <= n; i++) {
-            int rc = push(out,
-                          kefu_hash64(buf + starts[i], starts[i + g] - starts[i],
-                                      SEED(NS_SUB)),
-                          tok, 1, mem);
+            int rc = push_block(out,
+                                kefu_hash64(buf + starts[i],
+                                            starts[i + g] - starts[i], SEED(NS_SUB)),
+                                tok, 1, true, mem);
             if (rc)
                 return rc;
         }
@@ -95,9 +107,35 @@ static bool wordlike(uint32_t kind)
            kind == KEFU_TOKEN_EMOJI;
 }
 
+/*
+ * Unordered pairs of distinct words anywhere in the message: a bag of
+ * word co-occurrences (the degree-2 part of a polynomial kernel), which
+ * tells "cancel ... card" from "cancel ... order" whatever stands between.
+ */
+static int word_pairs(const uint64_t *w, const uint32_t *tok, uint32_t n,
+                      kefu_hashes *out, const kefu_mem *mem)
+{
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++) {
+            int rc;
+            if (w[i] == w[j])
+                continue;
+            rc = push(out,
+                      w[i] < w[j] ? mix2(w[i], w[j], SEED(NS_PAIR))
+                                  : mix2(w[j], w[i], SEED(NS_PAIR)),
+                      tok[i],
+                      tok[j] - tok[i] < 255 ? tok[j] - tok[i] + 1 : 255, mem);
+            if (rc)
+                return rc;
+        }
+    return KEFU_OK;
+}
+
 int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
                           kefu_hashes *out, const kefu_mem *mem)
 {
+    uint64_t pw[KEFU_PAIR_WORDS];
+    uint32_t ptok[KEFU_PAIR_WORDS], npw = 0;
     uint64_t prev_word = 0;
     size_t prev_tok = 0;
     bool have_prev = false;
@@ -128,6 +166,11 @@ int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
         if (wordlike(k->kind)) {
             uint64_t w = token_hash(t, k);
             rc = push(out, w, i, 1, mem);
+            if (cfg->word_pairs && npw < KEFU_PAIR_WORDS &&
+                k->kind == KEFU_TOKEN_WORD && i <= UINT32_MAX >> 8) {
+                pw[npw] = w;
+                ptok[npw++] = (uint32_t)i;
+            }
             if (!rc && have_prev && cfg->word_ngrams >= 2)
                 rc = push(out, mix2(prev_word, w, SEED(NS_WORD2)), prev_tok,
                           (uint32_t)(i - prev_tok + 1), mem);
@@ -151,6 +194,8 @@ int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
                 have_prev = false;
         }
     }
+    if (!rc && npw > 1)
+        rc = word_pairs(pw, ptok, npw, out, mem);
     return rc;
 }
 
@@ -201,32 +246,83 @@ void kefu_featdict_release(kefu_featdict *d, const kefu_mem *mem)
     memset(d, 0, sizeof *d);
 }
 
-int kefu_sparse_from_hashes(const kefu_featdict *d, const kefu_hashes *hs,
-                            kefu_sparse *out, const kefu_mem *mem)
+int kefu_sparse_reserve(kefu_sparse *sp, size_t n, const kefu_mem *mem)
 {
-    double norm = 0;
+    size_t c[4] = {sp->cap, sp->cap, sp->cap, sp->cap};
+    if (n <= sp->cap)
+        return KEFU_OK;
+    if (kefu_grow(mem, (void **)&sp->idx, &c[0], n, sizeof *sp->idx) ||
+        kefu_grow(mem, (void **)&sp->val, &c[1], n, sizeof *sp->val) ||
+        kefu_grow(mem, (void **)&sp->from, &c[2], n, sizeof *sp->from) ||
+        kefu_grow(mem, (void **)&sp->key, &c[3], n, sizeof *sp->key))
+        return KEFU_E_NOMEM;
+    sp->cap = c[0];
+    for (int i = 1; i < 4; i++)
+        if (c[i] < sp->cap)
+            sp->cap = c[i];
+    return KEFU_OK;
+}
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
+                            const kefu_hashes *hs, kefu_sparse *out,
+                            const kefu_mem *mem)
+{
+    double norm[2] = {0, 0};
+    float scale[2];
+    size_t nk = 0;
     out->n = 0;
-    if (hs->n > out->cap) {
-        size_t c1 = out->cap, c2 = out->cap;
-        if (kefu_grow(mem, (void **)&out->idx, &c1, hs->n, sizeof *out->idx) ||
-            kefu_grow(mem, (void **)&out->val, &c2, hs->n, sizeof *out->val))
-            return KEFU_E_NOMEM;
-        out->cap = c1 < c2 ? c1 : c2;
-    }
+    if (kefu_sparse_reserve(out, hs->n, mem))
+        return KEFU_E_NOMEM;
+    /* (index << 32 | position) of each known feature, sorted, so that a
+     * repeated feature becomes one entry with its count */
     for (size_t i = 0; i < hs->n; i++) {
         uint32_t j = kefu_featdict_get(d, hs->h[i]);
-        if (j == UINT32_MAX)
+        if (j != UINT32_MAX)
+            out->key[nk++] = (uint64_t)j << 32 | (uint32_t)i;
+    }
+    if (nk <= 48) {
+        for (size_t i = 1; i < nk; i++) {
+            uint64_t k = out->key[i];
+            size_t p = i;
+            for (; p > 0 && out->key[p - 1] > k; p--)
+                out->key[p] = out->key[p - 1];
+            out->key[p] = k;
+        }
+    } else {
+        qsort(out->key, nk, sizeof *out->key, cmp_u64);
+    }
+    for (size_t i = 0; i < nk; i++) {
+        uint32_t j = (uint32_t)(out->key[i] >> 32);
+        if (out->n && out->idx[out->n - 1] == j) {
+            out->val[out->n - 1] += 1.0f;
             continue;
+        }
         out->idx[out->n] = j;
-        out->val[out->n] = d->idf[j];
-        norm += (double)d->idf[j] * d->idf[j];
-        out->n++;
+        out->val[out->n] = 1.0f;
+        out->from[out->n++] = (uint32_t)out->key[i];
     }
-    if (norm > 0) {
-        float inv = (float)(1.0 / sqrt(norm));
-        for (size_t i = 0; i < out->n; i++)
-            out->val[i] *= inv;
+    /* sublinear term frequency: (1 + ln count) * idf */
+    for (size_t i = 0; i < out->n; i++) {
+        float v = (1.0f + logf(out->val[i])) * d->idf[out->idx[i]];
+        out->val[i] = v;
+        norm[kefu_feat_is_sub(hs->h[out->from[i]])] += (double)v * v;
     }
+    {
+        /* block weights 1 : r, scaled so that the vector has unit length */
+        double r = norm[0] > 0 && norm[1] > 0 ? cfg->sub_weight : 1.0;
+        double wn = norm[0] > 0 ? 1.0 / sqrt(1.0 + (norm[1] > 0 ? r * r : 0.0)) : 0.0;
+        double sn = norm[1] > 0 ? (norm[0] > 0 ? r * wn : 1.0) : 0.0;
+        scale[0] = norm[0] > 0 ? (float)(wn / sqrt(norm[0])) : 0.0f;
+        scale[1] = norm[1] > 0 ? (float)(sn / sqrt(norm[1])) : 0.0f;
+    }
+    for (size_t i = 0; i < out->n; i++)
+        out->val[i] *= scale[kefu_feat_is_sub(hs->h[out->from[i]])];
     return KEFU_OK;
 }
 
@@ -234,5 +330,7 @@ void kefu_sparse_release(kefu_sparse *s, const kefu_mem *mem)
 {
     kefu_dealloc(mem, s->idx);
     kefu_dealloc(mem, s->val);
+    kefu_dealloc(mem, s->from);
+    kefu_dealloc(mem, s->key);
     memset(s, 0, sizeof *s);
 }

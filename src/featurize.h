@@ -20,7 +20,20 @@ typedef struct kefu_featcfg {
     uint8_t cjk_max;       /* 1..3 */
     uint8_t sub_min;       /* 0 = no sub-word n-grams */
     uint8_t sub_max;
+    uint8_t word_pairs;    /* unordered pairs of words of a message */
+    float sub_weight;      /* weight of the sub-word block against the
+                            * word block (each is L2-normalised) */
 } kefu_featcfg;
+
+/* Sub-word features have odd hashes, all others even: the two blocks of
+ * a feature vector are told apart by the hash alone. */
+static inline bool kefu_feat_is_sub(uint64_t h)
+{
+    return (h & 1) != 0;
+}
+
+/* Words of a message that take part in pairs (the first ones). */
+#define KEFU_PAIR_WORDS 24
 
 void kefu_featcfg_default(kefu_featcfg *cfg);
 
@@ -77,17 +90,26 @@ int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
 void kefu_featdict_release(kefu_featdict *d, const kefu_mem *mem);
 
 /*
- * A sparse vector over the dictionary: idf-weighted term counts,
- * L2-normalised.  Features the dictionary does not know are dropped.
+ * A sparse vector over the dictionary, by ascending index: idf-weighted
+ * sublinear term frequencies, (1 + ln count) * idf, in two
+ * blocks (words and their n-grams and pairs, CJK n-grams, punctuation;
+ * sub-words), each L2-normalised, then weighted 1 : cfg->sub_weight so
+ * the whole vector has unit length.  Features the dictionary does not
+ * know are dropped; from[i] is the index in hs of entry i.
  */
 typedef struct kefu_sparse {
     uint32_t *idx;
     float *val;
+    uint32_t *from;
+    uint64_t *key;      /* working space: (index << 32) | position */
     size_t n, cap;
 } kefu_sparse;
 
-int kefu_sparse_from_hashes(const kefu_featdict *d, const kefu_hashes *hs,
-                            kefu_sparse *out, const kefu_mem *mem);
+int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
+                            const kefu_hashes *hs, kefu_sparse *out,
+                            const kefu_mem *mem);
+/* Room for n entries in every array of sp. */
+int kefu_sparse_reserve(kefu_sparse *sp, size_t n, const kefu_mem *mem);
 void kefu_sparse_release(kefu_sparse *s, const kefu_mem *mem);
 
 #endif

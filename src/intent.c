@@ -50,11 +50,20 @@ static void pattern_release(const kefu_mem *mem, struct kefu_intent_pattern *p)
     memset(p, 0, sizeof *p);
 }
 
-static void classifier_defaults(kefu_classifier_cfg *c)
+/*
+ * Intents: a Crammer-Singer SVM over words, their bigrams and pairs and
+ * sub-words (doc/intents.md, "The learner").  Trained emotion labels keep
+ * the softmax: it handles multi-label data and its scores are probabilities.
+ */
+static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
 {
     memset(c, 0, sizeof *c);
     kefu_learn_opts_default(&c->learn);
     kefu_featcfg_default(&c->feat);
+    if (kind == KEFU_CLF_INTENT) {
+        c->learn.solver = KEFU_SOLVER_SVM;
+        c->feat.word_pairs = 1;
+    }
     c->threshold = DEFAULT_THRESHOLD;
     c->margin = 0.0f;
     c->min_df = 2;
@@ -72,7 +81,7 @@ kefu_intent_builder *kefu_clf_builder_get(struct kefu_model *m, uint32_t kind)
         b = kefu_zalloc(&m->mem, sizeof *b);
         if (!b)
             return NULL;
-        classifier_defaults(&b->cfg);
+        classifier_defaults(&b->cfg, kind);
         b->kind = kind;
         m->building[build_slot(kind)] = b;
     }
@@ -366,7 +375,8 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
     static const char *const keys[] = {"epochs", "learning_rate", "l2", "seed",
                                        "threshold", "margin", "min_df",
                                        "word_ngrams", "cjk_ngrams", "subwords",
-                                       NULL};
+                                       "solver", "cost", "word_pairs",
+                                       "subword_weight", NULL};
     kefu_intent_builder *b = kefu_intent_builder_get(m);
     kefu_classifier_cfg *c;
     const kefu_ynode *v;
@@ -405,8 +415,25 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
         NUM_KEY("margin", 0, 1, c->margin)
         c->margin_set = 1;
     }
+    NUM_KEY("cost", 1e-4, 1e4, c->learn.c)
+    NUM_KEY("subword_weight", 0, 100, c->feat.sub_weight)
 #undef INT_KEY
 #undef NUM_KEY
+    if ((v = kefu_ymap_get(n, "word_pairs"))) {
+        bool on;
+        if ((rc = kefu_y_bool(ctx->diag, ctx->doc, v, &on)))
+            return rc;
+        c->feat.word_pairs = on;
+    }
+    if ((v = kefu_ymap_get(n, "solver"))) {
+        if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "svm"))
+            c->learn.solver = KEFU_SOLVER_SVM;
+        else if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "softmax"))
+            c->learn.solver = KEFU_SOLVER_SOFTMAX;
+        else
+            return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                             "solver is svm or softmax");
+    }
     if ((v = kefu_ymap_get(n, "subwords"))) {
         int64_t lo, hi;
         if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "off")) {
@@ -530,16 +557,14 @@ static int featurize(const struct kefu_intent_model *im, kefu_scratch *sc,
 static int append_extra(const struct kefu_intent_model *im, kefu_sparse *sp,
                         const float *extra, const kefu_mem *mem)
 {
-    size_t c1 = sp->cap, c2 = sp->cap;
     if (!im->nextra)
         return KEFU_OK;
-    if (kefu_grow(mem, (void **)&sp->idx, &c1, sp->n + im->nextra, sizeof *sp->idx) ||
-        kefu_grow(mem, (void **)&sp->val, &c2, sp->n + im->nextra, sizeof *sp->val))
+    if (kefu_sparse_reserve(sp, sp->n + im->nextra, mem))
         return KEFU_E_NOMEM;
-    sp->cap = c1 < c2 ? c1 : c2;
     for (uint32_t j = 0; j < im->nextra; j++)
         if (extra[j] != 0) {
             sp->idx[sp->n] = im->dict.n + j;
+            sp->from[sp->n] = UINT32_MAX; /* not from a hashed feature */
             sp->val[sp->n++] = extra[j];
         }
     return KEFU_OK;
@@ -603,7 +628,7 @@ static int vectorise(struct kefu_intent_model *im, kefu_scratch *sc,
     int rc = KEFU_OK;
     for (size_t i = 0; i < nex && !rc; i++) {
         if ((rc = featurize(im, sc, ex[i].text, ex[i].len, &hs, extra)) ||
-            (rc = kefu_sparse_from_hashes(&im->dict, &hs, &sp, &im->mem)) ||
+            (rc = kefu_sparse_from_hashes(&im->cfg.feat, &im->dict, &hs, &sp, &im->mem)) ||
             (rc = append_extra(im, &sp, extra, &im->mem)))
             break;
         rc = kefu_dataset_add(ds, sp.idx, sp.val, sp.n, ex[i].lab, ex[i].nlab,
@@ -615,9 +640,10 @@ static int vectorise(struct kefu_intent_model *im, kefu_scratch *sc,
 }
 
 /*
- * Chooses the out-of-scope threshold on validation data that has `oos`
+ * Chooses the out-of-scope threshold on tuning data that has `oos`
  * examples: the highest out-of-scope recall whose in-scope accuracy stays
  * within half a point of the best in-scope accuracy over all thresholds.
+ * Without them the configured (or default) threshold stays.
  */
 static void choose_threshold(struct kefu_intent_model *im,
                              const kefu_dataset *val, float *scratch)
@@ -746,12 +772,73 @@ static int tune_label_bias(struct kefu_intent_model *im, const kefu_dataset *va)
     return KEFU_OK;
 }
 
+/* What tuning data decides: temperature, out-of-scope threshold (intents
+ * with `oos` examples), per-label offsets (trained emotion labels). */
+static int tune(struct kefu_intent_model *im, const kefu_intent_builder *b,
+                const kefu_dataset *va)
+{
+    float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
+    int rc = s ? kefu_linear_calibrate(&im->lin, va, &im->mem) : KEFU_E_NOMEM;
+    if (!rc && !b->cfg.threshold_set && im->kind == KEFU_CLF_INTENT)
+        choose_threshold(im, va, s);
+    if (!rc && im->kind == KEFU_CLF_EMOTION)
+        rc = tune_label_bias(im, va);
+    kefu_dealloc(&im->mem, s);
+    return rc;
+}
+
+/* Fewest training examples for which a fifth is held out for tuning. */
+#define CARVE_MIN 50
+#define SVM_DEFAULT_TEMPERATURE 0.12f
+
+/*
+ * Without validation data, every fifth training example is held out: a
+ * model trained on the other four fifths is tuned on it (tune()), then the
+ * final model is trained on all examples and takes over the temperature,
+ * threshold and label offsets found.  Costs a second training run.
+ */
+static int carve_and_tune(struct kefu_intent_model *im,
+                          const kefu_intent_builder *b, const kefu_dataset *all,
+                          const kefu_learn_opts *lo, float *temperature,
+                          float *off)
+{
+    kefu_dataset fit, hold;
+    kefu_learn_opts quiet = *lo;
+    int rc = KEFU_OK;
+    memset(&fit, 0, sizeof fit);
+    memset(&hold, 0, sizeof hold);
+    quiet.progress = NULL;
+    for (size_t i = 0; i < all->n && !rc; i++)
+        rc = kefu_dataset_add(i % 5 == 4 ? &hold : &fit, all->idx + all->off[i],
+                              all->val + all->off[i],
+                              all->off[i + 1] - all->off[i],
+                              all->lab + all->lab_off[i],
+                              all->lab_off[i + 1] - all->lab_off[i], &im->mem);
+    if (!rc)
+        rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &fit, NULL,
+                        &quiet, &im->mem);
+    if (!rc)
+        rc = kefu_linear_quantize(&im->lin, &im->mem);
+    if (!rc) {
+        memcpy(off, im->lin.b, im->n * sizeof *off);
+        rc = tune(im, b, &hold);
+        for (uint32_t c = 0; c < im->n; c++)
+            off[c] = im->lin.b[c] - off[c];
+        *temperature = im->lin.temperature;
+    }
+    kefu_linear_release(&im->lin, &im->mem);
+    kefu_dataset_release(&fit, &im->mem);
+    kefu_dataset_release(&hold, &im->mem);
+    return rc;
+}
+
 static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                  kefu_intent_builder *b, kefu_diag *diag)
 {
     kefu_scratch *sc = NULL;
     kefu_dataset tr, va;
     kefu_learn_opts lo = b->cfg.learn;
+    float temperature = 1.0f, *off = NULL;
     int rc;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
@@ -773,22 +860,30 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
         kefu_dataset_release(&va, &im->mem);
         return diag && diag->status ? rc : kefu_diag_msg(diag, rc, "%s", kefu_strerror(rc));
     }
+    if (!b->nval && b->nex >= CARVE_MIN) {
+        off = kefu_alloc_array(&im->mem, im->n, sizeof *off);
+        rc = off ? carve_and_tune(im, b, &tr, &lo, &temperature, off) : KEFU_E_NOMEM;
+    }
     lo.progress = b->progress;
     lo.user = b->progress_user;
-    rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &tr,
-                    b->nval ? &va : NULL, &lo, &im->mem);
+    if (!rc)
+        rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &tr,
+                        b->nval ? &va : NULL, &lo, &im->mem);
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
     if (!rc && b->nval) {
-        float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
-        rc = s ? kefu_linear_calibrate(&im->lin, &va, &im->mem) : KEFU_E_NOMEM;
-        if (!rc && !b->cfg.threshold_set && im->oos_class >= 0 &&
-            im->kind == KEFU_CLF_INTENT)
-            choose_threshold(im, &va, s);
-        if (!rc && im->kind == KEFU_CLF_EMOTION)
-            rc = tune_label_bias(im, &va);
-        kefu_dealloc(&im->mem, s);
+        rc = tune(im, b, &va);
+    } else if (!rc && !off && lo.solver == KEFU_SOLVER_SVM && !lo.multilabel) {
+        /* too few examples to hold any out: SVM scores put the margin of
+         * one at about 1 (calibrated temperatures on the benchmark data
+         * are 0.08-0.18) */
+        im->lin.temperature = SVM_DEFAULT_TEMPERATURE;
+    } else if (!rc && off) {
+        im->lin.temperature = temperature;
+        for (uint32_t c = 0; c < im->n; c++)
+            im->lin.b[c] += off[c];
     }
+    kefu_dealloc(&im->mem, off);
     im->trained_examples = (uint32_t)b->nex;
     kefu_dataset_release(&tr, &im->mem);
     kefu_dataset_release(&va, &im->mem);
@@ -799,7 +894,10 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* ---- binary form of the trained part ---- */
 
-#define INTENT_BLOB_VERSION 3
+/* 4: flags byte (bit 0: word pairs) in the kind word, sub-word block
+ * weight, sub-word hashes odd.  Older sections hash features differently
+ * and are refused: such models must be trained again. */
+#define INTENT_BLOB_VERSION 4
 
 static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
 {
@@ -831,7 +929,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
     const kefu_classifier_cfg *c = &im->cfg;
     int rc = put32(o, mem, INTENT_BLOB_VERSION) ||
              put32(o, mem, im->kind | im->nextra << 8 |
-                               (uint32_t)im->lin.multilabel << 16) ||
+                               (uint32_t)im->lin.multilabel << 16 |
+                               (uint32_t)(c->feat.word_pairs ? 1 : 0) << 24) ||
              put32(o, mem, im->n) ||
              put32(o, mem, (uint32_t)im->oos_class) ||
              put32(o, mem, (uint32_t)c->feat.word_ngrams |
@@ -840,7 +939,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
                                (uint32_t)c->feat.sub_max << 24) ||
              putf(o, mem, c->threshold) || putf(o, mem, c->margin) ||
              putf(o, mem, im->lin.temperature) ||
-             put32(o, mem, im->dict.n) || put32(o, mem, im->trained_examples);
+             put32(o, mem, im->dict.n) || put32(o, mem, im->trained_examples) ||
+             putf(o, mem, c->feat.sub_weight);
     for (uint32_t i = 0; !rc && i < im->n; i++) {
         uint32_t len = (uint32_t)strlen(im->info[i].name);
         rc = put32(o, mem, len) || put(o, mem, im->info[i].name, len);
@@ -914,7 +1014,15 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     im->trained_examples = get32(&r);
     im->nextra = (kind >> 8) & 0xFF;
     im->lin.multilabel = (uint8_t)((kind >> 16) & 1);
-    if (r.bad || ver != INTENT_BLOB_VERSION || (kind & 0xFF) != im->kind ||
+    im->cfg.feat.sub_weight = getf(&r);
+    if (!r.bad && ver != INTENT_BLOB_VERSION)
+        return kefu_diag_msg(diag, KEFU_E_VERSION,
+                             "binary model: intent section version %u, this "
+                             "kefu reads %u (train the model again)",
+                             ver, INTENT_BLOB_VERSION);
+    if (r.bad || (kind & 0xFF) != im->kind || (kind >> 17 & 0x7F) != 0 ||
+        (kind >> 25) != 0 ||
+        !(im->cfg.feat.sub_weight >= 0 && im->cfg.feat.sub_weight <= 100) ||
         (im->kind == KEFU_CLF_INTENT ? im->nextra != 0 : im->nextra != KEFU_CLF_EXTRA) ||
         n == 0 || n > 100000 ||
         (oos != UINT32_MAX && oos >= n) ||
@@ -922,6 +1030,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
         !(im->lin.temperature > 0))
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: bad intent section header");
+    im->cfg.feat.word_pairs = (uint8_t)(kind >> 24 & 1);
     im->cfg.feat.word_ngrams = (uint8_t)feat;
     im->cfg.feat.cjk_max = (uint8_t)(feat >> 8);
     im->cfg.feat.sub_min = (uint8_t)(feat >> 16);
@@ -1248,7 +1357,7 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
     if ((rc = kefu_scratch_text(s, text, len)))
         return rc;
     if ((rc = kefu_features_extract(&im->cfg.feat, &s->text, &is->hashes, &s->mem)) ||
-        (rc = kefu_sparse_from_hashes(&im->dict, &is->hashes, &is->vec, &s->mem)))
+        (rc = kefu_sparse_from_hashes(&im->cfg.feat, &im->dict, &is->hashes, &is->vec, &s->mem)))
         return kefu_diag_msg(&s->diag, rc, "%s", kefu_strerror(rc));
     kefu_linear_scores(&im->lin, is->vec.idx, is->vec.val, is->vec.n, is->scores);
 
@@ -1408,29 +1517,24 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
         items[n].weight = pt->force ? INFINITY : pt->weight;
         n++;
     }
-    /* then features by contribution to the chosen intent's score (the
-     * same arithmetic as kefu_sparse_from_hashes); the text shown is the
-     * tokens the feature came from */
+    /* then features by contribution to the chosen intent's score: the
+     * vector the last classification scored (is->vec); the text shown is
+     * the tokens each feature came from */
     {
         size_t start = n;
-        double norm = 0;
-        float inv;
-        for (size_t f = 0; f < is->hashes.n; f++) {
-            uint32_t j = kefu_featdict_get(&im->dict, is->hashes.h[f]);
-            if (j != UINT32_MAX)
-                norm += (double)im->dict.idf[j] * im->dict.idf[j];
-        }
-        inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
-        for (size_t f = 0; f < is->hashes.n && cap > start; f++) {
-            uint32_t j = kefu_featdict_get(&im->dict, is->hashes.h[f]);
-            uint32_t o = is->hashes.origin[f];
-            uint32_t t0 = o >> 8, t1 = t0 + (o & 0xFF);
+        for (size_t f = 0; f < is->vec.n && cap > start; f++) {
+            uint32_t j = is->vec.idx[f], o, t0, t1;
             const kefu_tok *a, *z;
             float w;
             size_t pos;
-            if (j == UINT32_MAX || t1 > s->text.ntoks || t0 >= t1)
+            if (j >= im->dict.n || is->vec.from[f] >= is->hashes.n)
                 continue;
-            w = im->dict.idf[j] * inv * im->lin.scale[j] *
+            o = is->hashes.origin[is->vec.from[f]];
+            t0 = o >> 8;
+            t1 = t0 + (o & 0xFF);
+            if (t1 > s->text.ntoks || t0 >= t1)
+                continue;
+            w = is->vec.val[f] * im->lin.scale[j] *
                 (float)im->lin.q[(size_t)j * im->lin.stride + cls];
             /* keep the best (cap - start) by |weight|, insertion sorted */
             if (n == cap) {
@@ -1513,7 +1617,7 @@ KEFU_API int kefu_emotion_classify(kefu_scratch *s, const char *text,
             kefu_diag_msg(&s->diag, rc, "%s", kefu_strerror(rc));
         return rc;
     }
-    if ((rc = kefu_sparse_from_hashes(&im->dict, &es->hashes, &es->vec, &s->mem)) ||
+    if ((rc = kefu_sparse_from_hashes(&im->cfg.feat, &im->dict, &es->hashes, &es->vec, &s->mem)) ||
         (rc = append_extra(im, &es->vec, extra, &s->mem)))
         return kefu_diag_msg(&s->diag, rc, "out of memory");
     kefu_linear_scores(&im->lin, es->vec.idx, es->vec.val, es->vec.n, es->scores);

@@ -18,6 +18,7 @@
 #include "learner.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 void kefu_learn_opts_default(kefu_learn_opts *o)
 {
@@ -26,6 +27,9 @@ void kefu_learn_opts_default(kefu_learn_opts *o)
     o->lr = 0.5f;
     o->l2 = 0.0f;
     o->seed = 1;
+    o->solver = KEFU_SOLVER_SOFTMAX;
+    o->c = 1.0f;
+    o->eps = 0.1f;
 }
 
 int kefu_dataset_add(kefu_dataset *ds, const uint32_t *idx, const float *val,
@@ -223,6 +227,136 @@ static double accuracy(const kefu_linear *m, const kefu_dataset *ds, float *s)
     return (double)ok / (double)ds->n;
 }
 
+static int cmp_desc(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a < b) - (a > b);
+}
+
+/*
+ * One example's sub-problem of the Crammer-Singer dual (Keerthi et al.,
+ * "A sequential dual method for large scale multi-class linear SVMs",
+ * KDD 2008; the closed form LIBLINEAR's Solver_MCSVM_CS uses): minimise
+ * over alpha_i with sum(alpha_i) = 0, alpha_i[y] <= c, alpha_i[m] <= 0.
+ * bv[m] = G[m] - a * alpha_i[m]; d is k doubles of scratch.
+ */
+static void cs_subproblem(double a, uint32_t y, double c, uint32_t k,
+                          const double *bv, double *d, double *alpha_new)
+{
+    double beta;
+    uint32_t r;
+    memcpy(d, bv, k * sizeof *d);
+    d[y] += a * c;
+    qsort(d, k, sizeof *d, cmp_desc);
+    beta = d[0] - a * c;
+    for (r = 1; r < k && beta < r * d[r]; r++)
+        beta += d[r];
+    beta /= r;
+    for (r = 0; r < k; r++) {
+        double v = (beta - bv[r]) / a;
+        alpha_new[r] = r == y ? fmin(c, v) : fmin(0.0, v);
+    }
+}
+
+/*
+ * Crammer-Singer multi-class linear SVM by dual coordinate descent, one
+ * example at a time in a seeded random order; the bias is a feature of
+ * constant value 1 (regularised, as LIBLINEAR's -B 1).  Stops when the
+ * largest violation of the optimality conditions in a pass is below
+ * opts->eps, or after opts->epochs passes.  m->w and m->b are zero on entry.
+ */
+static int learn_svm(kefu_linear *m, const kefu_dataset *train,
+                     const kefu_dataset *val, const kefu_learn_opts *opts,
+                     size_t *order, float *s, const kefu_mem *mem)
+{
+    const uint32_t k = m->ncls;
+    const double c = opts->c > 0 ? opts->c : 1.0;
+    uint64_t rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
+    double *alpha = kefu_zalloc(mem, train->n * (size_t)k * sizeof *alpha);
+    double *qd = kefu_alloc_array(mem, train->n, sizeof *qd);
+    double *work = kefu_alloc_array(mem, (size_t)k * 4, sizeof *work);
+    uint32_t *dind = kefu_alloc_array(mem, k, sizeof *dind);
+    if (!alpha || !qd || !work || !dind) {
+        kefu_dealloc(mem, alpha);
+        kefu_dealloc(mem, qd);
+        kefu_dealloc(mem, work);
+        kefu_dealloc(mem, dind);
+        return KEFU_E_NOMEM;
+    }
+    double *g = work, *bv = work + k, *d = work + 2 * k, *anew = work + 3 * k;
+    for (size_t i = 0; i < train->n; i++) {
+        double q = 1.0; /* the bias feature */
+        for (size_t j = train->off[i]; j < train->off[i + 1]; j++)
+            q += (double)train->val[j] * train->val[j];
+        qd[i] = q;
+    }
+    for (uint32_t ep = 0; ep < opts->epochs; ep++) {
+        double worst = 0, loss = 0;
+        for (size_t i = train->n; i > 1; i--) {
+            size_t j = (size_t)(kefu_rng_next(&rng) % i);
+            size_t t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t e = 0; e < train->n; e++) {
+            size_t i = order[e];
+            const uint32_t *idx = train->idx + train->off[i];
+            const float *x = train->val + train->off[i];
+            size_t nnz = train->off[i + 1] - train->off[i];
+            uint32_t y = train->lab[train->lab_off[i]], nd = 0;
+            double *al = alpha + i * k, a = qd[i];
+            double ming = INFINITY, maxg = -INFINITY;
+            kefu_linear_scores(m, idx, x, nnz, s);
+            for (uint32_t j = 0; j < k; j++) {
+                g[j] = (double)s[j] + (j != y);
+                if (al[j] < 0 && g[j] < ming)
+                    ming = g[j];
+                if (g[j] > maxg)
+                    maxg = g[j];
+            }
+            if (al[y] < c && g[y] < ming)
+                ming = g[y];
+            loss += maxg - g[y];
+            if (maxg - ming > worst)
+                worst = maxg - ming;
+            if (maxg - ming <= 1e-12)
+                continue;
+            for (uint32_t j = 0; j < k; j++)
+                bv[j] = g[j] - a * al[j];
+            cs_subproblem(a, y, c, k, bv, d, anew);
+            for (uint32_t j = 0; j < k; j++) {
+                double dl = anew[j] - al[j];
+                al[j] = anew[j];
+                if (fabs(dl) >= 1e-12) {
+                    dind[nd] = j;
+                    s[nd++] = (float)dl; /* s is free again: the deltas */
+                    m->b[j] += (float)dl;
+                }
+            }
+            for (size_t f = 0; f < nnz; f++) {
+                float *restrict w = m->w + (size_t)idx[f] * k;
+                for (uint32_t j = 0; j < nd; j++)
+                    w[dind[j]] += s[j] * x[f];
+            }
+        }
+        if (opts->progress) {
+            kefu_learn_progress p;
+            p.epoch = ep + 1;
+            p.epochs = opts->epochs;
+            p.loss = loss / (double)train->n;
+            p.val_accuracy = val ? accuracy(m, val, s) : -1;
+            opts->progress(&p, opts->user);
+        }
+        if (worst < opts->eps)
+            break;
+    }
+    kefu_dealloc(mem, alpha);
+    kefu_dealloc(mem, qd);
+    kefu_dealloc(mem, work);
+    kefu_dealloc(mem, dind);
+    return KEFU_OK;
+}
+
 int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
                const kefu_dataset *train, const kefu_dataset *val,
                const kefu_learn_opts *opts, const kefu_mem *mem)
@@ -253,6 +387,16 @@ int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
     }
     for (size_t i = 0; i < train->n; i++)
         order[i] = i;
+    if (opts->solver == KEFU_SOLVER_SVM && !m.multilabel) {
+        int rc = learn_svm(&m, train, val, opts, order, s, mem);
+        kefu_dealloc(mem, order);
+        kefu_dealloc(mem, s);
+        if (rc)
+            kefu_linear_release(&m, mem);
+        else
+            *out = m;
+        return rc;
+    }
     total_steps = (double)opts->epochs * (double)train->n;
 
     for (uint32_t ep = 0; ep < opts->epochs; ep++) {

@@ -43,10 +43,20 @@ typedef struct kefu_learn_progress {
     double val_accuracy; /* < 0 when no validation set */
 } kefu_learn_progress;
 
+/* Which objective kefu_learn fits. */
+enum kefu_solver {
+    KEFU_SOLVER_SOFTMAX = 0, /* SGD on the softmax / per-class logistic loss */
+    KEFU_SOLVER_SVM = 1      /* Crammer-Singer multi-class SVM, dual CD */
+};
+
 typedef struct kefu_learn_opts {
-    uint32_t epochs;
+    uint32_t epochs;    /* SGD epochs; for the SVM the cap on passes */
     float lr;
     float l2;
+    uint8_t solver;     /* enum kefu_solver; multi-label data uses SOFTMAX */
+    float c;            /* SVM: cost of a margin violation (LIBLINEAR's -c) */
+    float eps;          /* SVM: stop when the largest KKT violation of a
+                         * pass falls below this (LIBLINEAR's -e) */
     uint64_t seed;
     uint8_t multilabel;
     void (*progress)(const kefu_learn_progress *p, void *user);

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "core.h" /* kefu_crc32, to forge a valid checksum */
+
 static const char *MODEL =
     "kefu: 1\n"
     "name: shop\n"
@@ -293,6 +295,88 @@ static void test_binary_round_trip(void **st)
     kefu_model_free(m);
 }
 
+static uint32_t rd32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void wr32le(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* An intent section of an older version (whose features were hashed
+ * differently) is refused with KEFU_E_VERSION, even with a valid checksum. */
+static void test_old_intent_section(void **st)
+{
+    kefu_model *m = load_model(), *m2 = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    const char *p = tmp_path("old.kefu");
+    unsigned char *b, *sec = NULL;
+    size_t len = 0, at = 32;
+    (void)st;
+    assert_int_equal(kefu_model_save(m, p, d), KEFU_OK);
+    b = (unsigned char *)tu_read_file(p, &len);
+    while (at + 16 <= len) {
+        uint64_t slen = rd32le(b + at + 8) | (uint64_t)rd32le(b + at + 12) << 32;
+        if (rd32le(b + at) == 2)
+            sec = b + at + 16;
+        at += 16 + (size_t)slen;
+    }
+    assert_non_null(sec);
+    assert_int_equal(rd32le(sec), 4);
+    wr32le(sec, 3);
+    wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
+    assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu", NULL,
+                                            NULL, d), KEFU_E_VERSION);
+    assert_null(m2);
+    assert_non_null(strstr(kefu_diag_message(d), "train the model again"));
+    free(b);
+    unlink(p);
+    kefu_diag_free(d);
+    kefu_model_free(m);
+}
+
+/* The learner and features are configurable; bad values are refused at
+ * their line and column. */
+static void test_learner_options(void **st)
+{
+    const char *body =
+        "intents:\n"
+        "  a: {examples: [cancel my card, block the card, card stolen please cancel]}\n"
+        "  b: {examples: [cancel my order, stop the order, order cancel now]}\n";
+    const char *heads[] = {
+        "kefu: 1\nclassifier: {solver: softmax, word_pairs: false}\n",
+        "kefu: 1\nclassifier: {solver: svm, cost: 3, subword_weight: 0.5}\n",
+        "kefu: 1\nclassifier: {subwords: off, word_pairs: true}\n",
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char yaml[600];
+        kefu_model *m = NULL;
+        kefu_scratch *s = NULL;
+        kefu_diag *d = kefu_diag_new(NULL);
+        snprintf(yaml, sizeof yaml, "%s%s", heads[i], body);
+        if (kefu_model_load_buffer(&m, yaml, strlen(yaml), "o.yaml", NULL, NULL, d))
+            fail_msg("%s: %s", heads[i], kefu_diag_message(d));
+        assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+        assert_string_equal(classify(s, "please cancel this card").intent, "a");
+        assert_string_equal(classify(s, "cancel the order").intent, "b");
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+    }
+    expect_load_error("kefu: 1\nclassifier: {solver: tree}\n", KEFU_E_MODEL, 2, 22,
+                      "svm or softmax");
+    expect_load_error("kefu: 1\nclassifier: {cost: 0}\n", KEFU_E_MODEL, 2, 20, "outside");
+    expect_load_error("kefu: 1\nclassifier: {word_pairs: maybe}\n", KEFU_E_MODEL, 2, 26,
+                      "");
+    expect_load_error("kefu: 1\nclassifier: {subword_weight: -1}\n", KEFU_E_MODEL, 2, 30,
+                      "outside");
+}
+
 static void test_train_tsv(void **st)
 {
     const char *tr = tmp_path("train.tsv"), *va = tmp_path("val.tsv"), *bad = tmp_path("bad.tsv");
@@ -381,6 +465,8 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_train_tsv),
+        cmocka_unit_test(test_old_intent_section),
+        cmocka_unit_test(test_learner_options),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("intent", tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* test_learner.c - the SGD learner: separable data, determinism, calibration,
- * quantisation. */
+/* test_learner.c - the SGD and SVM learners: separable data, determinism,
+ * the SVM's optimality, calibration, quantisation. */
 #include "testutil.h"
 
 #include <math.h>
@@ -62,6 +62,82 @@ static void test_deterministic(void **st)
     kefu_linear_release(&a, &mem);
     kefu_linear_release(&b, &mem);
     kefu_linear_release(&c, &mem);
+    kefu_dataset_release(&ds, &mem);
+}
+
+static void count_pass(const kefu_learn_progress *p, void *user)
+{
+    uint32_t *passes = user;
+    assert_true(p->loss >= 0);
+    *passes = p->epoch;
+}
+
+/* The Crammer-Singer SVM: every training example of separable data right
+ * with a margin (score of its class at least 1 above the others, up to the
+ * stopping tolerance), the same model for the same seed, stops early. */
+static void test_svm(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear a, b;
+    kefu_learn_opts o;
+    uint32_t passes = 0;
+    float s[3];
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    make_toy(&ds, &mem, 90, 5);
+    kefu_learn_opts_default(&o);
+    o.solver = KEFU_SOLVER_SVM;
+    o.c = 10;
+    o.eps = 0.01f;
+    o.epochs = 500;
+    o.progress = count_pass;
+    o.user = &passes;
+    assert_int_equal(kefu_learn(&a, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_true(passes > 1 && passes < 500);
+    for (size_t i = 0; i < ds.n; i++) {
+        uint32_t y = ds.lab[ds.lab_off[i]];
+        kefu_linear_scores(&a, ds.idx + ds.off[i], ds.val + ds.off[i],
+                           ds.off[i + 1] - ds.off[i], s);
+        for (uint32_t c = 0; c < 3; c++)
+            if (c != y)
+                assert_true(s[y] - s[c] > 1.0f - 0.02f);
+    }
+    o.progress = NULL;
+    assert_int_equal(kefu_learn(&b, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_memory_equal(a.w, b.w, 30 * sizeof(float));
+    assert_memory_equal(a.b, b.b, 3 * sizeof(float));
+    kefu_linear_release(&a, &mem);
+    kefu_linear_release(&b, &mem);
+    kefu_dataset_release(&ds, &mem);
+}
+
+/* A small cost leaves margin violations: the weights are smaller than
+ * with a large one (the regulariser wins). */
+static void test_svm_cost(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    kefu_linear lo, hi;
+    kefu_learn_opts o;
+    double nlo = 0, nhi = 0;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    make_toy(&ds, &mem, 60, 9);
+    kefu_learn_opts_default(&o);
+    o.solver = KEFU_SOLVER_SVM;
+    o.epochs = 200;
+    o.c = 0.001f;
+    assert_int_equal(kefu_learn(&lo, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    o.c = 10;
+    assert_int_equal(kefu_learn(&hi, 10, 3, &ds, NULL, &o, &mem), KEFU_OK);
+    for (int i = 0; i < 30; i++) {
+        nlo += (double)lo.w[i] * lo.w[i];
+        nhi += (double)hi.w[i] * hi.w[i];
+    }
+    assert_true(nlo < nhi / 10);
+    kefu_linear_release(&lo, &mem);
+    kefu_linear_release(&hi, &mem);
     kefu_dataset_release(&ds, &mem);
 }
 
@@ -155,6 +231,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_separable),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_svm),
+        cmocka_unit_test(test_svm_cost),
         cmocka_unit_test(test_calibration_lowers_nll),
         cmocka_unit_test(test_multilabel),
         cmocka_unit_test(test_empty),

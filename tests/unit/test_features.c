@@ -1,0 +1,186 @@
+/* test_features.c - hashed features and their vectors: word pairs, the two
+ * blocks (words, sub-words), sublinear counts, unit length. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "featurize.h"
+
+static void extract(kefu_text *t, const kefu_featcfg *cfg, const char *s,
+                    kefu_hashes *hs, const kefu_mem *mem)
+{
+    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
+    assert_int_equal(kefu_features_extract(cfg, t, hs, mem), KEFU_OK);
+}
+
+static bool has(const kefu_hashes *hs, uint64_t h)
+{
+    for (size_t i = 0; i < hs->n; i++)
+        if (hs->h[i] == h)
+            return true;
+    return false;
+}
+
+/* Hashes in a but not in b. */
+static size_t only_in(const kefu_hashes *a, const kefu_hashes *b, uint64_t *out,
+                      size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (!has(b, a->h[i]) && n < cap)
+            out[n++] = a->h[i];
+    return n;
+}
+
+static int push_hash(kefu_hashes *hs, uint64_t h, const kefu_mem *mem)
+{
+    size_t c1 = hs->cap, c2 = hs->cap;
+    if (kefu_grow(mem, (void **)&hs->h, &c1, hs->n + 1, sizeof *hs->h) ||
+        kefu_grow(mem, (void **)&hs->origin, &c2, hs->n + 1, sizeof *hs->origin))
+        return KEFU_E_NOMEM;
+    hs->cap = c1 < c2 ? c1 : c2;
+    hs->origin[hs->n] = 1;
+    hs->h[hs->n++] = h;
+    return KEFU_OK;
+}
+
+/* A pair is the same feature whatever the order and distance of its words;
+ * repeated words pair with nothing but other words. */
+static void test_word_pairs(void **st)
+{
+    kefu_mem mem;
+    kefu_text *t = NULL;
+    kefu_featcfg cfg;
+    kefu_hashes on = {0}, off = {0}, rev = {0};
+    uint64_t p1[8], p2[8];
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    assert_int_equal(kefu_text_new(&t, NULL), KEFU_OK);
+    kefu_featcfg_default(&cfg);
+    cfg.word_ngrams = 1;
+    cfg.sub_min = cfg.sub_max = 0;
+    extract(t, &cfg, "cancel card", &off, &mem);
+    cfg.word_pairs = 1;
+    extract(t, &cfg, "cancel card", &on, &mem);
+    assert_int_equal(on.n, off.n + 1);
+    assert_int_equal(only_in(&on, &off, p1, 8), 1);
+    extract(t, &cfg, "card, please cancel", &rev, &mem);
+    /* new: ",", "please" and three pairs (punctuation does not pair) */
+    assert_int_equal(only_in(&rev, &off, p2, 8), 5);
+    assert_true(has(&rev, p1[0]));
+    /* "a a" has no pair: a word does not pair with itself */
+    extract(t, &cfg, "card card", &on, &mem);
+    assert_int_equal(on.n, 2);
+    /* only the first KEFU_PAIR_WORDS words take part */
+    {
+        char buf[400] = "";
+        for (int i = 0; i < KEFU_PAIR_WORDS + 10; i++) {
+            char w[8];
+            snprintf(w, sizeof w, "w%c%c ", 'a' + i / 26, 'a' + i % 26);
+            strcat(buf, w);
+        }
+        extract(t, &cfg, buf, &on, &mem);
+        assert_int_equal(on.n, KEFU_PAIR_WORDS + 10 +
+                                   KEFU_PAIR_WORDS * (KEFU_PAIR_WORDS - 1) / 2);
+    }
+    kefu_hashes_release(&on, &mem);
+    kefu_hashes_release(&off, &mem);
+    kefu_hashes_release(&rev, &mem);
+    kefu_text_free(t);
+}
+
+/* Sub-word hashes are odd, all others even. */
+static void test_blocks_by_parity(void **st)
+{
+    kefu_mem mem;
+    kefu_text *t = NULL;
+    kefu_featcfg cfg;
+    kefu_hashes words = {0}, all = {0};
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    assert_int_equal(kefu_text_new(&t, NULL), KEFU_OK);
+    kefu_featcfg_default(&cfg);
+    cfg.word_pairs = 1;
+    cfg.sub_min = cfg.sub_max = 0;
+    extract(t, &cfg, "where is my parcel 我的订单 ?! 123", &words, &mem);
+    for (size_t i = 0; i < words.n; i++)
+        assert_false(kefu_feat_is_sub(words.h[i]));
+    cfg.sub_min = 3;
+    cfg.sub_max = 4;
+    extract(t, &cfg, "where is my parcel 我的订单 ?! 123", &all, &mem);
+    assert_true(all.n > words.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(kefu_feat_is_sub(all.h[i]), !has(&words, all.h[i]));
+    kefu_hashes_release(&words, &mem);
+    kefu_hashes_release(&all, &mem);
+    kefu_text_free(t);
+}
+
+/* The vector: one entry per distinct feature, by index; (1 + ln count) *
+ * idf; each block normalised, blocks weighted 1 : sub_weight; unit length. */
+static void test_sparse_vector(void **st)
+{
+    kefu_mem mem;
+    kefu_featdict d;
+    kefu_featcfg cfg;
+    kefu_hashes hs = {0};
+    kefu_sparse sp = {0};
+    /* even = word block, odd = sub-word block */
+    uint64_t keys[4] = {10, 20, 31, 41};
+    uint64_t msg[7] = {20, 10, 20, 31, 99, 41, 20}; /* 99 is unknown */
+    double w2 = 0, s2 = 0;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    kefu_featcfg_default(&cfg);
+    cfg.sub_weight = 0.5f;
+    assert_int_equal(kefu_featdict_build(&d, keys, 4, &mem), KEFU_OK);
+    d.idf[0] = 1.0f;
+    d.idf[1] = 2.0f;
+    d.idf[2] = 1.5f;
+    d.idf[3] = 1.5f;
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(push_hash(&hs, msg[i], &mem), KEFU_OK);
+    assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
+    assert_int_equal(sp.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(sp.idx[i], i);
+        if (i < 2)
+            w2 += (double)sp.val[i] * sp.val[i];
+        else
+            s2 += (double)sp.val[i] * sp.val[i];
+    }
+    /* word block: feature 0 once (1 * 1), feature 1 three times
+     * ((1 + ln 3) * 2); the sub-word block: two equal entries */
+    assert_float_equal(sp.val[1] / sp.val[0], (1 + log(3.0)) * 2, 1e-4);
+    assert_float_equal(sp.val[2], sp.val[3], 1e-6);
+    assert_float_equal(w2 + s2, 1.0, 1e-5);
+    assert_float_equal(s2 / w2, 0.25, 1e-5);
+    assert_int_equal(sp.from[0], 1);
+    assert_int_equal(hs.h[sp.from[1]], 20);
+    /* one block alone has unit length whatever the weight */
+    hs.n = 2; /* 20, 10 */
+    assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
+    assert_float_equal((double)sp.val[0] * sp.val[0] + (double)sp.val[1] * sp.val[1],
+                       1.0, 1e-5);
+    /* a long message: sorted the same way */
+    hs.n = 0;
+    for (size_t i = 0; i < 300; i++)
+        assert_int_equal(push_hash(&hs, keys[(i * 7) % 4], &mem), KEFU_OK);
+    assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
+    assert_int_equal(sp.n, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sp.idx[i], i);
+    kefu_sparse_release(&sp, &mem);
+    kefu_hashes_release(&hs, &mem);
+    kefu_featdict_release(&d, &mem);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_word_pairs),
+        cmocka_unit_test(test_blocks_by_parity),
+        cmocka_unit_test(test_sparse_vector),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
