@@ -21,6 +21,7 @@ void kefu_featcfg_default(kefu_featcfg *cfg)
     cfg->sub_max = 4;
     cfg->word_pairs = 0;
     cfg->sub_weight = 1.0f;
+    cfg->sublinear = 1;
 }
 
 /* Appends a feature; sub-word features get odd hashes, all others even
@@ -306,6 +307,21 @@ int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
         out->idx[out->n] = j;
         out->val[out->n] = 1.0f;
         out->from[out->n++] = (uint32_t)out->key[i];
+    }
+    if (!cfg->sublinear) {
+        /* counts: count * idf, the vector scaled by the idf of every
+         * occurrence (sqrt of sum count * idf^2), one block */
+        double occ = 0;
+        float inv;
+        for (size_t i = 0; i < out->n; i++) {
+            float idf = d->idf[out->idx[i]];
+            occ += (double)out->val[i] * idf * idf;
+            out->val[i] *= idf;
+        }
+        inv = occ > 0 ? (float)(1.0 / sqrt(occ)) : 0.0f;
+        for (size_t i = 0; i < out->n; i++)
+            out->val[i] *= inv;
+        return KEFU_OK;
     }
     /* sublinear term frequency: (1 + ln count) * idf */
     for (size_t i = 0; i < out->n; i++) {

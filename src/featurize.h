@@ -23,6 +23,9 @@ typedef struct kefu_featcfg {
     uint8_t word_pairs;    /* unordered pairs of words of a message */
     float sub_weight;      /* weight of the sub-word block against the
                             * word block (each is L2-normalised) */
+    uint8_t sublinear;     /* 1: (1 + ln count) * idf in two blocks (above);
+                            * 0: count * idf in one block, scaled by the
+                            * idf of every occurrence */
 } kefu_featcfg;
 
 /* Sub-word features have odd hashes, all others even: the two blocks of

@@ -63,6 +63,8 @@ static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
     if (kind == KEFU_CLF_INTENT) {
         c->learn.solver = KEFU_SOLVER_SVM;
         c->feat.word_pairs = 1;
+    } else {
+        c->feat.sublinear = 0; /* measured: the better weighting for them */
     }
     c->threshold = DEFAULT_THRESHOLD;
     c->margin = 0.0f;
@@ -894,7 +896,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* ---- binary form of the trained part ---- */
 
-/* 4: flags byte (bit 0: word pairs) in the kind word, sub-word block
+/* 4: flags byte (bit 0: word pairs, bit 1: sublinear tf) in the kind word, sub-word block
  * weight, sub-word hashes odd.  Older sections hash features differently
  * and are refused: such models must be trained again. */
 #define INTENT_BLOB_VERSION 4
@@ -930,7 +932,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
     int rc = put32(o, mem, INTENT_BLOB_VERSION) ||
              put32(o, mem, im->kind | im->nextra << 8 |
                                (uint32_t)im->lin.multilabel << 16 |
-                               (uint32_t)(c->feat.word_pairs ? 1 : 0) << 24) ||
+                               (uint32_t)(c->feat.word_pairs ? 1 : 0) << 24 |
+                               (uint32_t)(c->feat.sublinear ? 1 : 0) << 25) ||
              put32(o, mem, im->n) ||
              put32(o, mem, (uint32_t)im->oos_class) ||
              put32(o, mem, (uint32_t)c->feat.word_ngrams |
@@ -1021,7 +1024,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
                              "kefu reads %u (train the model again)",
                              ver, INTENT_BLOB_VERSION);
     if (r.bad || (kind & 0xFF) != im->kind || (kind >> 17 & 0x7F) != 0 ||
-        (kind >> 25) != 0 ||
+        (kind >> 26) != 0 ||
         !(im->cfg.feat.sub_weight >= 0 && im->cfg.feat.sub_weight <= 100) ||
         (im->kind == KEFU_CLF_INTENT ? im->nextra != 0 : im->nextra != KEFU_CLF_EXTRA) ||
         n == 0 || n > 100000 ||
@@ -1031,6 +1034,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: bad intent section header");
     im->cfg.feat.word_pairs = (uint8_t)(kind >> 24 & 1);
+    im->cfg.feat.sublinear = (uint8_t)(kind >> 25 & 1);
     im->cfg.feat.word_ngrams = (uint8_t)feat;
     im->cfg.feat.cjk_max = (uint8_t)(feat >> 8);
     im->cfg.feat.sub_min = (uint8_t)(feat >> 16);

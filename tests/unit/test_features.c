@@ -157,6 +157,14 @@ static void test_sparse_vector(void **st)
     assert_float_equal(s2 / w2, 0.25, 1e-5);
     assert_int_equal(sp.from[0], 1);
     assert_int_equal(hs.h[sp.from[1]], 20);
+    /* counts: count * idf in one block, scaled by every occurrence's idf:
+     * 10 once (1), 20 three times (2), 31 and 41 once (1.5) */
+    cfg.sublinear = 0;
+    assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
+    assert_int_equal(sp.n, 4);
+    assert_float_equal(sp.val[1] / sp.val[0], 6.0, 1e-5);
+    assert_float_equal(sp.val[0], 1.0 / sqrt(1 + 3 * 4 + 2 * 2.25), 1e-6);
+    cfg.sublinear = 1;
     /* one block alone has unit length whatever the weight */
     hs.n = 2; /* 20, 10 */
     assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
