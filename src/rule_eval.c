@@ -159,7 +159,8 @@ static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
     return KEFU_OK;
 }
 
-static const kefu_fslot zero_slot = {"", NULL, 0, 0, 0};
+/* unset, whatever its type: "" for a string, no items for a list */
+static const kefu_fslot zero_slot = {.str = ""};
 
 /* The facts indexed by a rule set's fact ids. */
 typedef struct fview {

@@ -102,8 +102,10 @@ static void slot_release(const kefu_mem *mem, kefu_fstore *s)
 static void slot_reset(kefu_fslot *s)
 {
     s->present = 0;
-    s->str = "";
-    s->items = NULL;
+    if (s->type == KEFU_T_STRLIST || s->type == KEFU_T_NUMLIST)
+        s->items = NULL;
+    else
+        s->str = "";
     s->len = 0;
 }
 
@@ -121,8 +123,8 @@ static int bind(kefu_facts *f, kefu_ruleset *rs)
     memset(num, 0, n * (sizeof *num + sizeof *slot));
     memset(store, 0, n * sizeof *store);
     for (uint32_t i = 0; i < n; i++) {
-        slot_reset(&slot[i]);
         slot[i].type = decl_of(rs, i)->type;
+        slot_reset(&slot[i]);
     }
     f->num = num;
     f->slot = slot;
@@ -291,19 +293,27 @@ KEFU_API int kefu_facts_set_duration(kefu_facts *f, const char *name,
     return KEFU_OK;
 }
 
+/* Stores a string's bytes in the slot (short ones) or in its buffer, and
+ * points s->str at them. */
 static int put_bytes(kefu_facts *f, kefu_fslot *s, const char *p, size_t len)
 {
+    char *to = s->inl;
     if (len > UINT32_MAX)
         return kefu_diag_msg(&f->diag, KEFU_E_TOO_LONG, "string too long");
-    if (len > ST(f, s)->buf_cap) {
-        char *nb = kefu_realloc(&f->mem, ST(f, s)->buf, len);
-        if (!nb)
-            return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
-        ST(f, s)->buf = nb;
-        ST(f, s)->buf_cap = len;
+    if (len > KEFU_FSLOT_INLINE) {
+        if (len > ST(f, s)->buf_cap) {
+            char *nb = kefu_realloc(&f->mem, ST(f, s)->buf, len);
+            if (!nb)
+                return kefu_diag_msg(&f->diag, KEFU_E_NOMEM, "out of memory");
+            ST(f, s)->buf = nb;
+            ST(f, s)->buf_cap = len;
+        }
+        to = ST(f, s)->buf;
     }
     if (len)
-        memcpy(ST(f, s)->buf, p, len);
+        memcpy(to, p, len);
+    s->str = len ? to : "";
+    s->len = (uint32_t)len;
     return KEFU_OK;
 }
 
@@ -321,8 +331,6 @@ KEFU_API int kefu_facts_set_string(kefu_facts *f, const char *name,
                               (int)name_len, name, bad);
     if ((rc = put_bytes(f, s, str, len)))
         return rc;
-    s->str = len ? ST(f, s)->buf : "";
-    s->len = (uint32_t)len;
     s->present = 1;
     return KEFU_OK;
 }
@@ -433,8 +441,6 @@ static int slot_copy(kefu_facts *f, kefu_fslot *d, const kefu_fslot *s)
     if (s->type == KEFU_T_STRING) {
         if ((rc = put_bytes(f, d, s->str, s->len)))
             return rc;
-        d->str = s->len ? ST(f, d)->buf : "";
-        d->len = s->len;
     } else if (s->type == KEFU_T_STRLIST || s->type == KEFU_T_NUMLIST) {
         size_t total = 0, at = 0;
         if ((rc = put_items(f, d, s->len)))

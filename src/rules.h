@@ -88,12 +88,20 @@ typedef struct kefu_litem {
  * (durations in ms, bools 0/1) are apart, in kefu_facts.num: rules test
  * them most, and facts of a conversation are usually cold when its next
  * message comes, so they are packed eight to a cache line. */
+#define KEFU_FSLOT_INLINE 16   /* strings this short live in their slot */
+
 typedef struct kefu_fslot {
-    const char *str;         /* string bytes (not NUL-terminated) */
-    const kefu_litem *items; /* list items */
+    union {                  /* by type: */
+        const char *str;     /* string bytes (not NUL-terminated, never
+                                NULL) */
+        const kefu_litem *items;   /* list items */
+    };
     uint32_t len;            /* string bytes or list items */
     uint8_t type;
     uint8_t present;         /* for has(); unset facts read as zero values */
+    /* a short string's bytes, in the cache line the evaluator reads for
+     * the slot anyway (intents, tiers, channels are short) */
+    char inl[KEFU_FSLOT_INLINE];
 } kefu_fslot;
 
 /* A slot's owned storage, reused from one message to the next. */

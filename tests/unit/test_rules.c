@@ -380,10 +380,12 @@ static void test_part_and_pattern(void **st)
         {"not (text matches \"(a+)+$\") and false", KEFU_RULE_ERROR},
         {"false and text matches \"(a+)+$\"", KEFU_RULE_FALSE},
         {"text matches \"(a+)+$\"", KEFU_RULE_ERROR},
-        {"not (text matches \"b\")", KEFU_RULE_FIRED},
+        /* no one-character searches: PCRE2's JIT reads past the text
+         * there, which valgrind reports */
+        {"not (text matches \"b!\")", KEFU_RULE_FIRED},
         {"text matches \"!$\" and not vip", KEFU_RULE_FIRED},
         {"not vip and not (text matches \"!$\")", KEFU_RULE_FALSE},
-        {"not (not vip and text matches \"b\")", KEFU_RULE_FIRED},
+        {"not (not vip and text matches \"b!\")", KEFU_RULE_FIRED},
         {"text matches \"^a\" or vip", KEFU_RULE_FIRED},
         {"not (text matches \"^a\") or vip", KEFU_RULE_FALSE},
         {"emotion.anger > 50 and text matches \"a!\"", KEFU_RULE_FALSE},
@@ -601,6 +603,55 @@ static void test_facts_api(void **st)
     kefu_ruleset_free(NULL);
     kefu_rules_slot_free(NULL);
     fx_close(&x);
+}
+
+/* Strings of up to KEFU_FSLOT_INLINE bytes are kept in their slot, longer
+ * ones in a buffer: values across that length, overwritten both ways, and
+ * carried over by a rebind, read back alike by every form of test. */
+static void test_string_storage(void **st)
+{
+    static const char *const values[] = {
+        "0123456789abcdef",    /* 16: in the slot */
+        "0123456789abcdefg",   /* 17: in a buffer */
+        "x", "", "0123456789abcdef0123456789abcdef", "0123456789abcdef"};
+    static const char *const rules =
+        "kefu: 1\nfacts: {segment: string, vip: bool}\nrules:\n"
+        "  - {name: a, when: 'segment == \"0123456789abcdef\"', then: {tag: a}}\n"
+        "  - {name: b, when: 'segment == \"0123456789abcdefg\"', then: {tag: b}}\n"
+        "  - {name: c, when: 'segment in [\"x\", \"\"]', then: {tag: c}}\n"
+        "  - {name: d, when: 'segment startsWith \"0123456789abcdef0\" or vip', then: {tag: d}}\n"
+        "  - {name: e, when: 'len(segment) == 16 and segment matches \"f$\"', then: {tag: e}}\n";
+    static const char *const expect[] = {"a e", "b", "c", "c", "d", "a e"};
+    kefu_model *other = NULL;
+    fx x = {0};
+    (void)st;
+    fx_open(&x, rules);
+    assert_int_equal(kefu_model_load_buffer(&other, rules, strlen(rules), "o", NULL, NULL, NULL), KEFU_OK);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+            char got[64] = "";
+            SETS(x.f, "segment", values[i]);
+            for (int traced = 0; traced < 2; traced++) {
+                kefu_rules_result *r = x.r;
+                const kefu_ruleset *rs = round ? kefu_model_rules(other) : kefu_model_rules(x.m);
+                got[0] = '\0';
+                assert_int_equal(kefu_rules_eval(r, rs, x.f, traced ? KEFU_RULES_TRACE : 0), KEFU_OK);
+                for (uint32_t k = 0; k < kefu_rules_result_fired_count(r); k++)
+                    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s",
+                             k ? " " : "", kefu_ruleset_rule_name(rs, kefu_rules_result_fired(r, k)));
+                if (strcmp(got, expect[i]))
+                    fail_msg("'%s' (round %d, %s): fired '%s', wanted '%s'", values[i],
+                             round, traced ? "traced" : "plain", got, expect[i]);
+            }
+        }
+        /* the same facts, moved to another set of the same schema, keep
+         * their last value */
+        assert_int_equal(kefu_facts_rebind(x.f, kefu_model_rules(other)), KEFU_OK);
+        assert_int_equal(kefu_rules_eval(x.r, kefu_model_rules(other), x.f, 0), KEFU_OK);
+        assert_int_equal(kefu_rules_result_fired_count(x.r), 2);
+    }
+    fx_close(&x);
+    kefu_model_free(other);
 }
 
 static void test_model_sections(void **st)
@@ -937,18 +988,18 @@ static void flat_round(const char *mode, bool stops, bool mixed)
             static const char *const pat[] = {"text matches \"a.|投\"",
                                               "not (text matches \"y$\")"};
             const char *op = frnd(2) ? " and " : " or ";
-            const char *m = pat[frnd(2)];
+            const char *pm = pat[frnd(2)];
             bool first = frnd(2);
             if (frnd(4)) {
                 if (first)
-                    snprintf(cond, sizeof cond, "%s%s", m, op);
+                    snprintf(cond, sizeof cond, "%s%s", pm, op);
                 strcat(cond, "(");
                 rand_cond(cond, sizeof cond, 1 + (int)frnd(3), false);
                 strcat(cond, ")");
                 if (!first)
-                    snprintf(cond + strlen(cond), sizeof cond - strlen(cond), "%s%s", op, m);
+                    snprintf(cond + strlen(cond), sizeof cond - strlen(cond), "%s%s", op, pm);
             } else {
-                snprintf(cond, sizeof cond, "%s", m);
+                snprintf(cond, sizeof cond, "%s", pm);
             }
             if (!frnd(3)) {
                 char t[4096];
@@ -1234,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_first_match),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_facts_api),
+        cmocka_unit_test(test_string_storage),
         cmocka_unit_test(test_model_sections),
         cmocka_unit_test(test_hot_swap),
         cmocka_unit_test(test_facts_across_sets),
