@@ -272,7 +272,8 @@ static int learn_svm(kefu_linear *m, const kefu_dataset *train,
     const uint32_t k = m->ncls;
     const double c = opts->c > 0 ? opts->c : 1.0;
     uint64_t rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
-    double *alpha = kefu_zalloc(mem, train->n * (size_t)k * sizeof *alpha);
+    /* the dual variables: one per example and class (as LIBLINEAR) */
+    double *alpha = kefu_alloc_array(mem, train->n, (size_t)k * sizeof *alpha);
     double *qd = kefu_alloc_array(mem, train->n, sizeof *qd);
     double *work = kefu_alloc_array(mem, (size_t)k * 4, sizeof *work);
     uint32_t *dind = kefu_alloc_array(mem, k, sizeof *dind);
