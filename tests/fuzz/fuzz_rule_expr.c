@@ -1,7 +1,8 @@
 /* fuzz_rule_expr.c - the rule expression compiler and evaluator on
  * arbitrary expressions: a compile error with a position inside the rule
- * file, or a rule set whose plain and traced evaluations agree; never a
- * crash, a leak or a hang (the cost bound and the regex limits hold). */
+ * file, or a rule set whose plain and traced evaluations agree (state and
+ * status); never a crash, a leak or a hang (the cost bound and the regex
+ * limits hold). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,17 +67,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     } else {
         uint32_t plain, traced;
+        kefu_rule_outcome po = {.size = sizeof po}, to = {.size = sizeof to};
         char why[512];
         if (kefu_facts_new(&f, rs, NULL) || kefu_rules_result_new(&r, NULL))
             abort();
         set_facts(f);
-        if (kefu_rules_eval(r, rs, f, 0))
+        if (kefu_rules_eval(r, rs, f, 0) || kefu_rules_result_rule(r, 0, &po))
             abort();
         plain = kefu_rules_result_fired_count(r);
-        if (kefu_rules_eval(r, rs, f, KEFU_RULES_TRACE))
+        if (kefu_rules_eval(r, rs, f, KEFU_RULES_TRACE) ||
+            kefu_rules_result_rule(r, 0, &to))
             abort();
         traced = kefu_rules_result_fired_count(r);
-        if (plain != traced)
+        /* the same outcome, failures included (the plain evaluation runs
+         * cheap tests in the flat form, the traced one runs programs) */
+        if (plain != traced || po.state != to.state || po.status != to.status)
             abort();
         kefu_rules_result_explain(r, 0, why, sizeof why);
         for (uint32_t i = 0; i < kefu_rules_result_trace_count(r); i++) {
