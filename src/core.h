@@ -86,6 +86,8 @@ void kefu_diag_copy(kefu_diag *dst, const kefu_diag *src);
 /* ---- hashing (stable across platforms and versions: stored in models) ---- */
 
 uint64_t kefu_hash64(const void *data, size_t len, uint64_t seed);
+/* kefu_hash64 of a and b as 16 little-endian bytes, computed directly. */
+uint64_t kefu_hash64_pair(uint64_t a, uint64_t b, uint64_t seed);
 uint32_t kefu_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- UTF-8 ---- */

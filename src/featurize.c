@@ -20,6 +20,7 @@ void kefu_featcfg_default(kefu_featcfg *cfg)
     cfg->sub_min = 3;
     cfg->sub_max = 4;
     cfg->word_pairs = 0;
+    cfg->pair_min_idf = 0;
     cfg->sub_weight = 1.0f;
     cfg->sublinear = 1;
 }
@@ -51,8 +52,7 @@ static inline int push(kefu_hashes *out, uint64_t h, size_t tok, uint32_t ntok,
 
 static inline uint64_t mix2(uint64_t a, uint64_t b, uint64_t seed)
 {
-    uint64_t x[2] = {a, b};
-    return kefu_hash64(x, sizeof x, seed);
+    return kefu_hash64_pair(a, b, seed);
 }
 
 /* Hash of a word-level token: its text, or its shape for numbers. */
@@ -132,8 +132,20 @@ static int word_pairs(const uint64_t *w, const uint32_t *tok, uint32_t n,
     return KEFU_OK;
 }
 
-int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
-                          kefu_hashes *out, const kefu_mem *mem)
+/* Whether a word takes part in pairs (see kefu_features_extract). */
+static bool pairs_with(const kefu_featcfg *cfg, const kefu_featdict *d,
+                       uint64_t w)
+{
+    const kefu_featslot *s;
+    if (!d)
+        return true;
+    s = kefu_featdict_find(d, w & ~(uint64_t)1);
+    return s && s->idf >= cfg->pair_min_idf;
+}
+
+int kefu_features_extract(const kefu_featcfg *cfg, const kefu_featdict *d,
+                          const kefu_text *t, kefu_hashes *out,
+                          const kefu_mem *mem)
 {
     uint64_t pw[KEFU_PAIR_WORDS];
     uint32_t ptok[KEFU_PAIR_WORDS], npw = 0;
@@ -168,7 +180,8 @@ int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
             uint64_t w = token_hash(t, k);
             rc = push(out, w, i, 1, mem);
             if (cfg->word_pairs && npw < KEFU_PAIR_WORDS &&
-                k->kind == KEFU_TOKEN_WORD && i <= UINT32_MAX >> 8) {
+                k->kind == KEFU_TOKEN_WORD && i <= UINT32_MAX >> 8 &&
+                pairs_with(cfg, d, w)) {
                 pw[npw] = w;
                 ptok[npw++] = (uint32_t)i;
             }
@@ -211,17 +224,16 @@ void kefu_hashes_release(kefu_hashes *hs, const kefu_mem *mem)
 
 /* ---- dictionary ---- */
 
-int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
-                        const kefu_mem *mem)
+int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes,
+                        const float *idf, uint32_t n, const kefu_mem *mem)
 {
     uint32_t size = 16;
     memset(d, 0, sizeof *d);
     while (size < n * 2u && size < (1u << 31))
         size *= 2;
-    d->keys = kefu_alloc_array(mem, size, sizeof *d->keys);
-    d->index = kefu_alloc_array(mem, size, sizeof *d->index);
+    d->slot = kefu_alloc_array(mem, size, sizeof *d->slot);
     d->idf = kefu_alloc_array(mem, n ? n : 1, sizeof *d->idf);
-    if (!d->keys || !d->index || !d->idf) {
+    if (!d->slot || !d->idf) {
         kefu_featdict_release(d, mem);
         return KEFU_E_NOMEM;
     }
@@ -229,11 +241,12 @@ int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
     for (uint32_t j = 0; j < n; j++) {
         uint64_t h = hashes[j] ? hashes[j] : 1;
         uint32_t i = (uint32_t)(h ^ (h >> 32)) & d->mask;
-        while (d->keys[i] && d->keys[i] != h)
+        while (d->slot[i].key && d->slot[i].key != h)
             i = (i + 1) & d->mask;
-        d->keys[i] = h;
-        d->index[i] = j;
-        d->idf[j] = 1.0f;
+        d->idf[j] = idf ? idf[j] : 1.0f;
+        d->slot[i].key = h;
+        d->slot[i].index = j;
+        d->slot[i].idf = d->idf[j];
     }
     d->n = n;
     return KEFU_OK;
@@ -241,33 +254,25 @@ int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
 
 void kefu_featdict_release(kefu_featdict *d, const kefu_mem *mem)
 {
-    kefu_dealloc(mem, d->keys);
-    kefu_dealloc(mem, d->index);
+    kefu_dealloc(mem, d->slot);
     kefu_dealloc(mem, d->idf);
     memset(d, 0, sizeof *d);
 }
 
 int kefu_sparse_reserve(kefu_sparse *sp, size_t n, const kefu_mem *mem)
 {
-    size_t c[4] = {sp->cap, sp->cap, sp->cap, sp->cap};
+    size_t c[3] = {sp->cap, sp->cap, sp->cap};
     if (n <= sp->cap)
         return KEFU_OK;
     if (kefu_grow(mem, (void **)&sp->idx, &c[0], n, sizeof *sp->idx) ||
         kefu_grow(mem, (void **)&sp->val, &c[1], n, sizeof *sp->val) ||
-        kefu_grow(mem, (void **)&sp->from, &c[2], n, sizeof *sp->from) ||
-        kefu_grow(mem, (void **)&sp->key, &c[3], n, sizeof *sp->key))
+        kefu_grow(mem, (void **)&sp->from, &c[2], n, sizeof *sp->from))
         return KEFU_E_NOMEM;
     sp->cap = c[0];
-    for (int i = 1; i < 4; i++)
+    for (int i = 1; i < 3; i++)
         if (c[i] < sp->cap)
             sp->cap = c[i];
     return KEFU_OK;
-}
-
-static int cmp_u64(const void *pa, const void *pb)
-{
-    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-    return (a > b) - (a < b);
 }
 
 int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
@@ -276,48 +281,64 @@ int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
 {
     double norm[2] = {0, 0};
     float scale[2];
-    size_t nk = 0;
+    bool repeats = false;
     out->n = 0;
     if (kefu_sparse_reserve(out, hs->n, mem))
         return KEFU_E_NOMEM;
-    /* (index << 32 | position) of each known feature, sorted, so that a
-     * repeated feature becomes one entry with its count */
-    for (size_t i = 0; i < hs->n; i++) {
-        uint32_t j = kefu_featdict_get(d, hs->h[i]);
-        if (j != UINT32_MAX)
-            out->key[nk++] = (uint64_t)j << 32 | (uint32_t)i;
-    }
-    if (nk <= 48) {
-        for (size_t i = 1; i < nk; i++) {
-            uint64_t k = out->key[i];
-            size_t p = i;
-            for (; p > 0 && out->key[p - 1] > k; p--)
-                out->key[p] = out->key[p - 1];
-            out->key[p] = k;
+    /* a repeated feature becomes one entry with its count: a small
+     * open-addressing table from dictionary index to entry, cleared per
+     * message (entries keep the order of first occurrence) */
+    {
+        size_t size = 16, mask;
+        while (size < hs->n * 2)
+            size *= 2;
+        if (size > out->slot_cap) {
+            size_t c = out->slot_cap;
+            if (kefu_grow(mem, (void **)&out->slot, &c, size, sizeof *out->slot))
+                return KEFU_E_NOMEM;
+            out->slot_cap = c;
         }
-    } else {
-        qsort(out->key, nk, sizeof *out->key, cmp_u64);
-    }
-    for (size_t i = 0; i < nk; i++) {
-        uint32_t j = (uint32_t)(out->key[i] >> 32);
-        if (out->n && out->idx[out->n - 1] == j) {
-            out->val[out->n - 1] += 1.0f;
-            continue;
+        memset(out->slot, 0, size * sizeof *out->slot);
+        mask = size - 1;
+        for (size_t i = 0; i < hs->n; i++) {
+            const kefu_featslot *fs;
+#if defined(__GNUC__)
+            /* the table is large and probed at random: ask for the slot
+             * of a feature a few places ahead */
+            if (i + 8 < hs->n && d->n) {
+                uint64_t a = hs->h[i + 8] ? hs->h[i + 8] : 1;
+                __builtin_prefetch(&d->slot[(uint32_t)(a ^ (a >> 32)) & d->mask]);
+            }
+#endif
+            fs = kefu_featdict_find(d, hs->h[i]);
+            uint32_t j;
+            size_t h;
+            if (!fs)
+                continue;
+            j = fs->index;
+            h = (j * 0x9E3779B1u) & mask;
+            while (out->slot[h] && out->idx[out->slot[h] - 1] != j)
+                h = (h + 1) & mask;
+            if (out->slot[h]) {
+                /* a repeat: val holds count * idf until the end */
+                out->val[out->slot[h] - 1] += fs->idf;
+                repeats = true;
+                continue;
+            }
+            out->idx[out->n] = j;
+            out->val[out->n] = fs->idf;
+            out->from[out->n++] = (uint32_t)i;
+            out->slot[h] = (uint32_t)out->n;
         }
-        out->idx[out->n] = j;
-        out->val[out->n] = 1.0f;
-        out->from[out->n++] = (uint32_t)out->key[i];
     }
     if (!cfg->sublinear) {
         /* counts: count * idf, the vector scaled by the idf of every
          * occurrence (sqrt of sum count * idf^2), one block */
         double occ = 0;
         float inv;
-        for (size_t i = 0; i < out->n; i++) {
-            float idf = d->idf[out->idx[i]];
-            occ += (double)out->val[i] * idf * idf;
-            out->val[i] *= idf;
-        }
+        for (size_t i = 0; i < out->n; i++)
+            occ += (double)out->val[i] *
+                   (repeats ? d->idf[out->idx[i]] : out->val[i]);
         inv = occ > 0 ? (float)(1.0 / sqrt(occ)) : 0.0f;
         for (size_t i = 0; i < out->n; i++)
             out->val[i] *= inv;
@@ -325,8 +346,13 @@ int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
     }
     /* sublinear term frequency: (1 + ln count) * idf */
     for (size_t i = 0; i < out->n; i++) {
-        float v = (1.0f + logf(out->val[i])) * d->idf[out->idx[i]];
-        out->val[i] = v;
+        float v = out->val[i];
+        if (repeats) {
+            float idf = d->idf[out->idx[i]];
+            float count = idf > 0 ? v / idf : 1.0f;
+            v = count > 1.5f ? (1.0f + logf(count)) * idf : idf;
+            out->val[i] = v;
+        }
         norm[kefu_feat_is_sub(hs->h[out->from[i]])] += (double)v * v;
     }
     {
@@ -347,6 +373,6 @@ void kefu_sparse_release(kefu_sparse *s, const kefu_mem *mem)
     kefu_dealloc(mem, s->idx);
     kefu_dealloc(mem, s->val);
     kefu_dealloc(mem, s->from);
-    kefu_dealloc(mem, s->key);
+    kefu_dealloc(mem, s->slot);
     memset(s, 0, sizeof *s);
 }

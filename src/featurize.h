@@ -21,6 +21,8 @@ typedef struct kefu_featcfg {
     uint8_t sub_min;       /* 0 = no sub-word n-grams */
     uint8_t sub_max;
     uint8_t word_pairs;    /* unordered pairs of words of a message */
+    float pair_min_idf;    /* words that pair: known to the dictionary, with
+                            * at least this idf (frequent words do not) */
     float sub_weight;      /* weight of the sub-word block against the
                             * word block (each is L2-normalised) */
     uint8_t sublinear;     /* 1: (1 + ln count) * idf in two blocks (above);
@@ -50,50 +52,71 @@ typedef struct kefu_hashes {
     size_t n, cap;
 } kefu_hashes;
 
+struct kefu_featdict;
+
 /* Appends the features of the tokens in `t` to `out` (after clearing it).
+ * With word pairs on, only words that `d` knows with an idf of at least
+ * cfg->pair_min_idf pair (d NULL: every word).
  * Allocates only when `out` must grow. */
-int kefu_features_extract(const kefu_featcfg *cfg, const kefu_text *t,
-                          kefu_hashes *out, const kefu_mem *mem);
+int kefu_features_extract(const kefu_featcfg *cfg, const struct kefu_featdict *d,
+                          const kefu_text *t, kefu_hashes *out,
+                          const kefu_mem *mem);
 void kefu_hashes_release(kefu_hashes *hs, const kefu_mem *mem);
 
 /*
  * The dictionary: an open-addressing table from feature hash to a dense
- * index, plus each feature's idf weight.  Built at training time, then
+ * index and the feature's idf weight, in one 16-byte slot (one cache line
+ * per lookup); idf also by index.  Built at training or load time, then
  * read-only.
  */
+typedef struct kefu_featslot {
+    uint64_t key;       /* 0 = empty (hash 0 is remapped to 1) */
+    uint32_t index;
+    float idf;
+} kefu_featslot;
+
 typedef struct kefu_featdict {
-    uint64_t *keys;     /* 0 = empty slot (hash 0 is remapped to 1) */
-    uint32_t *index;
+    kefu_featslot *slot;
     uint32_t mask;      /* table size - 1 (power of two) */
     uint32_t n;         /* number of features */
     float *idf;         /* [n] */
 } kefu_featdict;
 
-/* Dense index of `h`, or UINT32_MAX if the dictionary does not know it. */
-static inline uint32_t kefu_featdict_get(const kefu_featdict *d, uint64_t h)
+/* The slot of `h`, or NULL if the dictionary does not know it. */
+static inline const kefu_featslot *kefu_featdict_find(const kefu_featdict *d,
+                                                      uint64_t h)
 {
     uint32_t i;
     if (!d->n)
-        return UINT32_MAX;
+        return NULL;
     h = h ? h : 1;
     i = (uint32_t)(h ^ (h >> 32)) & d->mask;
     for (;;) {
-        uint64_t k = d->keys[i];
-        if (k == h)
-            return d->index[i];
-        if (!k)
-            return UINT32_MAX;
+        const kefu_featslot *s = &d->slot[i];
+        if (s->key == h)
+            return s;
+        if (!s->key)
+            return NULL;
         i = (i + 1) & d->mask;
     }
 }
 
-/* Builds a table for n features with the given hashes (distinct). */
-int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes, uint32_t n,
-                        const kefu_mem *mem);
+/* Dense index of `h`, or UINT32_MAX if the dictionary does not know it. */
+static inline uint32_t kefu_featdict_get(const kefu_featdict *d, uint64_t h)
+{
+    const kefu_featslot *s = kefu_featdict_find(d, h);
+    return s ? s->index : UINT32_MAX;
+}
+
+/* Builds a table for n features with the given hashes (distinct) and idf
+ * weights (NULL: all 1). */
+int kefu_featdict_build(kefu_featdict *d, const uint64_t *hashes,
+                        const float *idf, uint32_t n, const kefu_mem *mem);
 void kefu_featdict_release(kefu_featdict *d, const kefu_mem *mem);
 
 /*
- * A sparse vector over the dictionary, by ascending index: idf-weighted
+ * A sparse vector over the dictionary, one entry per distinct feature in
+ * the order of first occurrence: idf-weighted
  * sublinear term frequencies, (1 + ln count) * idf, in two
  * blocks (words and their n-grams and pairs, CJK n-grams, punctuation;
  * sub-words), each L2-normalised, then weighted 1 : cfg->sub_weight so
@@ -104,8 +127,8 @@ typedef struct kefu_sparse {
     uint32_t *idx;
     float *val;
     uint32_t *from;
-    uint64_t *key;      /* working space: (index << 32) | position */
-    size_t n, cap;
+    uint32_t *slot;     /* working space: index -> entry + 1 */
+    size_t n, cap, slot_cap;
 } kefu_sparse;
 
 int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,

@@ -20,6 +20,25 @@ static inline uint64_t fmix64(uint64_t k)
     return k;
 }
 
+static inline uint64_t mix_block(uint64_t h, uint64_t k)
+{
+    k *= 0x87c37b91114253d5ULL;
+    k = rotl64(k, 31);
+    k *= 0x4cf5ad432745937fULL;
+    h ^= k;
+    return rotl64(h, 27) * 5 + 0x52dce729;
+}
+
+/* kefu_hash64 of the 16 bytes of a then b, each little-endian: how n-grams
+ * and pairs combine the hashes of their parts, without the byte loop. */
+uint64_t kefu_hash64_pair(uint64_t a, uint64_t b, uint64_t seed)
+{
+    uint64_t h = seed ^ (0x9E3779B97F4A7C15ULL * 17u);
+    h = mix_block(h, a);
+    h = mix_block(h, b);
+    return fmix64(h);
+}
+
 /* A byte-wise variant of a multiply-rotate hash, finalised with fmix64. */
 uint64_t kefu_hash64(const void *data, size_t len, uint64_t seed)
 {

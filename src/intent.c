@@ -25,6 +25,7 @@
 
 #define OOS_LABEL "oos"
 #define DEFAULT_THRESHOLD 0.3f
+#define DEFAULT_PAIR_MAX_DF 1.0f
 #define DEFAULT_TOP 5
 
 /* ---- builder ---- */
@@ -69,6 +70,7 @@ static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
     c->threshold = DEFAULT_THRESHOLD;
     c->margin = 0.0f;
     c->min_df = 2;
+    c->pair_max_df = DEFAULT_PAIR_MAX_DF;
 }
 
 static int build_slot(uint32_t kind)
@@ -378,7 +380,7 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
                                        "threshold", "margin", "min_df",
                                        "word_ngrams", "cjk_ngrams", "subwords",
                                        "solver", "cost", "word_pairs",
-                                       "subword_weight", NULL};
+                                       "subword_weight", "pair_max_df", NULL};
     kefu_intent_builder *b = kefu_intent_builder_get(m);
     kefu_classifier_cfg *c;
     const kefu_ynode *v;
@@ -419,6 +421,7 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
     }
     NUM_KEY("cost", 1e-4, 1e4, c->learn.c)
     NUM_KEY("subword_weight", 0, 100, c->feat.sub_weight)
+    NUM_KEY("pair_max_df", 1e-6, 1, c->pair_max_df)
 #undef INT_KEY
 #undef NUM_KEY
     if ((v = kefu_ymap_get(n, "word_pairs"))) {
@@ -552,7 +555,8 @@ static int featurize(const struct kefu_intent_model *im, kefu_scratch *sc,
     } else if ((rc = kefu_scratch_text(sc, text, len))) {
         return rc;
     }
-    return kefu_features_extract(&im->cfg.feat, &sc->text, hs, &sc->mem);
+    return kefu_features_extract(&im->cfg.feat, &im->dict, &sc->text, hs,
+                                 &sc->mem);
 }
 
 /* Appends the extra dense features after the dictionary's indices. */
@@ -572,9 +576,10 @@ static int append_extra(const struct kefu_intent_model *im, kefu_sparse *sp,
     return KEFU_OK;
 }
 
-/* Builds the feature dictionary (features with df >= min_df) and idf. */
-static int build_dict(struct kefu_intent_model *im, kefu_scratch *sc,
-                      const kefu_example *ex, size_t nex, kefu_diag *diag)
+/* One pass of build_dict: the features of every example (word pairs as
+ * the current im->dict allows), then im->dict anew from them. */
+static int dict_pass(struct kefu_intent_model *im, kefu_scratch *sc,
+                     const kefu_example *ex, size_t nex, kefu_diag *diag)
 {
     df_map d;
     kefu_hashes hs = {0};
@@ -608,10 +613,10 @@ static int build_dict(struct kefu_intent_model *im, kefu_scratch *sc,
         idf[nkeep] = (float)(log((1.0 + (double)nex) / (1.0 + d.df[j])) + 1.0);
         nkeep++;
     }
-    if (!rc)
-        rc = kefu_featdict_build(&im->dict, keep, nkeep, &im->mem);
-    if (!rc)
-        memcpy(im->dict.idf, idf, nkeep * sizeof *idf);
+    if (!rc) {
+        kefu_featdict_release(&im->dict, &im->mem);
+        rc = kefu_featdict_build(&im->dict, keep, idf, nkeep, &im->mem);
+    }
     kefu_dealloc(&im->mem, keep);
     kefu_dealloc(&im->mem, idf);
     kefu_hashes_release(&hs, &im->mem);
@@ -619,6 +624,28 @@ static int build_dict(struct kefu_intent_model *im, kefu_scratch *sc,
     if (rc == KEFU_E_NOMEM)
         kefu_diag_msg(diag, rc, "out of memory");
     return rc;
+}
+
+/*
+ * Builds the feature dictionary (features with df >= min_df) and idf.
+ * With word pairs, twice: first without pairs, so that the words' idf is
+ * known, then with pairs of the words that are rare enough
+ * (pair_max_df, as kefu_features_extract does when classifying).
+ */
+static int build_dict(struct kefu_intent_model *im, kefu_scratch *sc,
+                      const kefu_example *ex, size_t nex, kefu_diag *diag)
+{
+    uint8_t pairs = im->cfg.feat.word_pairs;
+    int rc;
+    if (!pairs)
+        return dict_pass(im, sc, ex, nex, diag);
+    im->cfg.feat.word_pairs = 0;
+    rc = dict_pass(im, sc, ex, nex, diag);
+    im->cfg.feat.word_pairs = pairs;
+    /* words in more than a pair_max_df share of the examples do not pair */
+    im->cfg.feat.pair_min_idf =
+        (float)(log((1.0 + (double)nex) / (1.0 + im->cfg.pair_max_df * (double)nex)) + 1.0);
+    return rc ? rc : dict_pass(im, sc, ex, nex, diag);
 }
 
 static int vectorise(struct kefu_intent_model *im, kefu_scratch *sc,
@@ -896,10 +923,11 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* ---- binary form of the trained part ---- */
 
-/* 4: flags byte (bit 0: word pairs, bit 1: sublinear tf) in the kind word, sub-word block
- * weight, sub-word hashes odd.  Older sections hash features differently
+/* 5: flags byte (bit 0: word pairs, bit 1: sublinear tf) in the kind
+ * word, then the sub-word block weight and the least idf of a word that
+ * pairs; sub-word hashes odd.  Older sections hash features differently
  * and are refused: such models must be trained again. */
-#define INTENT_BLOB_VERSION 4
+#define INTENT_BLOB_VERSION 5
 
 static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
 {
@@ -943,7 +971,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
              putf(o, mem, c->threshold) || putf(o, mem, c->margin) ||
              putf(o, mem, im->lin.temperature) ||
              put32(o, mem, im->dict.n) || put32(o, mem, im->trained_examples) ||
-             putf(o, mem, c->feat.sub_weight);
+             putf(o, mem, c->feat.sub_weight) ||
+             putf(o, mem, c->feat.pair_min_idf);
     for (uint32_t i = 0; !rc && i < im->n; i++) {
         uint32_t len = (uint32_t)strlen(im->info[i].name);
         rc = put32(o, mem, len) || put(o, mem, im->info[i].name, len);
@@ -955,8 +984,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
         if (!by_index)
             return KEFU_E_NOMEM;
         for (size_t j = 0; im->dict.n && j <= im->dict.mask; j++)
-            if (im->dict.keys[j])
-                by_index[im->dict.index[j]] = im->dict.keys[j];
+            if (im->dict.slot[j].key)
+                by_index[im->dict.slot[j].index] = im->dict.slot[j].key;
         for (uint32_t j = 0; !rc && j < im->dict.n; j++)
             rc = put64(o, mem, by_index[j]) || putf(o, mem, im->dict.idf[j]);
         kefu_dealloc(mem, by_index);
@@ -1008,6 +1037,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
              feat = get32(&r);
     uint32_t nfeat, nw;
     uint64_t *hashes = NULL;
+    float *idf = NULL;
     uint8_t *taken;
     int rc = KEFU_OK;
     im->cfg.threshold = getf(&r);
@@ -1018,6 +1048,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     im->nextra = (kind >> 8) & 0xFF;
     im->lin.multilabel = (uint8_t)((kind >> 16) & 1);
     im->cfg.feat.sub_weight = getf(&r);
+    im->cfg.feat.pair_min_idf = getf(&r);
     if (!r.bad && ver != INTENT_BLOB_VERSION)
         return kefu_diag_msg(diag, KEFU_E_VERSION,
                              "binary model: intent section version %u, this "
@@ -1026,6 +1057,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     if (r.bad || (kind & 0xFF) != im->kind || (kind >> 17 & 0x7F) != 0 ||
         (kind >> 26) != 0 ||
         !(im->cfg.feat.sub_weight >= 0 && im->cfg.feat.sub_weight <= 100) ||
+        !isfinite(im->cfg.feat.pair_min_idf) ||
         (im->kind == KEFU_CLF_INTENT ? im->nextra != 0 : im->nextra != KEFU_CLF_EXTRA) ||
         n == 0 || n > 100000 ||
         (oos != UINT32_MAX && oos >= n) ||
@@ -1081,32 +1113,27 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     }
     kefu_dealloc(&im->mem, taken);
     hashes = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1, sizeof *hashes);
-    if (!hashes)
+    idf = kefu_alloc_array(&im->mem, nfeat ? nfeat : 1, sizeof *idf);
+    if (!hashes || !idf) {
+        kefu_dealloc(&im->mem, hashes);
+        kefu_dealloc(&im->mem, idf);
         return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    }
     if ((size_t)nfeat * 12 > r.left) {
         kefu_dealloc(&im->mem, hashes);
+        kefu_dealloc(&im->mem, idf);
         return kefu_diag_msg(diag, KEFU_E_CORRUPT, "binary model: truncated features");
     }
     for (uint32_t j = 0; j < nfeat; j++) {
         uint64_t lo = get32(&r), hi = get32(&r);
         hashes[j] = lo | hi << 32;
-        getf(&r);
+        idf[j] = getf(&r);
     }
-    rc = kefu_featdict_build(&im->dict, hashes, nfeat, &im->mem);
+    rc = kefu_featdict_build(&im->dict, hashes, idf, nfeat, &im->mem);
     kefu_dealloc(&im->mem, hashes);
+    kefu_dealloc(&im->mem, idf);
     if (rc)
         return kefu_diag_msg(diag, rc, "out of memory");
-    if (im->dict.n != nfeat)
-        return kefu_diag_msg(diag, KEFU_E_CORRUPT, "binary model: duplicate features");
-    /* second pass for idf (kept apart so the table is built once) */
-    {
-        reader r2 = {r.p - (size_t)nfeat * 12, (size_t)nfeat * 12, false};
-        for (uint32_t j = 0; j < nfeat; j++) {
-            get32(&r2);
-            get32(&r2);
-            im->dict.idf[j] = getf(&r2);
-        }
-    }
     nw = nfeat + im->nextra;   /* weight rows: dictionary, then extras */
     im->lin.nfeat = nw;
     im->lin.ncls = n;
@@ -1360,7 +1387,8 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
     is->valid = 0;
     if ((rc = kefu_scratch_text(s, text, len)))
         return rc;
-    if ((rc = kefu_features_extract(&im->cfg.feat, &s->text, &is->hashes, &s->mem)) ||
+    if ((rc = kefu_features_extract(&im->cfg.feat, &im->dict, &s->text,
+                                    &is->hashes, &s->mem)) ||
         (rc = kefu_sparse_from_hashes(&im->cfg.feat, &im->dict, &is->hashes, &is->vec, &s->mem)))
         return kefu_diag_msg(&s->diag, rc, "%s", kefu_strerror(rc));
     kefu_linear_scores(&im->lin, is->vec.idx, is->vec.val, is->vec.n, is->scores);

@@ -39,6 +39,8 @@ typedef struct kefu_classifier_cfg {
     float margin;          /* ... or below this margin to the runner-up */
     uint8_t threshold_set, margin_set;
     uint32_t min_df;       /* drop features seen in fewer examples */
+    float pair_max_df;     /* words in a larger share of examples do not
+                            * form word pairs */
 } kefu_classifier_cfg;
 
 /* What a classifier predicts: intents, or the labels of trained emotion

@@ -28,6 +28,17 @@ static void test_hash64_is_stable(void **st)
     assert_true(kefu_hash64("hello", 5, 1) == 0x4cc271528e49086dULL);
     assert_true(kefu_hash64("", 0, 0) == 0x9ca066f1a4ab2eeaULL);
     assert_true(kefu_hash64("hello", 5, 2) != kefu_hash64("hello", 5, 1));
+    {
+        /* the pair form is the byte form of the two words, little-endian */
+        uint64_t a = 0x0123456789abcdefULL, b = 0xfedcba9876543210ULL;
+        unsigned char bytes[16];
+        for (int i = 0; i < 8; i++) {
+            bytes[i] = (unsigned char)(a >> (8 * i));
+            bytes[8 + i] = (unsigned char)(b >> (8 * i));
+        }
+        assert_true(kefu_hash64_pair(a, b, 7) == kefu_hash64(bytes, 16, 7));
+        assert_true(kefu_hash64_pair(b, a, 7) != kefu_hash64_pair(a, b, 7));
+    }
 }
 
 static void test_buffers(void **st)

@@ -10,7 +10,7 @@ static void extract(kefu_text *t, const kefu_featcfg *cfg, const char *s,
                     kefu_hashes *hs, const kefu_mem *mem)
 {
     assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
-    assert_int_equal(kefu_features_extract(cfg, t, hs, mem), KEFU_OK);
+    assert_int_equal(kefu_features_extract(cfg, NULL, t, hs, mem), KEFU_OK);
 }
 
 static bool has(const kefu_hashes *hs, uint64_t h)
@@ -89,6 +89,44 @@ static void test_word_pairs(void **st)
     kefu_text_free(t);
 }
 
+/* With a dictionary, only words it knows with idf >= pair_min_idf pair. */
+static void test_pairs_need_rare_words(void **st)
+{
+    kefu_mem mem;
+    kefu_text *t = NULL;
+    kefu_featcfg cfg;
+    kefu_hashes words = {0}, hs = {0};
+    kefu_featdict d;
+    float idf[3] = {3.0f, 1.1f, 3.0f}; /* cancel, the, card */
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    assert_int_equal(kefu_text_new(&t, NULL), KEFU_OK);
+    kefu_featcfg_default(&cfg);
+    cfg.word_ngrams = 1;
+    cfg.sub_min = cfg.sub_max = 0;
+    extract(t, &cfg, "cancel the card", &words, &mem);
+    assert_int_equal(words.n, 3);
+    cfg.word_pairs = 1;
+    cfg.pair_min_idf = 2.0f;
+    /* "card" unknown: only cancel is a rare known word, nothing to pair */
+    assert_int_equal(kefu_featdict_build(&d, words.h, idf, 2, &mem), KEFU_OK);
+    assert_int_equal(kefu_text_run(t, "cancel the card", 15), KEFU_OK);
+    assert_int_equal(kefu_features_extract(&cfg, &d, t, &hs, &mem), KEFU_OK);
+    assert_int_equal(hs.n, 3);
+    kefu_featdict_release(&d, &mem);
+    /* all three known, "the" too frequent: one pair, cancel & card */
+    assert_int_equal(kefu_featdict_build(&d, words.h, idf, 3, &mem), KEFU_OK);
+    assert_int_equal(kefu_features_extract(&cfg, &d, t, &hs, &mem), KEFU_OK);
+    assert_int_equal(hs.n, 4);
+    /* without a dictionary every word pairs */
+    assert_int_equal(kefu_features_extract(&cfg, NULL, t, &hs, &mem), KEFU_OK);
+    assert_int_equal(hs.n, 6);
+    kefu_featdict_release(&d, &mem);
+    kefu_hashes_release(&words, &mem);
+    kefu_hashes_release(&hs, &mem);
+    kefu_text_free(t);
+}
+
 /* Sub-word hashes are odd, all others even. */
 static void test_blocks_by_parity(void **st)
 {
@@ -127,17 +165,17 @@ static void test_sparse_vector(void **st)
     kefu_sparse sp = {0};
     /* even = word block, odd = sub-word block */
     uint64_t keys[4] = {10, 20, 31, 41};
-    uint64_t msg[7] = {20, 10, 20, 31, 99, 41, 20}; /* 99 is unknown */
+    float idf[4] = {1.0f, 2.0f, 1.5f, 1.5f};
+    uint64_t msg[7] = {10, 20, 20, 31, 99, 41, 20}; /* 99 is unknown */
     double w2 = 0, s2 = 0;
     (void)st;
     kefu_mem_init(&mem, NULL);
     kefu_featcfg_default(&cfg);
     cfg.sub_weight = 0.5f;
-    assert_int_equal(kefu_featdict_build(&d, keys, 4, &mem), KEFU_OK);
-    d.idf[0] = 1.0f;
-    d.idf[1] = 2.0f;
-    d.idf[2] = 1.5f;
-    d.idf[3] = 1.5f;
+    assert_int_equal(kefu_featdict_build(&d, keys, idf, 4, &mem), KEFU_OK);
+    assert_true(kefu_featdict_find(&d, 20)->idf == 2.0f);
+    assert_int_equal(kefu_featdict_get(&d, 31), 2);
+    assert_null(kefu_featdict_find(&d, 99));
     for (size_t i = 0; i < 7; i++)
         assert_int_equal(push_hash(&hs, msg[i], &mem), KEFU_OK);
     assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
@@ -155,8 +193,12 @@ static void test_sparse_vector(void **st)
     assert_float_equal(sp.val[2], sp.val[3], 1e-6);
     assert_float_equal(w2 + s2, 1.0, 1e-5);
     assert_float_equal(s2 / w2, 0.25, 1e-5);
-    assert_int_equal(sp.from[0], 1);
-    assert_int_equal(hs.h[sp.from[1]], 20);
+    /* entries in the order of first occurrence, each with where it came
+     * from */
+    assert_int_equal(sp.from[0], 0);
+    assert_int_equal(sp.from[1], 1);
+    assert_int_equal(sp.from[2], 3);
+    assert_int_equal(sp.from[3], 5);
     /* counts: count * idf in one block, scaled by every occurrence's idf:
      * 10 once (1), 20 three times (2), 31 and 41 once (1.5) */
     cfg.sublinear = 0;
@@ -166,18 +208,22 @@ static void test_sparse_vector(void **st)
     assert_float_equal(sp.val[0], 1.0 / sqrt(1 + 3 * 4 + 2 * 2.25), 1e-6);
     cfg.sublinear = 1;
     /* one block alone has unit length whatever the weight */
-    hs.n = 2; /* 20, 10 */
+    hs.n = 2; /* 10, 20 */
     assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
     assert_float_equal((double)sp.val[0] * sp.val[0] + (double)sp.val[1] * sp.val[1],
                        1.0, 1e-5);
-    /* a long message: sorted the same way */
+    /* a long message: 300 features, four distinct, 75 of each */
     hs.n = 0;
     for (size_t i = 0; i < 300; i++)
         assert_int_equal(push_hash(&hs, keys[(i * 7) % 4], &mem), KEFU_OK);
+    cfg.sub_weight = 1.0f;
     assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
     assert_int_equal(sp.n, 4);
-    for (size_t i = 0; i < 4; i++)
-        assert_int_equal(sp.idx[i], i);
+    assert_int_equal(sp.idx[0], 0);
+    assert_int_equal(sp.idx[1], 3);
+    assert_int_equal(sp.idx[2], 2);
+    assert_int_equal(sp.idx[3], 1);
+    assert_float_equal(sp.val[1], sp.val[2], 1e-6); /* same idf, same count */
     kefu_sparse_release(&sp, &mem);
     kefu_hashes_release(&hs, &mem);
     kefu_featdict_release(&d, &mem);
@@ -187,6 +233,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_word_pairs),
+        cmocka_unit_test(test_pairs_need_rare_words),
         cmocka_unit_test(test_blocks_by_parity),
         cmocka_unit_test(test_sparse_vector),
     };

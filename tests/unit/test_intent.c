@@ -326,7 +326,7 @@ static void test_old_intent_section(void **st)
         at += 16 + (size_t)slen;
     }
     assert_non_null(sec);
-    assert_int_equal(rd32le(sec), 4);
+    assert_int_equal(rd32le(sec), 5);
     wr32le(sec, 3);
     wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
     assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu", NULL,
@@ -350,7 +350,7 @@ static void test_learner_options(void **st)
     const char *heads[] = {
         "kefu: 1\nclassifier: {solver: softmax, word_pairs: false}\n",
         "kefu: 1\nclassifier: {solver: svm, cost: 3, subword_weight: 0.5}\n",
-        "kefu: 1\nclassifier: {subwords: off, word_pairs: true}\n",
+        "kefu: 1\nclassifier: {subwords: off, word_pairs: true, pair_max_df: 0.2}\n",
     };
     (void)st;
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
@@ -374,6 +374,8 @@ static void test_learner_options(void **st)
     expect_load_error("kefu: 1\nclassifier: {word_pairs: maybe}\n", KEFU_E_MODEL, 2, 26,
                       "");
     expect_load_error("kefu: 1\nclassifier: {subword_weight: -1}\n", KEFU_E_MODEL, 2, 30,
+                      "outside");
+    expect_load_error("kefu: 1\nclassifier: {pair_max_df: 0}\n", KEFU_E_MODEL, 2, 27,
                       "outside");
 }
 
