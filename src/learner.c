@@ -1,12 +1,10 @@
 /*
- * learner.c - SGD for a linear softmax (or per-class logistic) model.
- *
- * Why this learner: with idf-weighted, L2-normalised n-gram features a
- * multinomial logistic regression is as accurate as a linear SVM on short
- * texts, gives probabilities that a single temperature makes well
- * calibrated, trains in one pass per epoch with sparse updates, and its
- * weights are a plain matrix that a model file stores as is.  See
- * doc/learner.md.
+ * learner.c - linear classifiers over sparse features: a Crammer-Singer
+ * multi-class SVM by dual coordinate descent (intents), and SGD on the
+ * softmax or per-class logistic loss (trained emotion labels, multi-label
+ * data).  Either way the weights are a plain matrix that a model file
+ * stores as is, and one temperature calibrates the scores.  Why these:
+ * doc/intents.md, "The learner, and why".
  */
 /* The scoring and update loops run over every class for every feature;
  * GCC's -O2 cost model leaves them scalar, so ask for vectorisation here

@@ -1,5 +1,6 @@
 /*
- * learner.h - a linear classifier over sparse features, trained by
+ * learner.h - a linear classifier over sparse features, trained as a
+ * Crammer-Singer multi-class SVM (dual coordinate descent) or by
  * stochastic gradient descent on the softmax (one label per example) or
  * per-class logistic (multi-label) loss.  Serves intents and the trained
  * emotion mode.  Needs only core.  Deterministic for a given seed.
@@ -83,7 +84,7 @@ int kefu_linear_alloc_q(kefu_linear *m, const kefu_mem *mem);
 /*
  * Replaces the float weights by 8-bit rows with one scale each (symmetric,
  * round to nearest): a quarter of the memory and of the bytes read per
- * message, with no measurable loss of accuracy (doc/learner.md).
+ * message, with no measurable loss of accuracy (doc/intents.md).
  */
 int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem);
 
