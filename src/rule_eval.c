@@ -41,6 +41,12 @@ typedef struct rule_out {
     uint32_t tfirst, tn;
 } rule_out;
 
+/* A fired rule and the number of actions of the fired rules before it (a
+ * rule's actions are a range of the rule set's). */
+typedef struct fired_rec {
+    uint32_t rule, actoff;
+} fired_rec;
+
 typedef struct loop_frame {
     const kefu_litem *it;
     uint32_t n, i, count;
@@ -52,12 +58,9 @@ struct kefu_rules_result {
     uint32_t flags;
     rv *stack;
     size_t capstack;
-    uint32_t *fired;
+    fired_rec *fired;
     size_t capfired;
     uint32_t nfired;
-    uint32_t *actoff;        /* actions of the fired rules before fired[j]
-                                (a fired rule's actions are a range) */
-    size_t capactoff;
     uint32_t nacts;
     uint8_t *state;          /* kefu_rule_state per rule */
     size_t capstate;
@@ -123,7 +126,6 @@ KEFU_API void kefu_rules_result_free(kefu_rules_result *r)
     pcre2_general_context_free(r->gctx);
     kefu_dealloc(&mem, r->stack);
     kefu_dealloc(&mem, r->fired);
-    kefu_dealloc(&mem, r->actoff);
     kefu_dealloc(&mem, r->outs);
     kefu_dealloc(&mem, r->state);
     kefu_dealloc(&mem, r->trace);
@@ -147,7 +149,6 @@ static int fit(kefu_rules_result *r, const kefu_ruleset *rs)
     size_t nr = rs->nrules ? rs->nrules : 1;
     if (FIT(r->stack, r->capstack, rs->max_stack + 4) ||
         FIT(r->fired, r->capfired, nr) ||
-        FIT(r->actoff, r->capactoff, nr) ||
         FIT(r->outs, r->capouts, nr) ||
         FIT(r->state, r->capstate, nr) ||
         FIT(r->trace, r->captrace, rs->ntnodes ? rs->ntnodes : 1) ||
@@ -711,13 +712,6 @@ static int run_program(kefu_rules_result *r, const kefu_ruleset *rs,
     }
 }
 
-/*
- * Runs the rules in order.  Plain evaluation computes the flat form first;
- * a flat rule then reads its bit, the others run their program.  Traced
- * evaluation runs every rule's traced program.  Per rule, only what must
- * be is written, without a branch on the outcome: the state, and the rule
- * into the fired list (kept only when it fired).
- */
 /* Runs rule `rule`'s program (traced or plain): 1 fired, 0 did not, or a
  * negative status (the rule failed). */
 static int run_rule(kefu_rules_result *r, const kefu_ruleset *rs,
@@ -756,52 +750,66 @@ static int join_match(kefu_rules_result *r, const kefu_ruleset *rs,
     return and_op ? (int)bit & m : (int)bit | m;
 }
 
+typedef struct walk_ctx {
+    kefu_rules_result *r;
+    const kefu_ruleset *rs;
+    fview facts;
+} walk_ctx;
+
+/* A rule that is more than a bit: its program, or its bit and pattern.
+ * The outcome, or a negative status (recorded).  Kept out of line: the
+ * walk over flat rules needs its registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int slow_rule(const walk_ctx *c, uint32_t rule, const kefu_rwalk *wk,
+                     uint32_t bit)
+{
+    int rc = wk->w & KEFU_WALK_PROGRAM
+                 ? run_rule(c->r, c->rs, c->facts, rule, false)
+                 : join_match(c->r, c->rs, c->facts, wk, bit);
+    if (rc < 0)
+        c->r->outs[rule].status = rc;
+    return rc;
+}
+
 /*
  * Plain evaluation: the flat form first, then the rules in order; a flat
- * rule reads its bit, the others run their program.  Per rule only what
+ * rule reads its bit, the others go through slow_rule.  Per rule only what
  * must be is written, without a branch on the outcome: the state, and the
- * rule with its first action's number into the fired lists (kept only when
- * it fired).  Returns the number of rules looked at.
+ * rule with the number of actions before it into the fired list (kept
+ * only when it fired).  Returns the number of rules looked at.
  */
 static uint32_t run_plain(kefu_rules_result *r, const kefu_ruleset *rs,
                           fview facts)
 {
     /* in locals: the byte stores below could alias the structs */
+    const walk_ctx c = {r, rs, facts};
     const kefu_rwalk *const walk = rs->flat.walk;
     const uint32_t nrules = rs->nrules;
     const uint8_t *const bits = r->bits;
     uint8_t *const state = r->state;
-    uint32_t *const fired = r->fired, *const actoff = r->actoff;
+    fired_rec *const fired = r->fired;
     uint32_t rule, nf = 0, nacts = 0;
     flat_run(r, rs, facts);
     for (rule = 0; rule < nrules; rule++) {
-        const kefu_rwalk wk = walk[rule];
-        uint32_t hit;
-        if (wk.w & KEFU_WALK_PROGRAM) {
-            int rc = run_rule(r, rs, facts, rule, false);
+        const kefu_rwalk *wk = &walk[rule];
+        const uint32_t w = wk->w;
+        uint32_t hit = bits[w >> 3] ^ (w & KEFU_WALK_NEG);
+        if ((w & KEFU_WALK_PROGRAM) | wk->m) {
+            int rc = slow_rule(&c, rule, wk, hit);
             if (rc < 0) {
                 state[rule] = KEFU_RULE_ERROR;
                 continue;
             }
             hit = (uint32_t)rc;
-        } else {
-            hit = bits[wk.w >> 3] ^ (wk.w & KEFU_WALK_NEG);
-            if (wk.m) {
-                int rc = join_match(r, rs, facts, &wk, hit);
-                if (rc < 0) {
-                    state[rule] = KEFU_RULE_ERROR;
-                    r->outs[rule].status = rc;
-                    continue;
-                }
-                hit = (uint32_t)rc;
-            }
         }
         state[rule] = (uint8_t)(KEFU_RULE_FALSE + hit);
-        fired[nf] = rule;
-        actoff[nf] = nacts;
+        fired[nf].rule = rule;
+        fired[nf].actoff = nacts;
         nf += hit;
-        nacts += hit * wk.nact;
-        if (hit & (wk.w / KEFU_WALK_STOPS)) {   /* fired, and stops */
+        nacts += hit * wk->nact;
+        if (hit & (w / KEFU_WALK_STOPS)) {   /* fired, and stops */
             rule++;
             break;
         }
@@ -826,8 +834,8 @@ static uint32_t run_traced(kefu_rules_result *r, const kefu_ruleset *rs,
         r->state[rule] = (uint8_t)(KEFU_RULE_FALSE + rc);
         if (!rc)
             continue;
-        r->actoff[r->nfired] = r->nacts;
-        r->fired[r->nfired++] = rule;
+        r->fired[r->nfired].actoff = r->nacts;
+        r->fired[r->nfired++].rule = rule;
         r->nacts += wk.nact;
         if (wk.w & KEFU_WALK_STOPS) {
             rule++;
@@ -873,7 +881,7 @@ KEFU_API uint32_t kefu_rules_result_fired_count(const kefu_rules_result *r)
 KEFU_API uint32_t kefu_rules_result_fired(const kefu_rules_result *r,
                                           uint32_t i)
 {
-    return r && r->rs && i < r->nfired ? r->fired[i] : UINT32_MAX;
+    return r && r->rs && i < r->nfired ? r->fired[i].rule : UINT32_MAX;
 }
 
 KEFU_API uint32_t kefu_rules_result_action_count(const kefu_rules_result *r)
@@ -895,16 +903,17 @@ KEFU_API int kefu_rules_result_action(const kefu_rules_result *r, uint32_t i,
     hi = r->nfired;
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (r->actoff[mid] <= i)
+        if (r->fired[mid].actoff <= i)
             lo = mid;
         else
             hi = mid;
     }
-    a = &r->rs->actions[r->rs->rules[r->fired[lo]].act_first + i - r->actoff[lo]];
+    a = &r->rs->actions[r->rs->rules[r->fired[lo].rule].act_first + i -
+                        r->fired[lo].actoff];
     memset(&v, 0, sizeof v);
     v.size = out->size < sizeof v ? out->size : (uint32_t)sizeof v;
     v.type = a->type;
-    v.rule = r->fired[lo];
+    v.rule = r->fired[lo].rule;
     v.value = a->value;
     v.raise = a->raise;
     v.queue = a->queue;
