@@ -1001,10 +1001,10 @@ static void flat_round(const char *mode, bool stops, bool mixed)
             } else {
                 snprintf(cond, sizeof cond, "%s", pm);
             }
-            if (!frnd(3)) {
-                char t[4096];
-                snprintf(t, sizeof t, "not (%s)", cond);
-                snprintf(cond, sizeof cond, "%s", t);
+            if (!frnd(3) && strlen(cond) + 7 < sizeof cond) {   /* not (...) */
+                memmove(cond + 5, cond, strlen(cond) + 1);
+                memcpy(cond, "not (", 5);
+                strcat(cond, ")");
             }
         } else {
             rand_cond(cond, sizeof cond, 1 + (int)frnd(4), mixed);
