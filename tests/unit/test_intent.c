@@ -402,6 +402,28 @@ static void test_train_tsv(void **st)
     assert_int_equal(kefu_model_intent_count(m), 3);
     kefu_model_free(m);
     m = NULL;
+    /* without validation data a held-out fifth calibrates the model (60
+     * examples, so one is held out): confident on its own kind of text,
+     * and the same model every time */
+    {
+        kefu_model *m2 = NULL;
+        kefu_scratch *s1 = NULL, *s2 = NULL;
+        kefu_intent_result a, b;
+        assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_OK);
+        assert_int_equal(kefu_model_train(&m2, NULL, tr, NULL, &o, NULL, d), KEFU_OK);
+        assert_int_equal(kefu_scratch_new(&s1, m, NULL), KEFU_OK);
+        assert_int_equal(kefu_scratch_new(&s2, m2, NULL), KEFU_OK);
+        a = classify(s1, "hello there 7");
+        b = classify(s2, "hello there 7");
+        assert_string_equal(a.intent, "greet");
+        assert_true(a.confidence > 0.9f);
+        assert_true(a.confidence == b.confidence);
+        kefu_scratch_free(s1);
+        kefu_scratch_free(s2);
+        kefu_model_free(m);
+        kefu_model_free(m2);
+        m = NULL;
+    }
     assert_int_equal(kefu_model_train(&m, NULL, bad, NULL, &o, NULL, d), KEFU_E_SYNTAX);
     assert_int_equal(kefu_diag_line(d), 2);
     assert_non_null(strstr(kefu_diag_file(d), "bad.tsv"));
