@@ -26,6 +26,7 @@
 #define OOS_LABEL "oos"
 #define DEFAULT_THRESHOLD 0.3f
 #define DEFAULT_PAIR_MAX_DF 1.0f
+#define SMALL_DATA 200 /* examples: below, features seen once are kept */
 #define DEFAULT_TOP 5
 
 /* ---- builder ---- */
@@ -69,7 +70,7 @@ static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
     }
     c->threshold = DEFAULT_THRESHOLD;
     c->margin = 0.0f;
-    c->min_df = 2;
+    c->min_df = 0; /* 0: 1 below SMALL_DATA examples, else 2 */
     c->pair_max_df = DEFAULT_PAIR_MAX_DF;
 }
 
@@ -581,6 +582,9 @@ static int append_extra(const struct kefu_intent_model *im, kefu_sparse *sp,
 static int dict_pass(struct kefu_intent_model *im, kefu_scratch *sc,
                      const kefu_example *ex, size_t nex, kefu_diag *diag)
 {
+    /* a handful of examples share few n-grams: keep every one */
+    const uint32_t min_df = im->cfg.min_df ? im->cfg.min_df
+                                           : nex < SMALL_DATA ? 1 : 2;
     df_map d;
     kefu_hashes hs = {0};
     float extra[KEFU_CLF_EXTRA];
@@ -607,7 +611,7 @@ static int dict_pass(struct kefu_intent_model *im, kefu_scratch *sc,
             rc = KEFU_E_NOMEM;
     }
     for (size_t j = 0; !rc && d.mask && j <= d.mask; j++) {
-        if (!d.keys[j] || d.df[j] < im->cfg.min_df)
+        if (!d.keys[j] || d.df[j] < min_df)
             continue;
         keep[nkeep] = d.keys[j];
         idf[nkeep] = (float)(log((1.0 + (double)nex) / (1.0 + d.df[j])) + 1.0);

@@ -368,6 +368,21 @@ static void test_learner_options(void **st)
         kefu_model_free(m);
         kefu_diag_free(d);
     }
+    /* a handful of examples: n-grams seen once are kept, or nothing
+     * would tell these two apart */
+    {
+        const char *tiny = "kefu: 1\nintents:\n  a: {examples: [hello, hi]}\n"
+                           "  b: {examples: [refund please, money back]}\n";
+        kefu_model *m = NULL;
+        kefu_scratch *s = NULL;
+        assert_int_equal(kefu_model_load_buffer(&m, tiny, strlen(tiny), "t.yaml",
+                                                NULL, NULL, NULL), KEFU_OK);
+        assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+        assert_string_equal(classify(s, "refund please").intent, "b");
+        assert_string_equal(classify(s, "hi").intent, "a");
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+    }
     expect_load_error("kefu: 1\nclassifier: {solver: tree}\n", KEFU_E_MODEL, 2, 22,
                       "svm or softmax");
     expect_load_error("kefu: 1\nclassifier: {cost: 0}\n", KEFU_E_MODEL, 2, 20, "outside");
