@@ -6,14 +6,22 @@
  * case fold), put in canonical order and recomposed, so the result is NFKC
  * case-folded text, and every output code point knows which bytes of the
  * input it came from.  That is what lets later stages report spans in the
- * caller's text.  ASCII and common CJK take a fast path that needs no table
- * look-up.  Nothing is allocated once the buffers have grown to the size of
- * the largest message seen.
+ * caller's text.
+ *
+ * Most text never needs utf8proc: a segment that is one ASCII character,
+ * one unified ideograph or one full-width ASCII form normalises to a known
+ * single code point, so those are mapped directly ("fast path").  Everything
+ * else, and any of those followed by a combining mark, goes through the
+ * segment code above.  kefu_text.reference sends every segment through it;
+ * the text suites check that both ways give identical results.  Nothing is
+ * allocated once the buffers have grown to the size of the largest message
+ * seen.
  */
 #include "text.h"
 
 #include <utf8proc.h>
 
+#include "t2s_index.h"
 #include "t2s_table.h"
 
 #define SEG_MAX 64 /* code points of one decomposed segment */
@@ -122,7 +130,23 @@ int kefu_utf8_validate(const char *str, size_t len, size_t *bad)
         size_t n;
         uint32_t cp, min;
         if (c < 0x80) {
+            uint64_t w;
             i++;
+            while (len - i >= 8) { /* ASCII eight bytes at a time */
+                memcpy(&w, s + i, 8);
+                if (w & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
+            continue;
+        }
+        if (c >= 0xE0 && c <= 0xEF && len - i > 2 &&
+            (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80) {
+            cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) |
+                 (s[i + 2] & 0x3Fu);
+            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+                goto fail;
+            i += 3;
             continue;
         }
         if (c >= 0xC2 && c <= 0xDF) {
@@ -159,7 +183,7 @@ KEFU_API int kefu_utf8_check(const char *s, size_t len, size_t *bad_offset)
     return kefu_utf8_validate(s, len, bad_offset);
 }
 
-size_t kefu_utf8_encode(uint32_t c, char *o)
+static inline size_t encode(uint32_t c, char *o)
 {
     if (c < 0x80) {
         o[0] = (char)c;
@@ -183,6 +207,11 @@ size_t kefu_utf8_encode(uint32_t c, char *o)
     return 4;
 }
 
+size_t kefu_utf8_encode(uint32_t c, char *o)
+{
+    return encode(c, o);
+}
+
 /* ---- character classes ---- */
 
 bool kefu_is_cjk(uint32_t c)
@@ -193,11 +222,9 @@ bool kefu_is_cjk(uint32_t c)
            c == 0x3007;
 }
 
-uint32_t kefu_t2s(uint32_t c)
+/* Binary search of entries [lo, hi) of the table. */
+static uint32_t t2s_search(uint32_t c, size_t lo, size_t hi)
 {
-    size_t lo = 0, hi = KEFU_ARRAY_LEN(kefu_t2s_table);
-    if (c < kefu_t2s_table[0][0])
-        return c;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (kefu_t2s_table[mid][0] < c)
@@ -210,6 +237,32 @@ uint32_t kefu_t2s(uint32_t c)
     return c;
 }
 
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0F0F0F0F0F0F0F0F);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* The BMP ideographs, where nearly all Traditional characters are, go
+ * through the bit index of t2s_index.h; the rest are searched. */
+uint32_t kefu_t2s(uint32_t c)
+{
+    uint32_t off = c - KEFU_T2S_IDX_LO, bit;
+    uint64_t w;
+    if (c < KEFU_T2S_IDX_LO)
+        return t2s_search(c, 0, kefu_t2s_rank[0]);
+    if (c >= KEFU_T2S_IDX_HI)
+        return t2s_search(c, KEFU_T2S_IDX_ABOVE, KEFU_ARRAY_LEN(kefu_t2s_table));
+    w = kefu_t2s_bits[off >> 6];
+    bit = off & 63;
+    if (!((w >> bit) & 1))
+        return c;
+    return kefu_t2s_table[kefu_t2s_rank[off >> 6] +
+                          popcount64(w & ((UINT64_C(1) << bit) - 1))][1];
+}
+
 static bool is_emoji(uint32_t c)
 {
     return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) ||
@@ -217,10 +270,8 @@ static bool is_emoji(uint32_t c)
            c == 0x3030 || c == 0x303D || c == 0x3297 || c == 0x3299;
 }
 
-static inline bool is_space(uint32_t c)
+static inline bool is_space_category(uint32_t c)
 {
-    if (c < 0x80)
-        return c == ' ' || (c >= 0x09 && c <= 0x0D) || c < 0x20 || c == 0x7F;
     switch (utf8proc_category((utf8proc_int32_t)c)) {
     case UTF8PROC_CATEGORY_ZS:
     case UTF8PROC_CATEGORY_ZL:
@@ -232,30 +283,61 @@ static inline bool is_space(uint32_t c)
     }
 }
 
+static inline bool is_ascii_space(uint32_t c)
+{
+    return c == ' ' || (c >= 0x09 && c <= 0x0D) || c < 0x20 || c == 0x7F;
+}
+
+/* The reference: ASCII controls and space, and Unicode's space separators,
+ * line and paragraph separators and controls. */
+static bool is_space_ref(uint32_t c)
+{
+    return c < 0x80 ? is_ascii_space(c) : is_space_category(c);
+}
+
+/* The same set; none of it lies above U+3000 (ideographic space). */
+static inline bool is_space(uint32_t c)
+{
+    if (c < 0x80)
+        return is_ascii_space(c);
+    return c <= 0x3000 && is_space_category(c);
+}
+
 enum cls { C_SPACE, C_LETTER, C_MARK, C_DIGIT, C_CJK, C_EMOJI, C_PUNCT,
            C_SYMBOL };
 
-static enum cls classify(uint32_t c)
+static enum cls classify_rest(uint32_t c);
+
+/* ASCII and the common ideographs inline; classify_rest() for the others. */
+static inline enum cls classify(uint32_t c)
 {
     if (c < 0x80) {
         if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
             return C_LETTER;
         if (c >= '0' && c <= '9')
             return C_DIGIT;
-        if (is_space(c))
+        if (is_ascii_space(c))
             return C_SPACE;
         if (c == '$' || c == '+' || c == '<' || c == '=' || c == '>' ||
             c == '^' || c == '`' || c == '|' || c == '~')
             return C_SYMBOL;
         return C_PUNCT;
     }
+    if (c - 0x4E00u < 0xA000u - 0x4E00u)
+        return C_CJK;
+    return classify_rest(c);
+}
+
+static enum cls classify_rest(uint32_t c)
+{
     if (kefu_is_cjk(c))
         return C_CJK;
     if (is_emoji(c))
         return C_EMOJI;
-    if (is_space(c))
-        return C_SPACE;
     switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_CC:
+        return C_SPACE;
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
     case UTF8PROC_CATEGORY_LO:
@@ -287,6 +369,7 @@ static int emit_room(kefu_text *t, size_t more)
     return kefu_buf_reserve(&t->mem, &t->norm, more * 4);
 }
 
+/* Appends one code point; the text is NUL-terminated once, at the end. */
 static inline int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
                           uint32_t c0, uint32_t c1)
 {
@@ -301,34 +384,41 @@ static inline int emit_cp(kefu_text *t, uint32_t cp, uint32_t b0, uint32_t b1,
     e->byte_end = b1;
     e->char_start = c0;
     e->char_end = c1;
-    t->norm.len += kefu_utf8_encode(cp, t->norm.data + t->norm.len);
-    t->norm.data[t->norm.len] = '\0';
+    t->norm.len += encode(cp, t->norm.data + t->norm.len);
     return KEFU_OK;
 }
 
-/*
- * Emits the normalised form of one code point (or of a folded space), with
- * whitespace collapsed: a space is written only between two non-spaces.
- */
-static inline int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
-                       uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
+/* Emits a code point that is not a space, after the one space that stands
+ * for the spaces before it (a space is written only between non-spaces). */
+static inline int emit_word(kefu_text *t, uint32_t cp, int *pending_space,
+                            uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
 {
-    int rc;
-    if (t->t2s && cp >= 0x3400) /* no Traditional character below CJK Ext. A */
-        cp = kefu_t2s(cp);
-    if (is_space(cp)) {
-        *pending_space = t->ncps > 0;
-        return KEFU_OK;
-    }
     if (*pending_space) {
         uint32_t pb = t->cps[t->ncps - 1].byte_end;
         uint32_t pc = t->cps[t->ncps - 1].char_end;
+        int rc;
         *pending_space = 0;
         rc = emit_cp(t, ' ', pb, b0, pc, c0);
         if (rc)
             return rc;
     }
     return emit_cp(t, cp, b0, b1, c0, c1);
+}
+
+/* Emits one normalised code point: Traditional->Simplified, then spaces
+ * folded.  `ref` uses the plain table search and space test. */
+static inline int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
+                              uint32_t b0, uint32_t b1, uint32_t c0,
+                              uint32_t c1, bool ref)
+{
+    if (t->t2s && cp >= 0x3400) /* no Traditional character below CJK Ext. A */
+        cp = ref ? t2s_search(cp, 0, KEFU_ARRAY_LEN(kefu_t2s_table))
+                 : kefu_t2s(cp);
+    if (ref ? is_space_ref(cp) : is_space(cp)) {
+        *pending_space = t->ncps > 0;
+        return KEFU_OK;
+    }
+    return emit_word(t, cp, pending_space, b0, b1, c0, c1);
 }
 
 /* Canonical ordering of a decomposed segment (insertion sort, stable). */
@@ -348,96 +438,153 @@ static void canonical_order(utf8proc_int32_t *buf, utf8proc_ssize_t n)
     }
 }
 
-static int normalise(kefu_text *t, const unsigned char *s, size_t len)
+/*
+ * Normalises the segment at s[*i] with utf8proc: a starter and the
+ * non-starters that follow it.  Advances *i and the character count.
+ */
+static int segment(kefu_text *t, const unsigned char *s, size_t len,
+                   size_t *pi, uint32_t *chars, int *pending_space, bool ref)
 {
     utf8proc_int32_t seg[SEG_MAX + 32];
     utf8proc_option_t opts = UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
                              UTF8PROC_IGNORE |
                              (t->casefold ? UTF8PROC_CASEFOLD : 0);
+    size_t i = *pi, seg_start = i;
+    uint32_t char_start = *chars;
+    utf8proc_ssize_t n = 0;
+
+    do {
+        utf8proc_int32_t last = 0;
+        utf8proc_ssize_t m;
+        size_t k = i;
+        uint32_t c = kefu_utf8_next(s, len, &k);
+        if (n > 0 &&
+            utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0)
+            break;
+        m = utf8proc_decompose_char((utf8proc_int32_t)c, seg + n,
+                                    (utf8proc_ssize_t)KEFU_ARRAY_LEN(seg) - n,
+                                    opts, &last);
+        if (m < 0 || n + m > SEG_MAX) {
+            if (n > 0)
+                break; /* flush what we have, start a new segment */
+            m = 1;     /* undecomposable oddity: keep it as it is */
+            seg[0] = (utf8proc_int32_t)c;
+        }
+        n += m;
+        i = k;
+        (*chars)++;
+    } while (i < len);
+    *pi = i;
+    canonical_order(seg, n);
+    if (n > 1) {
+        utf8proc_ssize_t r = utf8proc_normalize_utf32(seg, n, UTF8PROC_COMPOSE);
+        if (r >= 0)
+            n = r;
+    }
+    for (utf8proc_ssize_t k = 0; k < n; k++) {
+        int rc = emit_folded(t, (uint32_t)seg[k], pending_space,
+                             (uint32_t)seg_start, (uint32_t)i, char_start,
+                             *chars, ref);
+        if (rc)
+            return rc;
+    }
+    return KEFU_OK;
+}
+
+/* Every segment through utf8proc: what the fast path must reproduce. */
+static int normalise_ref(kefu_text *t, const unsigned char *s, size_t len)
+{
     int pending_space = 0;
+    size_t i = 0;
+    uint32_t chars = 0;
+    while (i < len) {
+        int rc = segment(t, s, len, &i, &chars, &pending_space, true);
+        if (rc)
+            return rc;
+    }
+    return KEFU_OK;
+}
+
+/* Is the code point at s[j] (or the end of the text) the start of a new
+ * segment?  Nothing below U+0300 (lead bytes below 0xCC) and no ideograph
+ * has a combining class. */
+static inline bool starts_segment(const unsigned char *s, size_t len, size_t j)
+{
+    uint32_t c;
+    if (j >= len || s[j] < 0xCC)
+        return true;
+    c = kefu_utf8_next(s, len, &j);
+    if (c - 0x3400u < 0xA000u - 0x3400u)
+        return true;
+    return utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0;
+}
+
+/*
+ * Segments of a single code point whose normal form is known take the fast
+ * path: ASCII (case fold only), CJK Unified Ideographs and Extension A (NFKC
+ * and case folding leave them alone; only T2S applies) and the full-width
+ * ASCII forms U+FF01..U+FF5E (NFKC gives the ASCII character).  A combining
+ * mark after one of them makes a longer segment, which goes to segment().
+ */
+static int normalise(kefu_text *t, const unsigned char *s, size_t len)
+{
+    int pending_space = 0, rc;
     size_t i = 0;
     uint32_t chars = 0;
 
     while (i < len) {
-        size_t seg_start = i, j;
-        uint32_t char_start = chars;
-        utf8proc_ssize_t n = 0;
         uint32_t c = s[i];
-
-        /* Fast paths: ASCII, and unified ideographs, which NFKC and case
-         * folding leave alone (a following combining mark is rare enough
-         * to take the slow path). */
-        if (c < 0x80 && (i + 1 >= len || s[i + 1] < 0x80)) {
-            if (t->casefold && c >= 'A' && c <= 'Z')
-                c += 32;
-            i++;
-            chars++;
-            int rc = emit_folded(t, c, &pending_space, (uint32_t)seg_start,
-                                 (uint32_t)i, char_start, chars);
-            if (rc)
-                return rc;
-            continue;
-        }
-        j = i;
-        c = kefu_utf8_next(s, len, &j);
-        if (c >= 0x4E00 && c <= 0x9FFF && (j >= len || s[j] < 0xCC)) {
-            i = j;
-            chars++;
-            int rc = emit_folded(t, c, &pending_space, (uint32_t)seg_start,
-                                 (uint32_t)i, char_start, chars);
-            if (rc)
-                return rc;
-            continue;
-        }
-
-        /* Slow path: a starter and the non-starters that follow it. */
-        do {
-            utf8proc_int32_t last = 0;
-            utf8proc_ssize_t m;
-            size_t k = i;
-            c = kefu_utf8_next(s, len, &k);
-            if (n > 0 &&
-                utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0)
-                break;
-            m = utf8proc_decompose_char((utf8proc_int32_t)c, seg + n,
-                                        (utf8proc_ssize_t)KEFU_ARRAY_LEN(seg) - n,
-                                        opts, &last);
-            if (m < 0 || n + m > SEG_MAX) {
-                if (n > 0)
-                    break; /* flush what we have, start a new segment */
-                m = 1;     /* undecomposable oddity: keep it as it is */
-                seg[0] = (utf8proc_int32_t)c;
+        size_t j = i + 1;
+        if (c < 0x80) {
+            if (!starts_segment(s, len, j))
+                goto slow;
+            if (is_ascii_space(c)) {
+                pending_space = t->ncps > 0;
+                i = j;
+                chars++;
+                continue;
             }
-            n += m;
-            i = k;
-            chars++;
-        } while (i < len);
-        canonical_order(seg, n);
-        if (n > 1) {
-            utf8proc_ssize_t r = utf8proc_normalize_utf32(seg, n, UTF8PROC_COMPOSE);
-            if (r >= 0)
-                n = r;
+            if (t->casefold && c - 'A' < 26u)
+                c += 32;
+        } else {
+            j = i;
+            c = kefu_utf8_next(s, len, &j);
+            if (c - 0x4E00u < 0xA000u - 0x4E00u || c - 0x3400u < 0x4DC0u - 0x3400u) {
+                if (!starts_segment(s, len, j))
+                    goto slow;
+                if (t->t2s)
+                    c = kefu_t2s(c);
+            } else if (c - 0xFF01u < 0xFF5Fu - 0xFF01u) {
+                if (!starts_segment(s, len, j))
+                    goto slow;
+                c -= 0xFF01u - 0x21u;
+                if (t->casefold && c - 'A' < 26u)
+                    c += 32;
+            } else {
+                goto slow;
+            }
         }
-        for (utf8proc_ssize_t k = 0; k < n; k++) {
-            int rc = emit_folded(t, (uint32_t)seg[k], &pending_space,
-                                 (uint32_t)seg_start, (uint32_t)i, char_start,
-                                 chars);
-            if (rc)
-                return rc;
-        }
+        rc = emit_word(t, c, &pending_space, (uint32_t)i, (uint32_t)j, chars,
+                       chars + 1);
+        if (rc)
+            return rc;
+        i = j;
+        chars++;
+        continue;
+    slow:
+        rc = segment(t, s, len, &i, &chars, &pending_space, false);
+        if (rc)
+            return rc;
     }
     return KEFU_OK;
 }
 
 /* ---- tokenisation ---- */
 
-static int push_tok(kefu_text *t, uint32_t kind, size_t a, size_t b)
+/* Room for every token was reserved by tokenise(). */
+static void push_tok(kefu_text *t, uint32_t kind, size_t a, size_t b)
 {
-    kefu_tok *k;
-    if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, t->ntoks + 1,
-                  sizeof *t->toks))
-        return KEFU_E_NOMEM;
-    k = &t->toks[t->ntoks++];
+    kefu_tok *k = &t->toks[t->ntoks++];
     k->kind = kind;
     k->norm_off = t->cps[a].norm_off;
     k->norm_len = (b < t->ncps ? t->cps[b].norm_off : (uint32_t)t->norm.len) -
@@ -447,12 +594,14 @@ static int push_tok(kefu_text *t, uint32_t kind, size_t a, size_t b)
     k->byte_end = t->cps[b - 1].byte_end;
     k->char_start = t->cps[a].char_start;
     k->char_end = t->cps[b - 1].char_end;
-    return KEFU_OK;
 }
 
 static int tokenise(kefu_text *t)
 {
     size_t i = 0, n = t->ncps;
+    /* a token has at least one code point */
+    if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, n, sizeof *t->toks))
+        return KEFU_E_NOMEM;
     while (i < n) {
         uint32_t c = t->cps[i].cp;
         enum cls k = classify(c);
@@ -510,9 +659,7 @@ static int tokenise(kefu_text *t)
             kind = KEFU_TOKEN_SYMBOL;
             break;
         }
-        int rc = push_tok(t, kind, i, j);
-        if (rc)
-            return rc;
+        push_tok(t, kind, i, j);
         i = j;
     }
     return KEFU_OK;
@@ -548,7 +695,9 @@ KEFU_API int kefu_text_run(kefu_text *t, const char *s, size_t len)
         kefu_grow(&t->mem, (void **)&t->cps, &t->cap_cps, len + 8,
                   sizeof *t->cps) != KEFU_OK)
         return kefu_diag_msg(&t->diag, KEFU_E_NOMEM, "out of memory");
-    rc = normalise(t, (const unsigned char *)s, len);
+    rc = t->reference ? normalise_ref(t, (const unsigned char *)s, len)
+                      : normalise(t, (const unsigned char *)s, len);
+    t->norm.data[t->norm.len] = '\0';
     if (rc == KEFU_OK)
         rc = tokenise(t);
     if (rc) {

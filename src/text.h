@@ -31,6 +31,7 @@ struct kefu_text {
     int64_t max_bytes;
     int t2s;
     int casefold;
+    int reference;          /* every segment through utf8proc (for tests) */
     kefu_buf norm;
     kefu_ncp *cps;
     size_t ncps, cap_cps;
