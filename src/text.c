@@ -9,8 +9,9 @@
  * caller's text.
  *
  * Most text never needs utf8proc: a segment that is one ASCII character,
- * one unified ideograph or one full-width ASCII form normalises to a known
- * single code point, so those are mapped directly ("fast path").  Everything
+ * one unified ideograph, one full-width ASCII form or one of a few ranges of
+ * punctuation and emoji normalises to a known single code point, so those
+ * are mapped directly ("fast path").  Everything
  * else, and any of those followed by a combining mark, goes through the
  * segment code above.  kefu_text.reference sends every segment through it;
  * the text suites check that both ways give identical results.  Nothing is
@@ -247,7 +248,7 @@ static inline unsigned popcount64(uint64_t x)
 
 /* The BMP ideographs, where nearly all Traditional characters are, go
  * through the bit index of t2s_index.h; the rest are searched. */
-uint32_t kefu_t2s(uint32_t c)
+static inline uint32_t t2s(uint32_t c)
 {
     uint32_t off = c - KEFU_T2S_IDX_LO, bit;
     uint64_t w;
@@ -261,6 +262,11 @@ uint32_t kefu_t2s(uint32_t c)
         return c;
     return kefu_t2s_table[kefu_t2s_rank[off >> 6] +
                           popcount64(w & ((UINT64_C(1) << bit) - 1))][1];
+}
+
+uint32_t kefu_t2s(uint32_t c)
+{
+    return t2s(c);
 }
 
 static bool is_emoji(uint32_t c)
@@ -306,10 +312,8 @@ static inline bool is_space(uint32_t c)
 enum cls { C_SPACE, C_LETTER, C_MARK, C_DIGIT, C_CJK, C_EMOJI, C_PUNCT,
            C_SYMBOL };
 
-static enum cls classify_rest(uint32_t c);
-
-/* ASCII and the common ideographs inline; classify_rest() for the others. */
-static inline enum cls classify(uint32_t c)
+/* The reference classifier, as it always was. */
+static enum cls classify_ref(uint32_t c)
 {
     if (c < 0x80) {
         if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
@@ -323,11 +327,54 @@ static inline enum cls classify(uint32_t c)
             return C_SYMBOL;
         return C_PUNCT;
     }
-    if (c - 0x4E00u < 0xA000u - 0x4E00u)
+    if (kefu_is_cjk(c))
         return C_CJK;
-    return classify_rest(c);
+    if (is_emoji(c))
+        return C_EMOJI;
+    if (is_space_ref(c))
+        return C_SPACE;
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+        return C_LETTER;
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+        return C_MARK;
+    case UTF8PROC_CATEGORY_ND:
+        return C_DIGIT;
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+        return C_PUNCT;
+    default:
+        return C_SYMBOL;
+    }
 }
 
+#define S_ C_SPACE
+#define L_ C_LETTER
+#define D_ C_DIGIT
+#define P_ C_PUNCT
+#define Y_ C_SYMBOL
+static const unsigned char ascii_cls[128] = {
+    S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
+    S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_, S_,
+    S_, P_, P_, P_, Y_, P_, P_, P_, P_, P_, P_, Y_, P_, P_, P_, P_, /*  !"#$%&'()*+,-./ */
+    D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, P_, P_, Y_, Y_, Y_, P_, /* 0-9 :;<=>? */
+    P_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, /* @A-O */
+    L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, P_, P_, P_, Y_, P_, /* P-Z [\]^_ */
+    Y_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, /* `a-o */
+    L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, L_, P_, Y_, P_, Y_, S_, /* p-z {|}~ DEL */
+};
+#undef S_
+#undef L_
+#undef D_
+#undef P_
+#undef Y_
+
+/* Not ASCII and not a unified ideograph: one category look-up. */
 static enum cls classify_rest(uint32_t c)
 {
     if (kefu_is_cjk(c))
@@ -355,6 +402,16 @@ static enum cls classify_rest(uint32_t c)
     default:
         return C_SYMBOL;
     }
+}
+
+/* The same classes as classify_ref(), the common cases first. */
+static inline enum cls classify(uint32_t c)
+{
+    if (c < 0x80)
+        return (enum cls)ascii_cls[c];
+    if (c - 0x4E00u < 0xA000u - 0x4E00u)
+        return C_CJK;
+    return classify_rest(c);
 }
 
 /* ---- normalisation ---- */
@@ -413,7 +470,7 @@ static inline int emit_folded(kefu_text *t, uint32_t cp, int *pending_space,
 {
     if (t->t2s && cp >= 0x3400) /* no Traditional character below CJK Ext. A */
         cp = ref ? t2s_search(cp, 0, KEFU_ARRAY_LEN(kefu_t2s_table))
-                 : kefu_t2s(cp);
+                 : t2s(cp);
     if (ref ? is_space_ref(cp) : is_space(cp)) {
         *pending_space = t->ncps > 0;
         return KEFU_OK;
@@ -522,9 +579,14 @@ static inline bool starts_segment(const unsigned char *s, size_t len, size_t j)
 /*
  * Segments of a single code point whose normal form is known take the fast
  * path: ASCII (case fold only), CJK Unified Ideographs and Extension A (NFKC
- * and case folding leave them alone; only T2S applies) and the full-width
- * ASCII forms U+FF01..U+FF5E (NFKC gives the ASCII character).  A combining
+ * and case folding leave them alone; only T2S applies), the full-width
+ * ASCII forms U+FF01..U+FF5E (NFKC gives the ASCII character), and CJK
+ * punctuation U+3001..U+3035, quotes and bullets U+2018..U+2023 and the
+ * emoji blocks U+1F300..U+1FAFF (all left alone).  A combining
  * mark after one of them makes a longer segment, which goes to segment().
+ * The output state lives in locals here (a store through the char buffer
+ * would otherwise make the compiler reload it for every code point) and is
+ * written back around segment() and emit_room().
  */
 static int normalise(kefu_text *t, const unsigned char *s, size_t len)
 {
@@ -533,46 +595,76 @@ static int normalise(kefu_text *t, const unsigned char *s, size_t len)
     uint32_t chars = 0;
 
     while (i < len) {
-        uint32_t c = s[i];
-        size_t j = i + 1;
-        if (c < 0x80) {
-            if (!starts_segment(s, len, j))
-                goto slow;
-            if (is_ascii_space(c)) {
-                pending_space = t->ncps > 0;
-                i = j;
-                chars++;
-                continue;
-            }
-            if (t->casefold && c - 'A' < 26u)
-                c += 32;
-        } else {
-            j = i;
-            c = kefu_utf8_next(s, len, &j);
-            if (c - 0x4E00u < 0xA000u - 0x4E00u || c - 0x3400u < 0x4DC0u - 0x3400u) {
+        kefu_ncp *cps = t->cps;
+        char *out = t->norm.data;
+        size_t n = t->ncps, cap = t->cap_cps, olen = t->norm.len;
+        size_t ocap = t->norm.cap;
+        int pend = pending_space;
+        while (i < len) {
+            uint32_t c = s[i];
+            size_t j = i + 1;
+            if (n + 2 > cap || olen + 10 > ocap)
+                break; /* room for a space, a code point and the NUL */
+            if (c < 0x80) {
                 if (!starts_segment(s, len, j))
-                    goto slow;
-                if (t->t2s)
-                    c = kefu_t2s(c);
-            } else if (c - 0xFF01u < 0xFF5Fu - 0xFF01u) {
-                if (!starts_segment(s, len, j))
-                    goto slow;
-                c -= 0xFF01u - 0x21u;
+                    break;
+                if (is_ascii_space(c)) {
+                    pend = n > 0;
+                    i = j;
+                    chars++;
+                    continue;
+                }
                 if (t->casefold && c - 'A' < 26u)
                     c += 32;
             } else {
-                goto slow;
+                j = i;
+                c = kefu_utf8_next(s, len, &j);
+                if (c - 0x4E00u < 0xA000u - 0x4E00u ||
+                    c - 0x3400u < 0x4DC0u - 0x3400u) {
+                    if (!starts_segment(s, len, j))
+                        break;
+                    if (t->t2s)
+                        c = t2s(c);
+                } else if (c - 0xFF01u < 0xFF5Fu - 0xFF01u) {
+                    if (!starts_segment(s, len, j))
+                        break;
+                    c -= 0xFF01u - 0x21u;
+                    if (t->casefold && c - 'A' < 26u)
+                        c += 32;
+                } else if (c - 0x3001u < 0x3036u - 0x3001u ||
+                           c - 0x2018u < 0x2024u - 0x2018u ||
+                           c - 0x1F300u < 0x1FB00u - 0x1F300u) {
+                    /* CJK punctuation, quotes and bullets, emoji: kept as
+                     * they are (none is a space or has a T2S entry) */
+                    if (!starts_segment(s, len, j))
+                        break;
+                } else {
+                    break;
+                }
             }
+            if (pend) {
+                cps[n] = (kefu_ncp){' ', (uint32_t)olen, cps[n - 1].byte_end,
+                                    (uint32_t)i, cps[n - 1].char_end, chars};
+                out[olen++] = ' ';
+                n++;
+                pend = 0;
+            }
+            cps[n] = (kefu_ncp){c, (uint32_t)olen, (uint32_t)i, (uint32_t)j,
+                                chars, chars + 1};
+            n++;
+            olen += encode(c, out + olen);
+            i = j;
+            chars++;
         }
-        rc = emit_word(t, c, &pending_space, (uint32_t)i, (uint32_t)j, chars,
-                       chars + 1);
-        if (rc)
-            return rc;
-        i = j;
-        chars++;
-        continue;
-    slow:
-        rc = segment(t, s, len, &i, &chars, &pending_space, false);
+        t->ncps = n;
+        t->norm.len = olen;
+        pending_space = pend;
+        if (i >= len)
+            break;
+        if (n + 2 > cap || olen + 10 > ocap)
+            rc = emit_room(t, 64);
+        else
+            rc = segment(t, s, len, &i, &chars, &pending_space, false);
         if (rc)
             return rc;
     }
@@ -581,30 +673,23 @@ static int normalise(kefu_text *t, const unsigned char *s, size_t len)
 
 /* ---- tokenisation ---- */
 
-/* Room for every token was reserved by tokenise(). */
-static void push_tok(kefu_text *t, uint32_t kind, size_t a, size_t b)
+static inline enum cls cls_of(uint32_t c, bool ref)
 {
-    kefu_tok *k = &t->toks[t->ntoks++];
-    k->kind = kind;
-    k->norm_off = t->cps[a].norm_off;
-    k->norm_len = (b < t->ncps ? t->cps[b].norm_off : (uint32_t)t->norm.len) -
-                  k->norm_off;
-    k->ncp = (uint32_t)(b - a);
-    k->byte_start = t->cps[a].byte_start;
-    k->byte_end = t->cps[b - 1].byte_end;
-    k->char_start = t->cps[a].char_start;
-    k->char_end = t->cps[b - 1].char_end;
+    return ref ? classify_ref(c) : classify(c);
 }
 
-static int tokenise(kefu_text *t)
+static int tokenise(kefu_text *t, bool ref)
 {
-    size_t i = 0, n = t->ncps;
+    const kefu_ncp *cps = t->cps;
+    kefu_tok *toks;
+    size_t i = 0, n = t->ncps, nt = 0;
     /* a token has at least one code point */
     if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, n, sizeof *t->toks))
         return KEFU_E_NOMEM;
+    toks = t->toks;
     while (i < n) {
-        uint32_t c = t->cps[i].cp;
-        enum cls k = classify(c);
+        uint32_t c = cps[i].cp;
+        enum cls k = cls_of(c, ref);
         size_t j = i + 1;
         uint32_t kind;
         switch (k) {
@@ -615,11 +700,11 @@ static int tokenise(kefu_text *t)
         case C_MARK:
             /* letters, marks, digits after a letter, inner apostrophes */
             while (j < n) {
-                enum cls kj = classify(t->cps[j].cp);
+                enum cls kj = cls_of(cps[j].cp, ref);
                 if (kj == C_LETTER || kj == C_MARK || kj == C_DIGIT) {
                     j++;
-                } else if ((t->cps[j].cp == '\'' || t->cps[j].cp == 0x2019) &&
-                           j + 1 < n && classify(t->cps[j + 1].cp) == C_LETTER) {
+                } else if ((cps[j].cp == '\'' || cps[j].cp == 0x2019) &&
+                           j + 1 < n && cls_of(cps[j + 1].cp, ref) == C_LETTER) {
                     j += 2;
                 } else {
                     break;
@@ -630,11 +715,11 @@ static int tokenise(kefu_text *t)
         case C_DIGIT:
             /* digits with single . or , between digits */
             while (j < n) {
-                uint32_t cj = t->cps[j].cp;
-                if (classify(cj) == C_DIGIT)
+                uint32_t cj = cps[j].cp;
+                if (cls_of(cj, ref) == C_DIGIT)
                     j++;
                 else if ((cj == '.' || cj == ',') && j + 1 < n &&
-                         classify(t->cps[j + 1].cp) == C_DIGIT)
+                         cls_of(cps[j + 1].cp, ref) == C_DIGIT)
                     j += 2;
                 else
                     break;
@@ -646,12 +731,12 @@ static int tokenise(kefu_text *t)
             break;
         case C_EMOJI:
             /* skin-tone modifiers belong to the emoji before them */
-            while (j < n && t->cps[j].cp >= 0x1F3FB && t->cps[j].cp <= 0x1F3FF)
+            while (j < n && cps[j].cp >= 0x1F3FB && cps[j].cp <= 0x1F3FF)
                 j++;
             kind = KEFU_TOKEN_EMOJI;
             break;
         case C_PUNCT:
-            while (j < n && t->cps[j].cp == c)
+            while (j < n && cps[j].cp == c)
                 j++;
             kind = KEFU_TOKEN_PUNCT;
             break;
@@ -659,9 +744,14 @@ static int tokenise(kefu_text *t)
             kind = KEFU_TOKEN_SYMBOL;
             break;
         }
-        push_tok(t, kind, i, j);
+        toks[nt++] = (kefu_tok){
+            kind, cps[i].norm_off,
+            (j < n ? cps[j].norm_off : (uint32_t)t->norm.len) - cps[i].norm_off,
+            (uint32_t)(j - i), cps[i].byte_start, cps[j - 1].byte_end,
+            cps[i].char_start, cps[j - 1].char_end};
         i = j;
     }
+    t->ntoks = nt;
     return KEFU_OK;
 }
 
@@ -699,7 +789,7 @@ KEFU_API int kefu_text_run(kefu_text *t, const char *s, size_t len)
                       : normalise(t, (const unsigned char *)s, len);
     t->norm.data[t->norm.len] = '\0';
     if (rc == KEFU_OK)
-        rc = tokenise(t);
+        rc = t->reference ? tokenise(t, true) : tokenise(t, false);
     if (rc) {
         text_reset(t);
         return kefu_diag_msg(&t->diag, rc, "%s", kefu_strerror(rc));
