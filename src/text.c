@@ -563,15 +563,17 @@ static int normalise_ref(kefu_text *t, const unsigned char *s, size_t len)
 }
 
 /* Is the code point at s[j] (or the end of the text) the start of a new
- * segment?  Nothing below U+0300 (lead bytes below 0xCC) and no ideograph
- * has a combining class. */
+ * segment?  Nothing below U+0300 (lead bytes below 0xCC), nothing in
+ * U+4000..U+9FFF (lead bytes 0xE4..0xE9), no CJK punctuation before U+302A,
+ * no full-width form and no emoji has a combining class. */
 static inline bool starts_segment(const unsigned char *s, size_t len, size_t j)
 {
     uint32_t c;
-    if (j >= len || s[j] < 0xCC)
+    if (j >= len || s[j] < 0xCC || s[j] - 0xE4u < 6u)
         return true;
     c = kefu_utf8_next(s, len, &j);
-    if (c - 0x3400u < 0xA000u - 0x3400u)
+    if (c - 0x3000u < 0x302Au - 0x3000u || c - 0x3400u < 0x4000u - 0x3400u ||
+        c - 0xFF00u < 0xFFF0u - 0xFF00u || c - 0x1F300u < 0x1FB00u - 0x1F300u)
         return true;
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0;
 }
