@@ -320,7 +320,10 @@ typedef enum kefu_task {
 /**
  * Training options.  Initialise with kefu_train_options_init; the struct
  * only grows at the end.  Zero values mean "the model YAML's or the
- * default".  `progress` (may be NULL) is called after each epoch.
+ * default".  `progress` (may be NULL) is called after each epoch (for the
+ * SVM learner, each pass; `loss` is then the mean multi-class hinge loss,
+ * and `epochs` is the most passes: it stops earlier once converged).
+ * learning_rate applies to the softmax learner only.
  */
 typedef struct kefu_train_options {
     uint32_t size;
@@ -340,7 +343,9 @@ KEFU_API void kefu_train_options_init(kefu_train_options *opts);
  * optional YAML model (`config`: intents' patterns, slots and skills,
  * entities, classifier settings, rules ...) and an optional validation TSV
  * (used for calibration and to choose the out-of-scope threshold when it
- * has `oos` lines).  Errors name the file and line.
+ * has `oos` lines; without one, every fifth training example is held out
+ * for that, then the model is trained on all of them: doc/intents.md).
+ * Errors name the file and line.
  */
 KEFU_API int kefu_model_train(kefu_model **out, const char *config,
                               const char *train_tsv, const char *val_tsv,
