@@ -578,6 +578,25 @@ static inline bool starts_segment(const unsigned char *s, size_t len, size_t j)
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class == 0;
 }
 
+/* Appends a code point on the fast path, after the space that stands for
+ * the spaces before it if there were any (room checked by the caller). */
+static inline void put_cp(kefu_ncp *cps, size_t *n, char *out, size_t *olen,
+                          int *pend, uint32_t c, uint32_t b0, uint32_t b1,
+                          uint32_t c0)
+{
+    kefu_ncp *e;
+    if (*pend) {
+        e = &cps[(*n)++];
+        *e = (kefu_ncp){' ', (uint32_t)*olen, e[-1].byte_end, b0,
+                        e[-1].char_end, c0};
+        out[(*olen)++] = ' ';
+        *pend = 0;
+    }
+    e = &cps[(*n)++];
+    *e = (kefu_ncp){c, (uint32_t)*olen, b0, b1, c0, c0 + 1};
+    *olen += encode(c, out + *olen);
+}
+
 /*
  * Segments of a single code point whose normal form is known take the fast
  * path: ASCII (case fold only), CJK Unified Ideographs and Extension A (NFKC
@@ -608,6 +627,30 @@ static int normalise(kefu_text *t, const unsigned char *s, size_t len)
             if (n + 2 > cap || olen + 10 > ocap)
                 break; /* room for a space, a code point and the NUL */
             if (c < 0x80) {
+                if (j < len && s[j] < 0x80) {
+                    /* ASCII before ASCII, the bulk of English text: each
+                     * character is its own segment */
+                    size_t stop = len - 1, room = (cap - n) / 2;
+                    const uint32_t fold = t->casefold ? 32 : 0;
+                    if ((ocap - olen - 1) / 2 < room)
+                        room = (ocap - olen - 1) / 2;
+                    if (stop - i > room)
+                        stop = i + room;
+                    for (; i < stop && (c = s[i]) < 0x80 && s[i + 1] < 0x80;
+                         i++) {
+                        if (c <= 0x20 || c == 0x7F) { /* is_ascii_space() */
+                            pend = n > 0;
+                            chars++;
+                            continue;
+                        }
+                        if (c - 'A' < 26u)
+                            c += fold;
+                        put_cp(cps, &n, out, &olen, &pend, c, (uint32_t)i,
+                               (uint32_t)i + 1, chars);
+                        chars++;
+                    }
+                    continue;
+                }
                 if (!starts_segment(s, len, j))
                     break;
                 if (is_ascii_space(c)) {
@@ -644,17 +687,8 @@ static int normalise(kefu_text *t, const unsigned char *s, size_t len)
                     break;
                 }
             }
-            if (pend) {
-                cps[n] = (kefu_ncp){' ', (uint32_t)olen, cps[n - 1].byte_end,
-                                    (uint32_t)i, cps[n - 1].char_end, chars};
-                out[olen++] = ' ';
-                n++;
-                pend = 0;
-            }
-            cps[n] = (kefu_ncp){c, (uint32_t)olen, (uint32_t)i, (uint32_t)j,
-                                chars, chars + 1};
-            n++;
-            olen += encode(c, out + olen);
+            put_cp(cps, &n, out, &olen, &pend, c, (uint32_t)i, (uint32_t)j,
+                   chars);
             i = j;
             chars++;
         }
