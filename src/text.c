@@ -737,7 +737,10 @@ static inline __attribute__((always_inline)) int tokenise(kefu_text *t,
             continue;
         case C_LETTER:
         case C_MARK:
-            /* letters, marks, digits after a letter, inner apostrophes */
+            /* letters, marks, digits after a letter, inner apostrophes;
+             * lower-case ASCII letters, most of a word, skipped first */
+            while (j < n && cps[j].cp - 'a' < 26u)
+                j++;
             while (j < n) {
                 enum cls kj = cls_of(cps[j].cp, ref);
                 if (kj == C_LETTER || kj == C_MARK || kj == C_DIGIT) {
