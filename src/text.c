@@ -720,12 +720,8 @@ static inline __attribute__((always_inline)) int tokenise(kefu_text *t,
                                                           bool ref)
 {
     const kefu_ncp *cps = t->cps;
-    kefu_tok *toks;
-    size_t i = 0, n = t->ncps, nt = 0;
-    /* a token has at least one code point */
-    if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, n, sizeof *t->toks))
-        return KEFU_E_NOMEM;
-    toks = t->toks;
+    kefu_tok *toks = t->toks;
+    size_t i = 0, n = t->ncps, nt = 0, cap = t->cap_toks;
     while (i < n) {
         uint32_t c = cps[i].cp;
         enum cls k = cls_of(c, ref);
@@ -785,6 +781,13 @@ static inline __attribute__((always_inline)) int tokenise(kefu_text *t,
         default:
             kind = KEFU_TOKEN_SYMBOL;
             break;
+        }
+        if (nt == cap) {
+            if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, nt + 1,
+                          sizeof *t->toks))
+                return KEFU_E_NOMEM;
+            toks = t->toks;
+            cap = t->cap_toks;
         }
         toks[nt++] = (kefu_tok){
             kind, cps[i].norm_off,
