@@ -1065,7 +1065,9 @@ static int compile_regex(parser *p, int subject, const token *pat)
     if (kefu_grow(&rs->mem, (void **)&rs->re, &rs->capre, rs->nre + 1,
                   sizeof *rs->re) ||
         kefu_grow(&rs->mem, (void **)&rs->re_jit, &rs->capre_jit, rs->nre + 1,
-                  sizeof *rs->re_jit))
+                  sizeof *rs->re_jit) ||
+        kefu_grow(&rs->mem, (void **)&rs->re_pf, &rs->capre_pf, rs->nre + 1,
+                  sizeof *rs->re_pf))
         return perr(p, pat->off, KEFU_E_NOMEM, "out of memory"), -1;
     cc = pcre2_compile_context_create(rs->gctx);
     if (!cc)
@@ -1086,6 +1088,13 @@ static int compile_regex(parser *p, int subject, const token *pat)
     }
     /* the interpreter runs it when there is no JIT */
     rs->re_jit[rs->nre] = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    /* word lists get a literal prefilter (prefilter.h) */
+    if (kefu_prefilter_build(&rs->re_pf[rs->nre], &rs->mem,
+                             p->sb.data ? p->sb.data + pat->soff : "",
+                             pat->slen, 0)) {
+        pcre2_code_free(code);
+        return perr(p, pat->off, KEFU_E_NOMEM, "out of memory"), -1;
+    }
     rs->re[rs->nre] = code;
     n = node(p, N_MATCH, KEFU_T_BOOL, NODE(subject)->off, pat->off + pat->len);
     if (n < 0)

@@ -376,11 +376,20 @@ static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs, fview v)
 static int re_match(kefu_rules_result *r, const kefu_ruleset *rs, uint32_t idx,
                     const char *s, uint32_t len)
 {
-    int rc = rs->re_jit[idx]
-                 ? pcre2_jit_match(rs->re[idx], (PCRE2_SPTR)s, len, 0, 0, r->md,
-                                   rs->mctx)
-                 : pcre2_match(rs->re[idx], (PCRE2_SPTR)s, len, 0,
-                               PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
+    size_t start = 0;
+    int rc;
+    /* a word list: no match without one of its literals, none before the
+     * first of them */
+    if (rs->re_pf[idx]) {
+        start = kefu_prefilter_first(rs->re_pf[idx], s, len);
+        if (start == KEFU_PREFILTER_NONE)
+            return 0;
+    }
+    rc = rs->re_jit[idx]
+             ? pcre2_jit_match(rs->re[idx], (PCRE2_SPTR)s, len, start, 0,
+                               r->md, rs->mctx)
+             : pcre2_match(rs->re[idx], (PCRE2_SPTR)s, len, start,
+                           PCRE2_NO_UTF_CHECK, r->md, rs->mctx);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)

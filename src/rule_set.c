@@ -588,10 +588,13 @@ static void ruleset_destroy(kefu_ruleset *rs)
     for (size_t i = 0; i < rs->nlitems; i++)
         kefu_dealloc(&mem, (void *)rs->litems[i].str);
     kefu_dealloc(&mem, rs->litems);
-    for (size_t i = 0; i < rs->nre; i++)
+    for (size_t i = 0; i < rs->nre; i++) {
         pcre2_code_free(rs->re[i]);
+        kefu_prefilter_free(&mem, rs->re_pf[i]);
+    }
     kefu_dealloc(&mem, rs->re);
     kefu_dealloc(&mem, rs->re_jit);
+    kefu_dealloc(&mem, rs->re_pf);
     pcre2_match_context_free(rs->mctx);
     pcre2_general_context_free(rs->gctx);
     kefu_dealloc(&mem, rs->tnodes);

@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "model.h"
+#include "prefilter.h"
 #include "yaml_doc.h"
 
 /* ---- limits (checked at compile time; see doc/rules.md "Cost bound") ---- */
@@ -374,6 +375,8 @@ struct kefu_ruleset {
     size_t nre, capre;
     uint8_t *re_jit;         /* 1 when re[i] has JIT code */
     size_t capre_jit;
+    kefu_prefilter **re_pf;  /* re[i]'s literal prefilter, or NULL */
+    size_t capre_pf;
     kefu_tnode *tnodes;
     size_t ntnodes, captnodes;
     kefu_raction *actions;

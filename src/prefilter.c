@@ -1,0 +1,691 @@
+/*
+ * prefilter.c - literal prefilter for regular expressions: the analysis
+ * that finds the literals every match starts with, and the scan that
+ * looks for them (prefilter.h).
+ */
+#include "prefilter.h"
+
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define KEFU_TEDDY 1
+#include <tmmintrin.h>
+#else
+#define KEFU_TEDDY 0
+#endif
+
+#define MAXL KEFU_PREFILTER_MAX_LITS
+#define LMAX KEFU_PREFILTER_LIT_MAX
+#define MAX_DEPTH 8  /* nested groups the analysis follows */
+#define MAX_CLASS 8  /* members of a character class taken as literals */
+
+struct kefu_prefilter {
+    /* Teddy tables first (16-byte aligned): bucket bits of the low and
+     * high nibble of fingerprint byte j */
+    uint8_t lo[3][16], hi[3][16];
+    uint8_t tab[3][256];           /* bucket bits of fingerprint byte j */
+    uint8_t lit[MAXL][LMAX];
+    uint8_t len[MAXL];
+    uint8_t bstart[9];             /* bucket b: literals [bstart[b], bstart[b+1]) */
+    uint32_t n;                    /* literals */
+    uint32_t m;                    /* fingerprint bytes, 2 or 3 */
+    int simd;
+};
+
+/* ---- analysis ---------------------------------------------------------- */
+
+/* A literal prefix; `exact` while it is everything its branch matched so
+ * far, so that what follows may be appended. */
+typedef struct lit {
+    uint8_t b[LMAX];
+    uint8_t len, exact;
+} lit;
+
+typedef struct lset {
+    lit v[MAXL];
+    uint32_t n;
+} lset;
+
+typedef struct an {
+    const uint8_t *p, *end;
+    int fail;
+    int depth;
+} an;
+
+enum { IT_SET, IT_ZERO, IT_STOP };
+
+static int at_end(const an *a)
+{
+    return a->p >= a->end;
+}
+
+static void fail(an *a)
+{
+    a->fail = 1;
+    a->p = a->end;
+}
+
+static int is_alnum(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+}
+
+/* Bytes of the UTF-8 character that starts with c (the pattern compiled,
+ * so it is valid). */
+static size_t utf8_len(uint8_t c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+static void set_one(lset *s, const uint8_t *b, size_t n)
+{
+    s->n = 1;
+    memcpy(s->v[0].b, b, n);
+    s->v[0].len = (uint8_t)n;
+    s->v[0].exact = 1;
+}
+
+static void set_stop(lset *s)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        s->v[i].exact = 0;
+}
+
+/* cur = cur x t: exact prefixes grow by every member of t; the others
+ * stay as they are.  Fails past MAXL members. */
+static void cross(an *a, lset *cur, const lset *t)
+{
+    static const lset empty;
+    lset out = empty;
+    for (uint32_t i = 0; i < cur->n; i++) {
+        const lit *c = &cur->v[i];
+        if (!c->exact) {
+            if (out.n == MAXL)
+                return fail(a);
+            out.v[out.n++] = *c;
+            continue;
+        }
+        for (uint32_t j = 0; j < t->n; j++) {
+            const lit *x = &t->v[j];
+            lit *o;
+            size_t take = x->len;
+            if (out.n == MAXL)
+                return fail(a);
+            o = &out.v[out.n++];
+            *o = *c;
+            if (c->len + take > LMAX)
+                take = LMAX - c->len;
+            memcpy(o->b + c->len, x->b, take);
+            o->len = (uint8_t)(c->len + take);
+            o->exact = x->exact && take == x->len;
+        }
+    }
+    *cur = out;
+}
+
+/* Skips a character class; a->p is just after '['. */
+static void skip_class(an *a)
+{
+    if (!at_end(a) && *a->p == '^')
+        a->p++;
+    if (!at_end(a) && *a->p == ']')
+        a->p++;
+    while (!at_end(a) && *a->p != ']') {
+        if (*a->p == '\\') {
+            if (a->p + 1 < a->end && (a->p[1] == 'Q' || a->p[1] == 'E'))
+                return fail(a);
+            a->p += 2;
+        } else if (*a->p == '[' && a->p + 1 < a->end &&
+                   (a->p[1] == ':' || a->p[1] == '.' || a->p[1] == '=')) {
+            const uint8_t close = a->p[1];
+            a->p += 2;
+            while (a->p + 1 < a->end && !(a->p[0] == close && a->p[1] == ']'))
+                a->p++;
+            a->p += 2;
+        } else {
+            a->p++;
+        }
+    }
+    if (at_end(a))
+        return fail(a);
+    a->p++;
+}
+
+/* Skips to the end of the current branch: the next '|' or ')' at this
+ * level (not consumed), or the end. */
+static void skip_branch(an *a)
+{
+    int depth = 0;
+    while (!at_end(a)) {
+        uint8_t c = *a->p;
+        if (c == '\\') {
+            if (a->p + 1 < a->end && a->p[1] == 'Q')
+                return fail(a);
+            a->p += 2;
+        } else if (c == '[') {
+            a->p++;
+            skip_class(a);
+        } else if (c == '(') {
+            if (a->p + 2 < a->end && a->p[1] == '?' && a->p[2] == '#') {
+                while (!at_end(a) && *a->p != ')')
+                    a->p++;
+                if (at_end(a))
+                    return fail(a);
+            } else {
+                depth++;
+            }
+            a->p++;
+        } else if (c == ')') {
+            if (depth == 0)
+                return;
+            depth--;
+            a->p++;
+        } else if (c == '|' && depth == 0) {
+            return;
+        } else {
+            a->p++;
+        }
+    }
+}
+
+static void alt(an *a, lset *out);
+
+/* A character class: its members when they are few plain ASCII
+ * characters, IT_STOP otherwise.  a->p is just after '['. */
+static int class_item(an *a, lset *t)
+{
+    const uint8_t *start = a->p, *p = a->p;
+    t->n = 0;
+    if (p < a->end && *p != '^' && *p != ']') {
+        while (p < a->end && *p != ']') {
+            uint8_t c = *p;
+            if (c == '\\' || c == '[' || c == '-' || c >= 0x80 ||
+                t->n == MAX_CLASS)
+                break;
+            t->v[t->n].b[0] = c;
+            t->v[t->n].len = 1;
+            t->v[t->n].exact = 1;
+            t->n++;
+            p++;
+        }
+        if (p < a->end && *p == ']' && t->n) {
+            a->p = p + 1;
+            return IT_SET;
+        }
+    }
+    a->p = start;
+    skip_class(a);
+    return IT_STOP;
+}
+
+/* A group; a->p is just after '('. */
+static int group_item(an *a, lset *t)
+{
+    const uint8_t *p = a->p;
+    int lookaround = 0;
+    if (p < a->end && *p == '*')
+        return fail(a), IT_STOP;       /* verbs */
+    if (p < a->end && *p == '?') {
+        uint8_t c = p + 1 < a->end ? p[1] : 0;
+        uint8_t d = p + 2 < a->end ? p[2] : 0;
+        if (c == ':' || c == '>' || c == '|') {
+            p += 2;
+        } else if (c == '=' || c == '!') {
+            lookaround = 1;
+        } else if (c == '<' && (d == '=' || d == '!')) {
+            lookaround = 1;
+        } else if (c == '#') {
+            while (p < a->end && *p != ')')
+                p++;
+            if (p == a->end)
+                return fail(a), IT_STOP;
+            a->p = p + 1;
+            return IT_ZERO;
+        } else if ((c == '<' || c == '\'' || (c == 'P' && d == '<'))) {
+            const uint8_t close = c == '\'' ? '\'' : '>';
+            p += c == 'P' ? 3 : 2;
+            while (p < a->end && *p != close) {
+                if (!is_alnum(*p) && *p != '_')
+                    return fail(a), IT_STOP;
+                p++;
+            }
+            if (p == a->end)
+                return fail(a), IT_STOP;
+            p++;
+        } else {
+            /* options, conditions, recursion, callouts, back-references */
+            return fail(a), IT_STOP;
+        }
+    }
+    a->p = p;
+    if (lookaround) {
+        /* zero-width, but not followed: the prefix ends here */
+        skip_branch(a);
+        while (!a->fail && !at_end(a) && *a->p == '|') {
+            a->p++;
+            skip_branch(a);
+        }
+    } else {
+        if (++a->depth > MAX_DEPTH)
+            return fail(a), IT_STOP;
+        alt(a, t);
+        a->depth--;
+    }
+    if (a->fail || at_end(a) || *a->p != ')')
+        return fail(a), IT_STOP;
+    a->p++;
+    return lookaround ? IT_STOP : IT_SET;
+}
+
+/* An escape; a->p is just after the backslash. */
+static int escape_item(an *a, lset *t)
+{
+    uint8_t c, b;
+    if (at_end(a))
+        return fail(a), IT_STOP;
+    c = *a->p++;
+    if (!is_alnum(c)) {
+        if (c >= 0x80)
+            return fail(a), IT_STOP;
+        set_one(t, &c, 1);   /* an escaped punctuation character */
+        return IT_SET;
+    }
+    switch (c) {
+    case 'b': case 'B': case 'A':
+        return IT_ZERO;
+    case 'z': case 'Z': case 'K':
+    case 'd': case 'D': case 'w': case 'W': case 's': case 'S':
+    case 'h': case 'H': case 'v': case 'V': case 'R': case 'X':
+        return IT_STOP;
+    case 'p': case 'P':
+        if (!at_end(a) && *a->p == '{') {
+            while (!at_end(a) && *a->p != '}')
+                a->p++;
+            if (at_end(a))
+                return fail(a), IT_STOP;
+        }
+        a->p++;
+        return IT_STOP;
+    case 'n': b = '\n'; break;
+    case 't': b = '\t'; break;
+    case 'r': b = '\r'; break;
+    case 'f': b = '\f'; break;
+    case 'e': b = 0x1B; break;
+    case 'a': b = 0x07; break;
+    default:
+        /* \x \o \c \Q \E \N \u \g \k, digits (back-references,
+         * octal), and \G: it asserts the start offset, which the filter
+         * moves */
+        return fail(a), IT_STOP;
+    }
+    set_one(t, &b, 1);
+    return IT_SET;
+}
+
+static int read_num(an *a, unsigned *v)
+{
+    unsigned n = 0;
+    int digits = 0;
+    while (!at_end(a) && *a->p >= '0' && *a->p <= '9' && digits < 6) {
+        n = n * 10 + (unsigned)(*a->p++ - '0');
+        digits++;
+    }
+    *v = n;
+    return digits;
+}
+
+/* A quantifier after an item, if any: its minimum in *min and whether it
+ * is exactly {1}.  Returns 0 when there is none.  A '{' that is not a
+ * quantifier fails the analysis (PCRE2 versions differ on it). */
+static int quantifier(an *a, unsigned *min, int *once)
+{
+    unsigned lo = 0, hi = 0;
+    if (at_end(a))
+        return 0;
+    switch (*a->p) {
+    case '?': case '*':
+        a->p++;
+        *min = 0;
+        break;
+    case '+':
+        a->p++;
+        *min = 1;
+        break;
+    case '{': {
+        int has_lo, has_hi = 0, comma = 0;
+        a->p++;
+        has_lo = read_num(a, &lo);
+        if (!at_end(a) && *a->p == ',') {
+            comma = 1;
+            a->p++;
+            has_hi = read_num(a, &hi);
+        }
+        if (at_end(a) || *a->p != '}' || (!has_lo && !has_hi))
+            return fail(a), 0;
+        a->p++;
+        *min = lo;
+        *once = lo == 1 && ((!comma) || (has_hi && hi == 1));
+        if (!at_end(a) && (*a->p == '?' || *a->p == '+'))
+            a->p++;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+    *once = 0;
+    if (!at_end(a) && (*a->p == '?' || *a->p == '+'))
+        a->p++;
+    return 1;
+}
+
+/* One branch: the prefixes of everything it matches. */
+static void seq(an *a, lset *cur)
+{
+    lset t;
+    cur->n = 1;
+    cur->v[0].len = 0;
+    cur->v[0].exact = 1;
+    while (!a->fail && !at_end(a) && *a->p != '|' && *a->p != ')') {
+        uint8_t c = *a->p;
+        int kind;
+        unsigned min = 1;
+        int once = 1;
+        if (c == '\\') {
+            a->p++;
+            kind = escape_item(a, &t);
+        } else if (c == '[') {
+            a->p++;
+            kind = class_item(a, &t);
+        } else if (c == '(') {
+            a->p++;
+            kind = group_item(a, &t);
+        } else if (c == '^') {
+            a->p++;
+            kind = IT_ZERO;
+        } else if (c == '.' || c == '$') {
+            a->p++;
+            kind = IT_STOP;
+        } else if (c == '?' || c == '*' || c == '+' || c == '{') {
+            return fail(a);
+        } else {
+            size_t n = utf8_len(c);
+            if ((size_t)(a->end - a->p) < n)
+                return fail(a);
+            set_one(&t, a->p, n);
+            a->p += n;
+            kind = IT_SET;
+        }
+        if (a->fail)
+            return;
+        (void)quantifier(a, &min, &once);
+        if (a->fail)
+            return;
+        if (kind == IT_ZERO)
+            continue;
+        if (kind == IT_STOP || min == 0) {
+            set_stop(cur);
+            return skip_branch(a);
+        }
+        cross(a, cur, &t);
+        if (!once) {
+            set_stop(cur);
+            return skip_branch(a);
+        }
+        /* nothing exact is left to grow: the rest does not matter */
+        {
+            uint32_t i;
+            for (i = 0; i < cur->n && !cur->v[i].exact; i++)
+                ;
+            if (i == cur->n)
+                return skip_branch(a);
+        }
+    }
+}
+
+/* Alternatives up to ')' or the end: the union of their prefixes. */
+static void alt(an *a, lset *out)
+{
+    lset b;
+    out->n = 0;
+    for (;;) {
+        seq(a, &b);
+        if (a->fail)
+            return;
+        if (out->n + b.n > MAXL)
+            return fail(a);
+        memcpy(out->v + out->n, b.v, b.n * sizeof *b.v);
+        out->n += b.n;
+        if (at_end(a) || *a->p != '|')
+            return;
+        a->p++;
+    }
+}
+
+/* ---- the filter -------------------------------------------------------- */
+
+static int lit_cmp(const lit *x, const lit *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->b, y->b, n);
+    return c ? c : (int)x->len - (int)y->len;
+}
+
+/* Sorts and drops every literal that has another as its prefix (finding
+ * the shorter one finds every place the longer one could be). */
+static void minimise(lset *s)
+{
+    uint32_t i, j, n = 0;
+    for (i = 1; i < s->n; i++) {         /* insertion sort: 64 at most */
+        lit x = s->v[i];
+        for (j = i; j > 0 && lit_cmp(&s->v[j - 1], &x) > 0; j--)
+            s->v[j] = s->v[j - 1];
+        s->v[j] = x;
+    }
+    for (i = 0; i < s->n; i++) {
+        /* sorted: a prefix of v[i] kept before it is the last one kept */
+        if (n && s->v[n - 1].len <= s->v[i].len &&
+            memcmp(s->v[n - 1].b, s->v[i].b, s->v[n - 1].len) == 0)
+            continue;
+        s->v[n++] = s->v[i];
+    }
+    s->n = n;
+}
+
+#if KEFU_TEDDY
+static int have_ssse3(void)
+{
+#if defined(__SSSE3__)
+    return 1;
+#else
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("ssse3") != 0;
+#endif
+}
+#endif
+
+int kefu_prefilter_build(kefu_prefilter **out, const kefu_mem *mem,
+                         const char *pat, size_t len, uint32_t opts)
+{
+    an a = {(const uint8_t *)pat, (const uint8_t *)pat + len, 0, 0};
+    lset *s;
+    kefu_prefilter *f;
+    uint32_t minlen = LMAX, i, nfp = 0, b;
+    uint8_t fpbucket[MAXL];
+    *out = NULL;
+    if (opts & (KEFU_PREFILTER_CASELESS | KEFU_PREFILTER_EXTENDED))
+        return KEFU_OK;
+    s = kefu_alloc(mem, sizeof *s);
+    if (!s)
+        return KEFU_E_NOMEM;
+    alt(&a, s);
+    if (a.fail || !at_end(&a) || s->n == 0) {
+        kefu_dealloc(mem, s);
+        return KEFU_OK;                /* not understood, or a stray ')' */
+    }
+    for (i = 0; i < s->n; i++)
+        if (s->v[i].len < minlen)
+            minlen = s->v[i].len;
+    if (minlen < 2) {
+        kefu_dealloc(mem, s);
+        return KEFU_OK;                /* matches can start anywhere */
+    }
+    minimise(s);
+    f = kefu_zalloc(mem, sizeof *f);
+    if (!f) {
+        kefu_dealloc(mem, s);
+        return KEFU_E_NOMEM;
+    }
+    f->n = s->n;
+    f->m = minlen < 3 ? minlen : 3;
+    /* fingerprints in sorted order; equal ones share a bucket, distinct
+     * ones are dealt round the eight buckets */
+    for (i = 0; i < s->n; i++) {
+        if (i && memcmp(s->v[i].b, s->v[i - 1].b, f->m) != 0)
+            nfp++;
+        fpbucket[i] = (uint8_t)(nfp % 8);
+    }
+    /* literals ordered by bucket */
+    {
+        uint32_t k = 0;
+        for (b = 0; b < 8; b++) {
+            f->bstart[b] = (uint8_t)k;
+            for (i = 0; i < s->n; i++) {
+                if (fpbucket[i] != b)
+                    continue;
+                memcpy(f->lit[k], s->v[i].b, s->v[i].len);
+                f->len[k] = s->v[i].len;
+                for (uint32_t j = 0; j < f->m; j++) {
+                    uint8_t c = s->v[i].b[j];
+                    f->lo[j][c & 15] |= (uint8_t)(1u << b);
+                    f->hi[j][c >> 4] |= (uint8_t)(1u << b);
+                    f->tab[j][c] |= (uint8_t)(1u << b);
+                }
+                k++;
+            }
+        }
+        f->bstart[8] = (uint8_t)k;
+    }
+    if (f->m == 2)   /* a third byte that lets everything through */
+        memset(f->tab[2], 0xFF, sizeof f->tab[2]), memset(f->lo[2], 0xFF, 16),
+            memset(f->hi[2], 0xFF, 16);
+#if KEFU_TEDDY
+    f->simd = have_ssse3();
+#endif
+    kefu_dealloc(mem, s);
+    *out = f;
+    return KEFU_OK;
+}
+
+void kefu_prefilter_free(const kefu_mem *mem, kefu_prefilter *f)
+{
+    kefu_dealloc(mem, f);
+}
+
+uint32_t kefu_prefilter_count(const kefu_prefilter *f)
+{
+    return f ? f->n : 0;
+}
+
+const char *kefu_prefilter_literal(const kefu_prefilter *f, uint32_t i,
+                                   size_t *len)
+{
+    if (!f || i >= f->n)
+        return NULL;
+    *len = f->len[i];
+    return (const char *)f->lit[i];
+}
+
+/* The first literal of the buckets in `bits` at s + at, if any. */
+static int confirm(const kefu_prefilter *f, const char *s, size_t len,
+                   size_t at, unsigned bits)
+{
+    while (bits) {
+        unsigned b = (unsigned)__builtin_ctz(bits);
+        bits &= bits - 1;
+        for (unsigned k = f->bstart[b]; k < f->bstart[b + 1]; k++)
+            if (at + f->len[k] <= len && memcmp(s + at, f->lit[k], f->len[k]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+size_t kefu_prefilter_first_portable(const kefu_prefilter *f, const char *s,
+                                     size_t len)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    if (len < f->m)
+        return KEFU_PREFILTER_NONE;
+    for (size_t at = 0; at + f->m <= len; at++) {
+        unsigned bits = f->tab[0][u[at]] & f->tab[1][u[at + 1]];
+        if (bits && f->m == 3)
+            bits &= f->tab[2][u[at + 2]];
+        if (bits && confirm(f, s, len, at, bits))
+            return at;
+    }
+    return KEFU_PREFILTER_NONE;
+}
+
+#if KEFU_TEDDY
+__attribute__((target("ssse3"))) static size_t
+teddy(const kefu_prefilter *f, const char *s, size_t len)
+{
+    const __m128i nib = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
+    const __m128i lo0 = _mm_loadu_si128((const __m128i *)f->lo[0]);
+    const __m128i hi0 = _mm_loadu_si128((const __m128i *)f->hi[0]);
+    const __m128i lo1 = _mm_loadu_si128((const __m128i *)f->lo[1]);
+    const __m128i hi1 = _mm_loadu_si128((const __m128i *)f->hi[1]);
+    const __m128i lo2 = _mm_loadu_si128((const __m128i *)f->lo[2]);
+    const __m128i hi2 = _mm_loadu_si128((const __m128i *)f->hi[2]);
+    uint8_t tail[16 + 16];
+    for (size_t i = 0; i < len; i += 16) {
+        const uint8_t *p = (const uint8_t *)s + i;
+        __m128i v, r;
+        unsigned mask;
+        uint8_t bits[16];
+        if (len - i < 16 + 2) {
+            /* the last bytes: a zero-padded copy, nothing read past s */
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, p, len - i);
+            p = tail;
+        }
+        v = _mm_loadu_si128((const __m128i *)p);
+        r = _mm_and_si128(
+            _mm_shuffle_epi8(lo0, _mm_and_si128(v, nib)),
+            _mm_shuffle_epi8(hi0, _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
+        v = _mm_loadu_si128((const __m128i *)(p + 1));
+        r = _mm_and_si128(
+            r, _mm_and_si128(_mm_shuffle_epi8(lo1, _mm_and_si128(v, nib)),
+                             _mm_shuffle_epi8(
+                                 hi1, _mm_and_si128(_mm_srli_epi16(v, 4), nib))));
+        v = _mm_loadu_si128((const __m128i *)(p + 2));
+        r = _mm_and_si128(
+            r, _mm_and_si128(_mm_shuffle_epi8(lo2, _mm_and_si128(v, nib)),
+                             _mm_shuffle_epi8(
+                                 hi2, _mm_and_si128(_mm_srli_epi16(v, 4), nib))));
+        mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(r, zero)) ^ 0xFFFFu;
+        if (!mask)
+            continue;
+        _mm_storeu_si128((__m128i *)bits, r);
+        while (mask) {
+            unsigned k = (unsigned)__builtin_ctz(mask);
+            mask &= mask - 1;
+            if (i + k >= len)
+                break;
+            if (confirm(f, s, len, i + k, bits[k]))
+                return i + k;
+        }
+    }
+    return KEFU_PREFILTER_NONE;
+}
+#endif
+
+size_t kefu_prefilter_first(const kefu_prefilter *f, const char *s,
+                            size_t len)
+{
+#if KEFU_TEDDY
+    if (f->simd)
+        return teddy(f, s, len);
+#endif
+    return kefu_prefilter_first_portable(f, s, len);
+}

@@ -1,0 +1,317 @@
+/*
+ * test_prefilter.c - the literal prefilter: the literals found in
+ * patterns, the patterns it must refuse, and, for thousands of generated
+ * patterns and texts, that matching with the filter (skip when it finds
+ * nothing, start PCRE2 at what it finds) gives exactly PCRE2's answer, and
+ * that the SIMD and byte-table scans agree.
+ */
+#include "testutil.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "prefilter.h"
+
+static kefu_mem mem;
+
+static int setup(void **state)
+{
+    (void)state;
+    kefu_mem_init(&mem, NULL);
+    return 0;
+}
+
+static kefu_prefilter *build(const char *pat)
+{
+    kefu_prefilter *f = NULL;
+    assert_int_equal(kefu_prefilter_build(&f, &mem, pat, strlen(pat), 0),
+                     KEFU_OK);
+    return f;
+}
+
+/* The filter's literals joined by '|' in its order (sorted by bucket). */
+static void literals(const kefu_prefilter *f, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < kefu_prefilter_count(f); i++) {
+        size_t len;
+        const char *l = kefu_prefilter_literal(f, i, &len);
+        n += (size_t)snprintf(out + n, cap - n, "%s%.*s", i ? "|" : "",
+                              (int)len, l);
+    }
+}
+
+/* Every literal of `want` (joined by '|') is in f, and nothing else. */
+static void expect_set(const char *pat, const char *want)
+{
+    kefu_prefilter *f = build(pat);
+    char got[1024], w[256];
+    size_t nwant = 1;
+    char *tok, *save = NULL;
+    if (!f)
+        fail_msg("no filter for %s", pat);
+    literals(f, got, sizeof got);
+    for (const char *p = want; *p; p++)
+        nwant += *p == '|';
+    if (kefu_prefilter_count(f) != nwant)
+        fail_msg("%s: literals %s, want %s", pat, got, want);
+    snprintf(w, sizeof w, "%s", want);
+    for (tok = strtok_r(w, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+        int found = 0;
+        for (uint32_t i = 0; i < kefu_prefilter_count(f); i++) {
+            size_t len;
+            const char *l = kefu_prefilter_literal(f, i, &len);
+            found |= len == strlen(tok) && memcmp(l, tok, len) == 0;
+        }
+        if (!found)
+            fail_msg("%s: literals %s, want %s (missing %s)", pat, got, want,
+                     tok);
+    }
+    kefu_prefilter_free(&mem, f);
+}
+
+static void test_literal_sets(void **state)
+{
+    (void)state;
+    /* the default rule pack's patterns */
+    expect_set("盗刷|被盗|诈骗|被骗|冒用|unauthori[sz]ed|fraud|scam",
+               "盗刷|被盗|诈骗|被骗|冒用|unauthor|fraud|scam");
+    expect_set("投诉|赔偿|举报|曝光|消协|12315|\\b(complain(t|ts|ed|ing)?|"
+               "compensat(e|ion)|report you|refund (me )?now|sue you|"
+               "lawyer)\\b",
+               "投诉|赔偿|举报|曝光|消协|12315|complain|compensa|report y|"
+               "refund |sue you|lawyer");
+    expect_set("ab[xy]c", "abxc|abyc");
+    expect_set("ab(?:cd|e)f", "abcdf|abef");
+    expect_set("(?<name>xy|zw)+q", "xy|zw");
+    expect_set("^\\bhello\\b", "hello");
+    expect_set("ab(?=c)d", "ab");
+    expect_set("ab.c|de\\d", "ab|de");
+    expect_set("a\\.b", "a.b");
+    expect_set("ab{1}c", "abc");
+    expect_set("ab{2}c", "ab");            /* one copy, then it stops */
+    expect_set("(ab|abc|abd)x", "abx|abcx|abdx");
+    expect_set("x(ab|a)", "xa");           /* "xa" finds "xab" too */
+    expect_set("(?#note)订单", "订单");
+}
+
+static void test_refused(void **state)
+{
+    static const char *pats[] = {
+        "(?i)refund",     /* options */
+        "a(?i)bc",
+        "(?i:ab)cd",
+        "\\d{11}",        /* no literal */
+        ".*投诉",
+        "a|bc",           /* a one-byte literal */
+        "ab|",            /* the empty match */
+        "(ab)?cd",        /* optional first item */
+        "\\Gab",          /* \G asserts the start offset */
+        "ab\\1",          /* back-reference after: fine, but \1 fails */
+        "(?=ab)ab",       /* lookahead first */
+        "(?<=x)ab",       /* lookbehind first */
+        "\\x{6295}诉",    /* hex escape */
+        "\\Qab\\E",
+        "(*UTF)ab",
+        "(?(1)ab|cd)",
+        "(?R)",
+        "a{x",            /* '{' that is not a quantifier */
+        "",
+        ")",
+    };
+    for (size_t i = 0; i < sizeof pats / sizeof *pats; i++) {
+        kefu_prefilter *f = build(pats[i]);
+        if (f) {
+            char got[512];
+            literals(f, got, sizeof got);
+            fail_msg("%s: a filter (%s) where none was expected", pats[i],
+                     got);
+        }
+    }
+    /* caseless and extended mode are not analysed */
+    {
+        kefu_prefilter *f = NULL;
+        assert_int_equal(kefu_prefilter_build(&f, &mem, "abc", 3,
+                                              KEFU_PREFILTER_CASELESS),
+                         KEFU_OK);
+        assert_null(f);
+        assert_int_equal(kefu_prefilter_build(&f, &mem, "abc", 3,
+                                              KEFU_PREFILTER_EXTENDED),
+                         KEFU_OK);
+        assert_null(f);
+    }
+}
+
+/* Both scans find a literal at every offset, across the 16-byte chunks,
+ * and nothing in text without it. */
+static void test_every_offset(void **state)
+{
+    kefu_prefilter *f = build("投诉|lawyer|12315");
+    char text[128];
+    (void)state;
+    assert_non_null(f);
+    for (size_t at = 0; at < 60; at++) {
+        static const char *lits[] = {"投诉", "lawyer", "12315"};
+        for (size_t k = 0; k < 3; k++) {
+            size_t n;
+            memset(text, 'q', at);
+            n = at + (size_t)snprintf(text + at, sizeof text - at, "%s", lits[k]);
+            for (size_t tail = 0; tail < 20; tail++) {
+                size_t len = n + tail;
+                memset(text + n, 'z', tail);
+                assert_int_equal(kefu_prefilter_first(f, text, len), at);
+                assert_int_equal(kefu_prefilter_first_portable(f, text, len), at);
+                /* cut one byte short: no literal */
+                assert_int_equal(kefu_prefilter_first(f, text, n - 1),
+                                 KEFU_PREFILTER_NONE);
+                assert_int_equal(kefu_prefilter_first_portable(f, text, n - 1),
+                                 KEFU_PREFILTER_NONE);
+            }
+        }
+    }
+    /* the same fingerprint but not the literal ("投诈" shares 投's bytes) */
+    assert_int_equal(kefu_prefilter_first(f, "投诈 lawyeR 1231",
+                                          strlen("投诈 lawyeR 1231")),
+                     KEFU_PREFILTER_NONE);
+    assert_int_equal(kefu_prefilter_first(f, "", 0), KEFU_PREFILTER_NONE);
+    kefu_prefilter_free(&mem, f);
+}
+
+/* ---- generated patterns against PCRE2 --------------------------------- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+static void cat(char *out, size_t cap, const char *s)
+{
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n, "%s", s);
+}
+
+static void gen_alt(char *out, size_t cap, int depth);
+
+static void gen_seq(char *out, size_t cap, int depth)
+{
+    static const char *atoms[] = {
+        "a", "b", "c", "ab", "ba", "投", "诉", "投诉", "x", "\\b", ".", "[ab]",
+        "[^a]", "\\d", "\\.", "^", "$", "\\B", "(?=a)", "(?!b)", "(?<=a)",
+        "[a投]", "\\G", "\\s", " ", "1", "12", "abc", "投诉", "xab", "诉a", "c投",
+        "ab", "bc",
+    };
+    static const char *quants[] = {"", "", "", "", "", "?", "*", "+", "{2}",
+                                   "{1}", "{0,2}", "+?", "{1,3}", "??"};
+    unsigned n = 1 + rnd(4);
+    for (unsigned i = 0; i < n; i++) {
+        if (depth < 3 && rnd(6) == 0) {
+            static const char *opens[] = {"(", "(?:", "(?>", "(?<g>"};
+            char sub[256] = "";
+            const char *o = opens[rnd(4)];
+            gen_alt(sub, sizeof sub, depth + 1);
+            cat(out, cap, o);
+            cat(out, cap, sub);
+            cat(out, cap, ")");
+        } else {
+            cat(out, cap, atoms[rnd(sizeof atoms / sizeof *atoms)]);
+        }
+        cat(out, cap, quants[rnd(sizeof quants / sizeof *quants)]);
+    }
+}
+
+static void gen_alt(char *out, size_t cap, int depth)
+{
+    unsigned n = 1 + rnd(3);
+    for (unsigned i = 0; i < n; i++) {
+        if (i)
+            cat(out, cap, "|");
+        gen_seq(out, cap, depth);
+    }
+}
+
+static size_t gen_text(char *out, size_t cap)
+{
+    static const char *pieces[] = {"a", "b", "c", "x", "投", "诉", " ", ".",
+                                   "1", "2", "ab", "投诉", "诈", "ba"};
+    unsigned n = rnd(45);
+    out[0] = '\0';
+    for (unsigned i = 0; i < n; i++)
+        cat(out, cap, pieces[rnd(sizeof pieces / sizeof *pieces)]);
+    return strlen(out);
+}
+
+static void test_against_pcre2(void **state)
+{
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    unsigned filters = 0, skipped = 0, started_later = 0;
+    (void)state;
+    assert_non_null(md);
+    for (int i = 0; i < 20000; i++) {
+        char pat[1024] = "", text[512];
+        int err;
+        PCRE2_SIZE eoff;
+        pcre2_code *code;
+        kefu_prefilter *f;
+        gen_alt(pat, sizeof pat, 0);
+        code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                             PCRE2_UTF | (i & 1 ? PCRE2_UCP : 0), &err, &eoff,
+                             NULL);
+        if (!code)
+            continue;
+        f = build(pat);
+        if (!f) {
+            pcre2_code_free(code);
+            continue;
+        }
+        filters++;
+        for (int t = 0; t < 40; t++) {
+            size_t len = gen_text(text, sizeof text);
+            size_t first = kefu_prefilter_first(f, text, len);
+            int plain, filtered = PCRE2_ERROR_NOMATCH;
+            PCRE2_SIZE plain_at = 0;
+            if (first != kefu_prefilter_first_portable(f, text, len))
+                fail_msg("%s on \"%s\": the scans disagree", pat, text);
+            plain = pcre2_match(code, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
+            if (plain >= 0)
+                plain_at = pcre2_get_ovector_pointer(md)[0];
+            if (first == KEFU_PREFILTER_NONE) {
+                skipped++;
+            } else {
+                started_later += first > 0;
+                filtered = pcre2_match(code, (PCRE2_SPTR)text, len, first, 0,
+                                       md, NULL);
+            }
+            if ((plain >= 0) != (filtered >= 0) ||
+                (plain >= 0 && pcre2_get_ovector_pointer(md)[0] != plain_at))
+                fail_msg("%s on \"%s\": PCRE2 %d at %zu, with the filter "
+                         "(first %zu) %d",
+                         pat, text, plain, (size_t)plain_at, first, filtered);
+        }
+        kefu_prefilter_free(&mem, f);
+        pcre2_code_free(code);
+    }
+    pcre2_match_data_free(md);
+    print_message("%u filters, %u texts skipped, %u started later\n", filters,
+                  skipped, started_later);
+    /* the generator must exercise the filter, not only its refusals */
+    assert_true(filters > 1500);
+    assert_true(skipped > 20000);
+    assert_true(started_later > 20000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_literal_sets),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_every_offset),
+        cmocka_unit_test(test_against_pcre2),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
