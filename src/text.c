@@ -782,6 +782,10 @@ static inline __attribute__((always_inline)) int tokenise(kefu_text *t,
             kind = KEFU_TOKEN_SYMBOL;
             break;
         }
+        /* combining marks belong to the character before them (they share
+         * its segment, and so its span in the original) */
+        while (j < n && cls_of(cps[j].cp, ref) == C_MARK)
+            j++;
         if (nt == cap) {
             if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, nt + 1,
                           sizeof *t->toks))

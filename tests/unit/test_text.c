@@ -107,6 +107,46 @@ static void test_offsets_fullwidth(void **st)
     kefu_text_free(t);
 }
 
+static void test_marks_after_cjk(void **st)
+{
+    /* a combining mark after an ideograph, CJK punctuation or a digit
+     * belongs to that token: the spans do not overlap (they did: the mark
+     * started the next word at the ideograph's byte) */
+    kefu_text *t = mk();
+    kefu_token k;
+    const char *s = "中\xcc\x81x。\xcc\x81" "ab 1\xcc\x81y";
+    uint32_t prev_end = 0;
+    (void)st;
+    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
+    assert_int_equal(kefu_text_token_count(t), 6);
+    for (size_t i = 0; i < 6; i++) {
+        k = tok(t, i);
+        assert_true(k.byte_start >= prev_end);
+        assert_true(k.byte_end > k.byte_start);
+        prev_end = k.byte_end;
+    }
+    k = tok(t, 0);
+    assert_int_equal(k.kind, KEFU_TOKEN_CJK);
+    assert_int_equal(k.byte_start, 0);
+    assert_int_equal(k.byte_end, 5);
+    assert_int_equal(k.char_end, 2);
+    k = tok(t, 1);
+    assert_int_equal(k.text_len, 1);
+    assert_memory_equal(k.text, "x", 1);
+    assert_int_equal(k.byte_start, 5);
+    assert_int_equal(k.char_start, 2);
+    k = tok(t, 3);
+    assert_memory_equal(k.text, "ab", 2);
+    assert_int_equal(k.byte_start, 11);
+    k = tok(t, 4);
+    assert_int_equal(k.kind, KEFU_TOKEN_NUMBER);
+    assert_int_equal(k.byte_end, 17);
+    k = tok(t, 5);
+    assert_memory_equal(k.text, "y", 1);
+    assert_int_equal(k.byte_start, 17);
+    kefu_text_free(t);
+}
+
 static void test_invalid_utf8(void **st)
 {
     static const struct { const char *s; size_t len, bad; } cases[] = {
@@ -224,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_t2s),
         cmocka_unit_test(test_tokens_mixed),
         cmocka_unit_test(test_offsets_fullwidth),
+        cmocka_unit_test(test_marks_after_cjk),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_nul_and_empty),
         cmocka_unit_test(test_too_long),
