@@ -50,6 +50,7 @@ typedef struct an {
     const uint8_t *p, *end;
     int fail;
     int depth;
+    int caseless;   /* matched case-less against case-folded subjects */
 } an;
 
 enum { IT_SET, IT_ZERO, IT_STOP };
@@ -84,6 +85,26 @@ static void set_one(lset *s, const uint8_t *b, size_t n)
     memcpy(s->v[0].b, b, n);
     s->v[0].len = (uint8_t)n;
     s->v[0].exact = 1;
+}
+
+/*
+ * A literal character of a case-less pattern as it stands in a case-folded
+ * subject: ASCII letters in lower case; characters without case (ASCII
+ * other than letters, CJK symbols, kana and ideographs, U+3000..U+9FFF)
+ * as they are.  0 for any other character: its case-less matches in
+ * folded text are not worked out here.  (In folded text the case-less
+ * partners of 'k' and 's', KELVIN SIGN and LONG S, do not occur: NFKC
+ * maps them to K and s.)
+ */
+static int fold_lit(lit *l)
+{
+    uint8_t c = l->b[0];
+    if (c < 0x80) {
+        if (c >= 'A' && c <= 'Z')
+            l->b[0] = (uint8_t)(c + 32);
+        return 1;
+    }
+    return c >= 0xE3 && c <= 0xE9;
 }
 
 static void set_stop(lset *s)
@@ -124,6 +145,36 @@ static void cross(an *a, lset *cur, const lset *t)
     *cur = out;
 }
 
+/* Skips an escape; a->p is at the backslash.  \c takes the character
+ * after it too ("\c(" is a control character, not a group); \Q..\E is
+ * not followed. */
+static void skip_escape(an *a)
+{
+    if (a->p + 1 < a->end && (a->p[1] == 'Q' || a->p[1] == 'E'))
+        return fail(a);
+    a->p += a->p + 1 < a->end && a->p[1] == 'c' ? 3 : 2;
+    if (a->p > a->end)
+        a->p = a->end;
+}
+
+/* Where scanning goes on after a '[' followed by ':', '.' or '=' inside a
+ * class: past the closing ":]" when it is POSIX syntax as PCRE2 decides
+ * it (check_posix_syntax in pcre2_compile.c: a ']' or another "[:"
+ * first means it is not), else just past the '[', a plain member. */
+static const uint8_t *posix_class_end(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t term = p[1];
+    for (const uint8_t *q = p + 2; end - q >= 2; q++) {
+        if (*q == '\\' && (q[1] == ']' || q[1] == '\\'))
+            q++;
+        else if ((*q == '[' && q[1] == term) || *q == ']')
+            break;
+        else if (*q == term && q[1] == ']')
+            return q + 2;
+    }
+    return p + 1;
+}
+
 /* Skips a character class; a->p is just after '['. */
 static void skip_class(an *a)
 {
@@ -133,16 +184,12 @@ static void skip_class(an *a)
         a->p++;
     while (!at_end(a) && *a->p != ']') {
         if (*a->p == '\\') {
-            if (a->p + 1 < a->end && (a->p[1] == 'Q' || a->p[1] == 'E'))
-                return fail(a);
-            a->p += 2;
+            skip_escape(a);
+            if (a->fail)
+                return;
         } else if (*a->p == '[' && a->p + 1 < a->end &&
                    (a->p[1] == ':' || a->p[1] == '.' || a->p[1] == '=')) {
-            const uint8_t close = a->p[1];
-            a->p += 2;
-            while (a->p + 1 < a->end && !(a->p[0] == close && a->p[1] == ']'))
-                a->p++;
-            a->p += 2;
+            a->p = posix_class_end(a->p, a->end);
         } else {
             a->p++;
         }
@@ -160,18 +207,25 @@ static void skip_branch(an *a)
     while (!at_end(a)) {
         uint8_t c = *a->p;
         if (c == '\\') {
-            if (a->p + 1 < a->end && a->p[1] == 'Q')
-                return fail(a);
-            a->p += 2;
+            skip_escape(a);
         } else if (c == '[') {
             a->p++;
             skip_class(a);
         } else if (c == '(') {
-            if (a->p + 2 < a->end && a->p[1] == '?' && a->p[2] == '#') {
+            uint8_t q = a->p + 1 < a->end ? a->p[1] : 0;
+            uint8_t r = a->p + 2 < a->end ? a->p[2] : 0;
+            if (q == '*')
+                return fail(a);   /* a verb's name may hold '(' */
+            if (q == '?' && r == '#') {
                 while (!at_end(a) && *a->p != ')')
                     a->p++;
                 if (at_end(a))
                     return fail(a);
+            } else if (q == '?' && !strchr(":>|=!<P'", r)) {
+                /* options carry into the following branches (and extended
+                 * mode changes what '#' and spaces are); conditions,
+                 * recursion and callouts are not followed either */
+                return fail(a);
             } else {
                 depth++;
             }
@@ -206,6 +260,8 @@ static int class_item(an *a, lset *t)
             t->v[t->n].b[0] = c;
             t->v[t->n].len = 1;
             t->v[t->n].exact = 1;
+            if (a->caseless)
+                fold_lit(&t->v[t->n]);
             t->n++;
             p++;
         }
@@ -361,7 +417,8 @@ static int quantifier(an *a, unsigned *min, int *once)
             a->p++;
             has_hi = read_num(a, &hi);
         }
-        if (at_end(a) || *a->p != '}' || (!has_lo && !has_hi))
+        /* "{,m}" is a quantifier from PCRE2 10.43 on, text before it */
+        if (at_end(a) || *a->p != '}' || !has_lo)
             return fail(a), 0;
         a->p++;
         *min = lo;
@@ -377,6 +434,18 @@ static int quantifier(an *a, unsigned *min, int *once)
     if (!at_end(a) && (*a->p == '?' || *a->p == '+'))
         a->p++;
     return 1;
+}
+
+static void skip_comments(an *a)
+{
+    while (a->end - a->p >= 3 && a->p[0] == '(' && a->p[1] == '?' &&
+           a->p[2] == '#') {
+        while (!at_end(a) && *a->p != ')')
+            a->p++;
+        if (at_end(a))
+            return fail(a);
+        a->p++;
+    }
 }
 
 /* One branch: the prefixes of everything it matches. */
@@ -415,10 +484,15 @@ static void seq(an *a, lset *cur)
             set_one(&t, a->p, n);
             a->p += n;
             kind = IT_SET;
+            if (a->caseless && !fold_lit(&t.v[0]))
+                return fail(a);
         }
         if (a->fail)
             return;
-        (void)quantifier(a, &min, &once);
+        /* comments between an item and its quantifier: "b(?#c)+" is b+ */
+        skip_comments(a);
+        if (quantifier(a, &min, &once) && kind == IT_ZERO && c == '(')
+            return fail(a);   /* a quantified comment */
         if (a->fail)
             return;
         if (kind == IT_ZERO)
@@ -507,13 +581,20 @@ static int have_ssse3(void)
 int kefu_prefilter_build(kefu_prefilter **out, const kefu_mem *mem,
                          const char *pat, size_t len, uint32_t opts)
 {
-    an a = {(const uint8_t *)pat, (const uint8_t *)pat + len, 0, 0};
+    an a = {(const uint8_t *)pat, (const uint8_t *)pat + len, 0, 0, 0};
     lset *s;
     kefu_prefilter *f;
     uint32_t minlen = LMAX, i, nfp = 0, b;
     uint8_t fpbucket[MAXL];
     *out = NULL;
-    if (opts & (KEFU_PREFILTER_CASELESS | KEFU_PREFILTER_EXTENDED))
+    /* a case-less pattern: by option, or by "(?i)" in front of it all */
+    if (len >= 4 && memcmp(pat, "(?i)", 4) == 0) {
+        a.p += 4;
+        opts |= KEFU_PREFILTER_CASELESS;
+    }
+    a.caseless = (opts & KEFU_PREFILTER_CASELESS) != 0;
+    if ((opts & KEFU_PREFILTER_EXTENDED) ||
+        (a.caseless && !(opts & KEFU_PREFILTER_FOLDED)))
         return KEFU_OK;
     s = kefu_alloc(mem, sizeof *s);
     if (!s)

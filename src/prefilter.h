@@ -40,6 +40,11 @@ typedef struct kefu_prefilter kefu_prefilter;
  * that change what a literal matches). */
 #define KEFU_PREFILTER_CASELESS 1u
 #define KEFU_PREFILTER_EXTENDED 2u
+/* The subjects are NFKC case-folded (kefu's normalised text): then a
+ * case-less pattern (this option, or "(?i)" at its very start) is
+ * filtered too, its ASCII letters taken in lower case.  Without it a
+ * case-less pattern gets no filter. */
+#define KEFU_PREFILTER_FOLDED 4u
 
 /*
  * Builds the filter of pattern `pat` (len bytes, UTF-8, a pattern that

@@ -3,7 +3,10 @@
  * byte, TEXT (TEXT = PATTERN when there is no NUL).  When PCRE2 compiles
  * the pattern and a filter is built, PCRE2 run from the filter's first
  * literal (or not at all when there is none) must answer exactly as PCRE2
- * run from the start, and the SIMD and byte-table scans must agree. */
+ * run from the start, and the SIMD and byte-table scans must agree.  When
+ * bit 1 of the input's size is set the pattern is case-less and TEXT is
+ * first normalised by the text stage (NFKC, case folded), as the filter's
+ * FOLDED option requires. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pcre2_match_data *md;
     kefu_prefilter *f = NULL;
     kefu_mem mem;
+    kefu_text *norm = NULL;
+    const int caseless = (size >> 1) & 1;
     PCRE2_SIZE eoff;
     int err, plain, filtered = PCRE2_ERROR_NOMATCH;
     size_t first;
@@ -34,16 +39,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kefu_utf8_check(text, tlen, NULL))
         return 0;
     code = pcre2_compile((PCRE2_SPTR)pat, plen,
-                         PCRE2_UTF | (size & 1 ? PCRE2_UCP : 0), &err, &eoff,
-                         NULL);
+                         PCRE2_UTF | (size & 1 ? PCRE2_UCP : 0) |
+                             (caseless ? PCRE2_CASELESS : 0),
+                         &err, &eoff, NULL);
     if (!code)
         return 0;
     kefu_mem_init(&mem, NULL);
-    if (kefu_prefilter_build(&f, &mem, pat, plen, 0) != KEFU_OK)
+    if (kefu_prefilter_build(&f, &mem, pat, plen,
+                             caseless ? KEFU_PREFILTER_CASELESS |
+                                            KEFU_PREFILTER_FOLDED
+                                      : 0) != KEFU_OK)
         abort();
     if (!f) {
         pcre2_code_free(code);
         return 0;
+    }
+    if (caseless) {
+        if (kefu_text_new(&norm, NULL) != KEFU_OK ||
+            kefu_text_run(norm, text, tlen) != KEFU_OK) {
+            kefu_text_free(norm);
+            kefu_prefilter_free(&mem, f);
+            pcre2_code_free(code);
+            return 0;
+        }
+        text = kefu_text_normalized(norm, &tlen);
     }
     first = kefu_prefilter_first(f, text, tlen);
     if (first != kefu_prefilter_first_portable(f, text, tlen))
@@ -71,5 +90,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pcre2_match_context_free(mc);
     pcre2_code_free(code);
     kefu_prefilter_free(&mem, f);
+    kefu_text_free(norm);
     return 0;
 }

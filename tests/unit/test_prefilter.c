@@ -21,12 +21,17 @@ static int setup(void **state)
     return 0;
 }
 
-static kefu_prefilter *build(const char *pat)
+static kefu_prefilter *build_opts(const char *pat, uint32_t opts)
 {
     kefu_prefilter *f = NULL;
-    assert_int_equal(kefu_prefilter_build(&f, &mem, pat, strlen(pat), 0),
+    assert_int_equal(kefu_prefilter_build(&f, &mem, pat, strlen(pat), opts),
                      KEFU_OK);
     return f;
+}
+
+static kefu_prefilter *build(const char *pat)
+{
+    return build_opts(pat, 0);
 }
 
 /* The filter's literals joined by '|' in its order (sorted by bucket). */
@@ -43,9 +48,9 @@ static void literals(const kefu_prefilter *f, char *out, size_t cap)
 }
 
 /* Every literal of `want` (joined by '|') is in f, and nothing else. */
-static void expect_set(const char *pat, const char *want)
+static void expect_set_opts(const char *pat, uint32_t opts, const char *want)
 {
-    kefu_prefilter *f = build(pat);
+    kefu_prefilter *f = build_opts(pat, opts);
     char got[1024], w[256];
     size_t nwant = 1;
     char *tok, *save = NULL;
@@ -71,6 +76,11 @@ static void expect_set(const char *pat, const char *want)
     kefu_prefilter_free(&mem, f);
 }
 
+static void expect_set(const char *pat, const char *want)
+{
+    expect_set_opts(pat, 0, want);
+}
+
 static void test_literal_sets(void **state)
 {
     (void)state;
@@ -94,6 +104,15 @@ static void test_literal_sets(void **state)
     expect_set("(ab|abc|abd)x", "abx|abcx|abdx");
     expect_set("x(ab|a)", "xa");           /* "xa" finds "xab" too */
     expect_set("(?#note)订单", "订单");
+    expect_set("ab(?#c)(?#d)+c|xy", "ab|xy");   /* the comment hides b+ */
+    expect_set("xy(abc)(?#c)?", "xy");
+    /* case-less patterns on case-folded subjects */
+    expect_set_opts("(?i)\\b(Account|LOGIN)\\b.{0,20}locked",
+                    KEFU_PREFILTER_FOLDED, "account|login");
+    expect_set_opts("Refund[Ss]|退款", KEFU_PREFILTER_FOLDED |
+                    KEFU_PREFILTER_CASELESS, "refunds|退款");
+    expect_set_opts("(?i)where('s| is) my", KEFU_PREFILTER_FOLDED,
+                    "where's |where is");
 }
 
 static void test_refused(void **state)
@@ -129,7 +148,11 @@ static void test_refused(void **state)
                      got);
         }
     }
-    /* caseless and extended mode are not analysed */
+    /* case-less with characters whose case is not worked out */
+    assert_null(build_opts("(?i)café", KEFU_PREFILTER_FOLDED));
+    assert_null(build_opts("(?i)ｒｅｆｕｎｄ", KEFU_PREFILTER_FOLDED));
+    assert_null(build_opts("(?i)refund", 0));   /* subjects not folded */
+    /* case-less and extended mode are not analysed without FOLDED */
     {
         kefu_prefilter *f = NULL;
         assert_int_equal(kefu_prefilter_build(&f, &mem, "abc", 3,
@@ -204,7 +227,8 @@ static void gen_seq(char *out, size_t cap, int depth)
         "a", "b", "c", "ab", "ba", "投", "诉", "投诉", "x", "\\b", ".", "[ab]",
         "[^a]", "\\d", "\\.", "^", "$", "\\B", "(?=a)", "(?!b)", "(?<=a)",
         "[a投]", "\\G", "\\s", " ", "1", "12", "abc", "投诉", "xab", "诉a", "c投",
-        "ab", "bc",
+        "ab", "bc", "\\c(", "\\c)", "[\\c]]",
+        "[[:x:x]", "[x|y]", "[[:alpha:]b]", "(?i)", "(?x)# (|\n", "(?i:a)", "(?#c)",
     };
     static const char *quants[] = {"", "", "", "", "", "?", "*", "+", "{2}",
                                    "{1}", "{0,2}", "+?", "{1,3}", "??"};
@@ -249,22 +273,37 @@ static size_t gen_text(char *out, size_t cap)
 static void test_against_pcre2(void **state)
 {
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
     unsigned filters = 0, skipped = 0, started_later = 0;
     (void)state;
     assert_non_null(md);
-    for (int i = 0; i < 20000; i++) {
+    assert_non_null(mc);
+    /* generated quantifiers can nest: keep each match short (a match that
+     * hits the limit counts as an answer and must be the same both ways) */
+    pcre2_set_match_limit(mc, 20000);
+    for (int i = 0; i < 30000; i++) {
         char pat[1024] = "", text[512];
         int err;
         PCRE2_SIZE eoff;
         pcre2_code *code;
         kefu_prefilter *f;
+        /* every third pattern case-less, its letters in mixed case, on the
+         * generated texts (lower case and CJK: case-folded subjects) */
+        int caseless = i % 3 == 2;
+        if (caseless)
+            cat(pat, sizeof pat, "(?i)");
         gen_alt(pat, sizeof pat, 0);
+        if (caseless)
+            for (char *q = pat + 4; *q; q++)
+                if (*q >= 'a' && *q <= 'z' && rnd(2) && q[-1] != '\\' &&
+                    q[-1] != '?' && q[-1] != '<')
+                    *q = (char)(*q - 32);
         code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
                              PCRE2_UTF | (i & 1 ? PCRE2_UCP : 0), &err, &eoff,
                              NULL);
         if (!code)
             continue;
-        f = build(pat);
+        f = build_opts(pat, caseless ? KEFU_PREFILTER_FOLDED : 0);
         if (!f) {
             pcre2_code_free(code);
             continue;
@@ -277,7 +316,7 @@ static void test_against_pcre2(void **state)
             PCRE2_SIZE plain_at = 0;
             if (first != kefu_prefilter_first_portable(f, text, len))
                 fail_msg("%s on \"%s\": the scans disagree", pat, text);
-            plain = pcre2_match(code, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
+            plain = pcre2_match(code, (PCRE2_SPTR)text, len, 0, 0, md, mc);
             if (plain >= 0)
                 plain_at = pcre2_get_ovector_pointer(md)[0];
             if (first == KEFU_PREFILTER_NONE) {
@@ -285,7 +324,7 @@ static void test_against_pcre2(void **state)
             } else {
                 started_later += first > 0;
                 filtered = pcre2_match(code, (PCRE2_SPTR)text, len, first, 0,
-                                       md, NULL);
+                                       md, mc);
             }
             if ((plain >= 0) != (filtered >= 0) ||
                 (plain >= 0 && pcre2_get_ovector_pointer(md)[0] != plain_at))
