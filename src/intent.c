@@ -48,6 +48,7 @@ static void info_release(const kefu_mem *mem, struct kefu_intent_info *in)
 static void pattern_release(const kefu_mem *mem, struct kefu_intent_pattern *p)
 {
     pcre2_code_free(p->code);
+    kefu_prefilter_free(mem, p->pf);
     kefu_dealloc(mem, p->source);
     memset(p, 0, sizeof *p);
 }
@@ -277,6 +278,14 @@ static int parse_pattern(struct kefu_model *m, kefu_intent_builder *b,
             return rc;
     }
     p.source = kefu_strdup(&m->mem, re->str);
+    /* patterns run on the scratch's normalised text, which is always case
+     * folded: case-less word lists are filtered too */
+    if (p.source &&
+        kefu_prefilter_build(&p.pf, &m->mem, p.source, strlen(p.source),
+                             KEFU_PREFILTER_FOLDED)) {
+        pattern_release(&m->mem, &p);
+        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+    }
     if (!p.source ||
         kefu_grow(&m->mem, (void **)&b->patterns, &cap, b->npatterns + 1,
                   sizeof *b->patterns)) {
@@ -1370,6 +1379,22 @@ static void top_k(const float *p, uint32_t *order, uint32_t n, uint32_t k)
     }
 }
 
+/* A pattern on the padded subject: 1, 0 or a negative status.  A word
+ * list skips PCRE2 when none of its literals occurs, and starts it at the
+ * first that does. */
+static int pattern_match(const struct kefu_intent_pattern *pt,
+                         struct kefu_intent_scratch *is, size_t len)
+{
+    size_t start = 0;
+    if (pt->pf) {
+        start = kefu_prefilter_first(pt->pf, is->subject.data, len);
+        if (start == KEFU_PREFILTER_NONE)
+            return 0;
+    }
+    return kefu_pattern_match(pt->code, is->subject.data, len, start, is->md,
+                              is->mctx);
+}
+
 KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
                            kefu_intent_result *out)
 {
@@ -1404,8 +1429,7 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
         return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t p = 0; p < im->npatterns; p++) {
         const struct kefu_intent_pattern *pt = &im->patterns[p];
-        int m = kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len,
-                                   0, is->md, is->mctx);
+        int m = pattern_match(pt, is, s->text.norm.len);
         if (m < 0)
             return kefu_diag_msg(&s->diag, m, "intent pattern %u for '%s': %s",
                                  p, im->info[pt->intent].name,
@@ -1542,8 +1566,7 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
         const struct kefu_intent_pattern *pt = &im->patterns[p];
         if (pt->intent != cls)
             continue;
-        if (kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len, 0,
-                               is->md, is->mctx) != 1)
+        if (pattern_match(pt, is, s->text.norm.len) != 1)
             continue;
         if (items[n].size < sizeof(kefu_explain_item))
             return n;

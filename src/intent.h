@@ -12,6 +12,7 @@
 #include "learner.h"
 #include "model.h"
 #include "pattern.h"
+#include "prefilter.h"
 
 struct kefu_intent_info {
     char *name;
@@ -25,6 +26,7 @@ struct kefu_intent_info {
 
 struct kefu_intent_pattern {
     pcre2_code *code;
+    kefu_prefilter *pf;    /* literal prefilter on the folded text, or NULL */
     uint32_t intent;
     uint8_t force;
     float weight;          /* boost: added to the intent's score */
