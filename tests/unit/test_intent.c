@@ -135,6 +135,15 @@ static void test_patterns(void **st)
     n = kefu_classify_explain(s, items, 6);
     assert_true(n >= 1);
     assert_int_equal(items[0].kind, KEFU_EXPLAIN_PATTERN);
+    /* the pattern's literal prefilter: the literal later in the text (PCRE2
+     * starts there), and a literal that PCRE2 then turns down (\b) */
+    r = classify(s, "退款的事我想找人工");
+    assert_string_equal(r.intent, "human_agent");
+    assert_true(r.pattern >= 0);
+    r = classify(s, "refund refund refund, HUMANE people");
+    assert_int_equal(r.pattern, -1);
+    r = classify(s, "refund refund refund, a Human");
+    assert_true(r.pattern >= 0);
     /* boost: raises the score of its intent */
     r = classify(s, "退款");
     assert_string_equal(r.intent, "refund");
