@@ -80,18 +80,73 @@ static int build_slot(uint32_t kind)
     return kind == KEFU_CLF_EMOTION ? KEFU_BUILD_EMOCLF : KEFU_BUILD_INTENT;
 }
 
+/* The `classifier:` section: the keys it set (CS_*) and their values.  It
+ * configures every classifier the model trains, intents and trained
+ * emotion labels alike, whichever comes first. */
+enum {
+    CS_EPOCHS = 1u << 0, CS_LR = 1u << 1, CS_L2 = 1u << 2, CS_SEED = 1u << 3,
+    CS_MIN_DF = 1u << 4, CS_WORD_NGRAMS = 1u << 5, CS_CJK = 1u << 6,
+    CS_THRESHOLD = 1u << 7, CS_MARGIN = 1u << 8, CS_COST = 1u << 9,
+    CS_SUB_WEIGHT = 1u << 10, CS_PAIR_MAX_DF = 1u << 11,
+    CS_WORD_PAIRS = 1u << 12, CS_SOLVER = 1u << 13, CS_SUBWORDS = 1u << 14
+};
+
+typedef struct clf_section {
+    kefu_classifier_cfg cfg;
+    uint32_t set;
+} clf_section;
+
+static void section_apply(kefu_classifier_cfg *d, const clf_section *cs)
+{
+    const kefu_classifier_cfg *c = &cs->cfg;
+    const uint32_t set = cs->set;
+    if (set & CS_EPOCHS) d->learn.epochs = c->learn.epochs;
+    if (set & CS_LR) d->learn.lr = c->learn.lr;
+    if (set & CS_L2) d->learn.l2 = c->learn.l2;
+    if (set & CS_SEED) d->learn.seed = c->learn.seed;
+    if (set & CS_MIN_DF) d->min_df = c->min_df;
+    if (set & CS_WORD_NGRAMS) d->feat.word_ngrams = c->feat.word_ngrams;
+    if (set & CS_CJK) d->feat.cjk_max = c->feat.cjk_max;
+    if (set & CS_THRESHOLD) {
+        d->threshold = c->threshold;
+        d->threshold_set = 1;
+    }
+    if (set & CS_MARGIN) {
+        d->margin = c->margin;
+        d->margin_set = 1;
+    }
+    if (set & CS_COST) d->learn.c = c->learn.c;
+    if (set & CS_SUB_WEIGHT) d->feat.sub_weight = c->feat.sub_weight;
+    if (set & CS_PAIR_MAX_DF) d->pair_max_df = c->pair_max_df;
+    if (set & CS_WORD_PAIRS) d->feat.word_pairs = c->feat.word_pairs;
+    if (set & CS_SOLVER) d->learn.solver = c->learn.solver;
+    if (set & CS_SUBWORDS) {
+        d->feat.sub_min = c->feat.sub_min;
+        d->feat.sub_max = c->feat.sub_max;
+    }
+}
+
 kefu_intent_builder *kefu_clf_builder_get(struct kefu_model *m, uint32_t kind)
 {
     kefu_intent_builder *b = m->building[build_slot(kind)];
     if (!b) {
+        const clf_section *cs = m->building[KEFU_BUILD_CLFCFG];
         b = kefu_zalloc(&m->mem, sizeof *b);
         if (!b)
             return NULL;
         classifier_defaults(&b->cfg, kind);
+        if (cs)
+            section_apply(&b->cfg, cs);
         b->kind = kind;
         m->building[build_slot(kind)] = b;
     }
     return b;
+}
+
+static void section_free(struct kefu_model *m)
+{
+    kefu_dealloc(&m->mem, m->building[KEFU_BUILD_CLFCFG]);
+    m->building[KEFU_BUILD_CLFCFG] = NULL;
 }
 
 kefu_intent_builder *kefu_intent_builder_get(struct kefu_model *m)
@@ -391,47 +446,48 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
                                        "word_ngrams", "cjk_ngrams", "subwords",
                                        "solver", "cost", "word_pairs",
                                        "subword_weight", "pair_max_df", NULL};
-    kefu_intent_builder *b = kefu_intent_builder_get(m);
+    clf_section *cs = m->building[KEFU_BUILD_CLFCFG];
     kefu_classifier_cfg *c;
     const kefu_ynode *v;
     int64_t x;
     double d;
     int rc;
-    if (!b)
-        return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
-    c = &b->cfg;
+    if (!cs) {
+        /* values are copied only under their bit: zero is fine */
+        cs = kefu_zalloc(&m->mem, sizeof *cs);
+        if (!cs)
+            return kefu_diag_msg(ctx->diag, KEFU_E_NOMEM, "out of memory");
+        m->building[KEFU_BUILD_CLFCFG] = cs;
+    }
+    c = &cs->cfg;
     if ((rc = kefu_y_keys(ctx->diag, ctx->doc, n, keys)))
         return rc;
-#define INT_KEY(k, lo, hi, dst)                                               \
+#define INT_KEY(k, lo, hi, dst, bit)                                          \
     if ((v = kefu_ymap_get(n, k))) {                                         \
         if ((rc = kefu_y_int(ctx->diag, ctx->doc, v, lo, hi, &x)))           \
             return rc;                                                        \
         dst = x;                                                              \
+        cs->set |= bit;                                                       \
     }
-#define NUM_KEY(k, lo, hi, dst)                                               \
+#define NUM_KEY(k, lo, hi, dst, bit)                                          \
     if ((v = kefu_ymap_get(n, k))) {                                         \
         if ((rc = kefu_y_number(ctx->diag, ctx->doc, v, lo, hi, &d)))        \
             return rc;                                                        \
         dst = (float)d;                                                       \
+        cs->set |= bit;                                                       \
     }
-    INT_KEY("epochs", 1, 1000, c->learn.epochs)
-    NUM_KEY("learning_rate", 1e-6, 100, c->learn.lr)
-    NUM_KEY("l2", 0, 1, c->learn.l2)
-    INT_KEY("seed", 0, INT64_MAX, c->learn.seed)
-    INT_KEY("min_df", 1, 1000, c->min_df)
-    INT_KEY("word_ngrams", 1, 2, c->feat.word_ngrams)
-    INT_KEY("cjk_ngrams", 1, 3, c->feat.cjk_max)
-    if ((v = kefu_ymap_get(n, "threshold"))) {
-        NUM_KEY("threshold", 0, 1, c->threshold)
-        c->threshold_set = 1;
-    }
-    if ((v = kefu_ymap_get(n, "margin"))) {
-        NUM_KEY("margin", 0, 1, c->margin)
-        c->margin_set = 1;
-    }
-    NUM_KEY("cost", 1e-4, 1e4, c->learn.c)
-    NUM_KEY("subword_weight", 0, 100, c->feat.sub_weight)
-    NUM_KEY("pair_max_df", 1e-6, 1, c->pair_max_df)
+    INT_KEY("epochs", 1, 1000, c->learn.epochs, CS_EPOCHS)
+    NUM_KEY("learning_rate", 1e-6, 100, c->learn.lr, CS_LR)
+    NUM_KEY("l2", 0, 1, c->learn.l2, CS_L2)
+    INT_KEY("seed", 0, INT64_MAX, c->learn.seed, CS_SEED)
+    INT_KEY("min_df", 1, 1000, c->min_df, CS_MIN_DF)
+    INT_KEY("word_ngrams", 1, 2, c->feat.word_ngrams, CS_WORD_NGRAMS)
+    INT_KEY("cjk_ngrams", 1, 3, c->feat.cjk_max, CS_CJK)
+    NUM_KEY("threshold", 0, 1, c->threshold, CS_THRESHOLD)
+    NUM_KEY("margin", 0, 1, c->margin, CS_MARGIN)
+    NUM_KEY("cost", 1e-4, 1e4, c->learn.c, CS_COST)
+    NUM_KEY("subword_weight", 0, 100, c->feat.sub_weight, CS_SUB_WEIGHT)
+    NUM_KEY("pair_max_df", 1e-6, 1, c->pair_max_df, CS_PAIR_MAX_DF)
 #undef INT_KEY
 #undef NUM_KEY
     if ((v = kefu_ymap_get(n, "word_pairs"))) {
@@ -439,8 +495,10 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
         if ((rc = kefu_y_bool(ctx->diag, ctx->doc, v, &on)))
             return rc;
         c->feat.word_pairs = on;
+        cs->set |= CS_WORD_PAIRS;
     }
     if ((v = kefu_ymap_get(n, "solver"))) {
+        cs->set |= CS_SOLVER;
         if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "svm"))
             c->learn.solver = KEFU_SOLVER_SVM;
         else if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "softmax"))
@@ -453,6 +511,7 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
         int64_t lo, hi;
         if (v->type == KEFU_Y_SCALAR && !strcmp(v->str, "off")) {
             c->feat.sub_min = c->feat.sub_max = 0;
+            cs->set |= CS_SUBWORDS;
         } else if (v->type != KEFU_Y_SEQ || v->n != 2) {
             return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
                              "subwords is [min, max] or off");
@@ -462,8 +521,16 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
                 return rc;
             c->feat.sub_min = (uint8_t)lo;
             c->feat.sub_max = (uint8_t)hi;
+            cs->set |= CS_SUBWORDS;
         }
     }
+    /* classifiers begun before this section (an intents section earlier
+     * in the file) take it too */
+    for (uint32_t kind = KEFU_CLF_INTENT; kind <= KEFU_CLF_EMOTION; kind++)
+        if (m->building[build_slot(kind)]) {
+            kefu_intent_builder *b = m->building[build_slot(kind)];
+            section_apply(&b->cfg, cs);
+        }
     return KEFU_OK;
 }
 
@@ -1193,6 +1260,7 @@ static void model_release(const kefu_mem *mem, struct kefu_intent_model *im)
 void kefu_intent_release(struct kefu_model *m)
 {
     builder_free(m, KEFU_CLF_INTENT);
+    section_free(m);
     if (m->intent)
         model_release(&m->mem, m->intent);
     m->intent = NULL;
@@ -1201,6 +1269,7 @@ void kefu_intent_release(struct kefu_model *m)
 void kefu_emoclf_release(struct kefu_model *m)
 {
     builder_free(m, KEFU_CLF_EMOTION);
+    section_free(m);
     if (m->emotion_clf)
         model_release(&m->mem, m->emotion_clf);
     m->emotion_clf = NULL;
@@ -1304,12 +1373,19 @@ static int clf_finish(struct kefu_model *m, kefu_diag *diag, uint32_t kind,
 
 int kefu_intent_finish(struct kefu_model *m, kefu_diag *diag)
 {
+    if (m->building[KEFU_BUILD_CLFCFG] && !m->building[KEFU_BUILD_INTENT] &&
+        !m->building[KEFU_BUILD_EMOCLF])
+        return kefu_diag_msg(diag, KEFU_E_EMPTY,
+                             "a classifier section, but no intents or emotion "
+                             "labels to train");
     return clf_finish(m, diag, KEFU_CLF_INTENT, &m->intent);
 }
 
 int kefu_emoclf_finish(struct kefu_model *m, kefu_diag *diag)
 {
-    return clf_finish(m, diag, KEFU_CLF_EMOTION, &m->emotion_clf);
+    int rc = clf_finish(m, diag, KEFU_CLF_EMOTION, &m->emotion_clf);
+    section_free(m);   /* both classifiers have it now */
+    return rc;
 }
 
 /* ---- classification ---- */

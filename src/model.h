@@ -90,7 +90,7 @@ int kefu_modelfile_load(kefu_model **out, const char *data, size_t len,
 /* Slots of kefu_model.building, one per engine that accumulates. */
 enum { KEFU_BUILD_INTENT, KEFU_BUILD_ENTITY, KEFU_BUILD_REDACT,
        KEFU_BUILD_EMOTION, KEFU_BUILD_RULES, KEFU_BUILD_FLOOR,
-       KEFU_BUILD_EMOCLF };
+       KEFU_BUILD_EMOCLF, KEFU_BUILD_CLFCFG };
 
 typedef int (*kefu_section_parse_fn)(struct kefu_model *m,
                                      const kefu_ynode *node,

@@ -100,6 +100,87 @@ static kefu_model *train(const char *train_text, const char *val_text, int *rc, 
     return m;
 }
 
+/* Trains with the `classifier:` section `cfg` (NULL: none) and options
+ * epochs / seed (0: the default). */
+static kefu_model *train_cfg(const char *cfg, uint32_t epochs, uint64_t seed)
+{
+    const char *tr = tmp_path("train.tsv"), *cf = tmp_path("cfg.yaml");
+    kefu_diag *d = kefu_diag_new(NULL);
+    kefu_model *m = NULL;
+    kefu_train_options o;
+    int rc;
+    write_file(tr, TRAIN);
+    if (cfg)
+        write_file(cf, cfg);
+    kefu_train_options_init(&o);
+    o.task = KEFU_TASK_EMOTION;
+    o.epochs = epochs;
+    o.seed = seed;
+    rc = kefu_model_train(&m, cfg ? cf : NULL, tr, NULL, &o, NULL, d);
+    if (rc)
+        fail_msg("train: %s", kefu_diag_message(d));
+    unlink(tr);
+    unlink(cf);
+    kefu_diag_free(d);
+    return m;
+}
+
+/* Label probabilities of a few texts, n per text. */
+static void probs_of(const kefu_model *m, float *out, size_t n)
+{
+    static const char *texts[] = {"furious and heartbroken", "谢谢，满意",
+                                  "so sad", "垃圾", "ok"};
+    kefu_scratch *s = NULL;
+    assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(kefu_emotion_classify(s, texts[i], strlen(texts[i]),
+                                               out + i * n, n),
+                         KEFU_OK);
+    kefu_scratch_free(s);
+}
+
+static void test_config_section(void **st)
+{
+    /* `classifier:` configures trained emotion labels too (it used to
+     * create an empty intent classifier and fail); options given to
+     * kefu_model_train win over it */
+    float a[15], b[15], c[15];
+    const char *path = tmp_path("cfg.kefu");
+    kefu_model *m1, *m2, *m3, *m4 = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    (void)st;
+    m1 = train_cfg("kefu: 1\nclassifier: {epochs: 5, seed: 3}\n", 0, 0);
+    m2 = train_cfg(NULL, 5, 3);
+    m3 = train_cfg("kefu: 1\nclassifier: {epochs: 5, seed: 3}\n", 0, 9);
+    assert_int_equal(kefu_model_emotion_label_count(m1), 3);
+    probs_of(m1, a, 3);
+    probs_of(m2, b, 3);
+    assert_memory_equal(a, b, sizeof a);
+    probs_of(m3, c, 3);                       /* seed 9 from the options */
+    assert_true(memcmp(a, c, sizeof a) != 0);
+    /* the binary model (its YAML read again on load) answers the same */
+    assert_int_equal(kefu_model_save(m1, path, d), KEFU_OK);
+    assert_int_equal(kefu_model_load(&m4, path, NULL, d), KEFU_OK);
+    unlink(path);
+    probs_of(m4, c, 3);
+    assert_memory_equal(a, c, sizeof a);
+    /* a classifier section with nothing to train is an error */
+    kefu_model_free(m4);
+    m4 = NULL;
+    {
+        static const char only[] = "kefu: 1\nclassifier: {seed: 2}\n";
+        assert_int_equal(kefu_model_load_buffer(&m4, only, sizeof only - 1,
+                                                "c.yaml", NULL, NULL, d),
+                         KEFU_E_EMPTY);
+    }
+    assert_null(m4);
+    assert_non_null(strstr(kefu_diag_message(d), "classifier section"));
+    kefu_model_free(m1);
+    kefu_model_free(m2);
+    kefu_model_free(m3);
+    kefu_diag_free(d);
+}
+
 static size_t label_index(const kefu_model *m, const char *name)
 {
     size_t n = kefu_model_emotion_label_count(m);
@@ -314,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_multi_label),
         cmocka_unit_test(test_single_label_and_round_trip),
         cmocka_unit_test(test_bad_labels),
+        cmocka_unit_test(test_config_section),
         cmocka_unit_test(test_no_trained_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
