@@ -212,7 +212,7 @@ def report(path):
         for line in f:
             ds, tool, key, val = line.rstrip("\n").split("\t", 3)
             d = res.setdefault(ds, {}).setdefault(tool, {})
-            if key in ("metrics", "eval_json", "tune"):
+            if key in ("metrics", "eval_json", "tune", "seed2", "seed3"):
                 try:
                     d[key] = json.loads(val)
                 except ValueError:
@@ -311,6 +311,18 @@ def report(path):
             f2(m(ds, "ll", "accuracy")), evs))
         targets.append((ds, k, bp, diff))
     P()
+    seeds = []
+    for ds in sets:
+        r = res[ds].get("kefu", {})
+        vals = [m(ds, "kefu")] + [100 * r[k]["macro_f1"] for k in ("seed2", "seed3")
+                                  if r.get(k, {}).get("macro_f1") is not None]
+        if vals[0] is not None and len(vals) > 1:
+            seeds.append("%s: %s (mean %.2f)" % (ds, ", ".join("%.2f" % v for v in vals),
+                                                 sum(vals) / len(vals)))
+    if seeds:
+        P("kefu's macro-F1 (%) with seeds 1, 2, 3 (the seed orders the SGD passes; "
+          "the table shows seed 1, the default): " + "; ".join(seeds) + ".")
+        P()
     P("Tuning-split macro-F1 (%) of the peers' grids: " + "; ".join(
         "%s: %s" % (ds, ", ".join(
             res[ds][t]["grid"][i] for t in ("ft", "ll") if res[ds].get(t, {}).get("grid")
