@@ -117,6 +117,7 @@ static void def_release(const kefu_mem *mem, struct kefu_entity_def *e)
     kefu_dealloc(mem, e->builtin);
     kefu_dealloc(mem, e->source);
     pcre2_code_free(e->code);
+    kefu_prefilter_free(mem, e->pf);
     for (size_t i = 0; i < e->ncanon; i++)
         kefu_dealloc(mem, e->canon[i]);
     kefu_dealloc(mem, e->canon);
@@ -376,6 +377,10 @@ static int parse_def(struct kefu_entity_set *set, struct kefu_entity_def *e,
             return kefu_yerr(ctx->diag, ctx->doc, bi, rc,
                              "builtin '%s' does not compile: %s", b->name, msg);
     }
+    /* on the normalised (case folded) text, like intent patterns */
+    if (kefu_prefilter_build(&e->pf, &set->mem, e->source, strlen(e->source),
+                             KEFU_PREFILTER_FOLDED))
+        return oom(ctx->diag);
     value_groups(e);
     {
         uint32_t g = kefu_pattern_groups(e->code);
@@ -630,7 +635,14 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
         PCRE2_SIZE *ov;
         size_t a, b, ms, me;
         uint32_t k;
-        int rc = kefu_pattern_match(e->code, norm, len, start, es->md, es->mctx);
+        int rc;
+        if (e->pf) {   /* a word list: go to its next literal, if any */
+            size_t at = kefu_prefilter_first(e->pf, norm + start, len - start);
+            if (at == KEFU_PREFILTER_NONE)
+                break;
+            start += at;
+        }
+        rc = kefu_pattern_match(e->code, norm, len, start, es->md, es->mctx);
         if (rc == KEFU_E_LIMIT)
             return kefu_diag_msg(&s->diag, rc,
                                  "entity '%s': the pattern hit its match "

@@ -11,6 +11,7 @@
 #include "entity_value.h"
 #include "model.h"
 #include "pattern.h"
+#include "prefilter.h"
 #include "text.h"
 
 enum kefu_entity_kind { KEFU_ENT_REGEX = 1, KEFU_ENT_VALUES = 2 };
@@ -32,6 +33,7 @@ struct kefu_entity_def {
     char *builtin;              /* built-in kind name, or NULL */
     char *source;               /* the regex as compiled (for saving) */
     pcre2_code *code;
+    kefu_prefilter *pf;         /* literal prefilter of code, or NULL */
     uint32_t value_groups[8];   /* groups named "value"; none: whole match */
     uint32_t nvalue_groups;
     char **canon;               /* lookup list: canonical values */

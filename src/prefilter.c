@@ -316,7 +316,8 @@ static int group_item(an *a, lset *t)
     }
     a->p = p;
     if (lookaround) {
-        /* zero-width, but not followed: the prefix ends here */
+        /* zero-width: it only narrows where a match may be, so the literal
+         * goes on after it (its own contents are not read) */
         skip_branch(a);
         while (!a->fail && !at_end(a) && *a->p == '|') {
             a->p++;
@@ -331,7 +332,7 @@ static int group_item(an *a, lset *t)
     if (a->fail || at_end(a) || *a->p != ')')
         return fail(a), IT_STOP;
     a->p++;
-    return lookaround ? IT_STOP : IT_SET;
+    return lookaround ? IT_ZERO : IT_SET;
 }
 
 /* An escape; a->p is just after the backslash. */
@@ -491,8 +492,7 @@ static void seq(an *a, lset *cur)
             return;
         /* comments between an item and its quantifier: "b(?#c)+" is b+ */
         skip_comments(a);
-        if (quantifier(a, &min, &once) && kind == IT_ZERO && c == '(')
-            return fail(a);   /* a quantified comment */
+        (void)quantifier(a, &min, &once);   /* on a zero-width item: moot */
         if (a->fail)
             return;
         if (kind == IT_ZERO)

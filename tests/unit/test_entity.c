@@ -192,6 +192,14 @@ static void test_builtins(void **state)
                    {"ticket", "4455", 0, 0, 0, 0}};
         expect(s, "order #1234567890123 ticket #4455", w, 2);
     }
+    {
+        /* a word-list pattern runs from each occurrence of its literal (the
+         * prefilter): every one is found, one that does not complete is
+         * passed over, case folding applies, the spans are the original's */
+        ent w[] = {{"ticket", "1111", 6, 10, 6, 10},
+                   {"ticket", "3333", 36, 40, 32, 36}};
+        expect(s, "ticket1111 ticket ab 工单 TICKET #3333", w, 2);
+    }
     kefu_scratch_free(s);
     kefu_model_free(m);
 }

@@ -96,7 +96,9 @@ static void test_literal_sets(void **state)
     expect_set("ab(?:cd|e)f", "abcdf|abef");
     expect_set("(?<name>xy|zw)+q", "xy|zw");
     expect_set("^\\bhello\\b", "hello");
-    expect_set("ab(?=c)d", "ab");
+    expect_set("ab(?=c)d", "abd");           /* lookaround: zero-width */
+    expect_set("(?<![a-z0-9])(?:sf|jdv)[0-9]{8}", "sf|jdv");
+    expect_set("(?=ab)ab", "ab");
     expect_set("ab.c|de\\d", "ab|de");
     expect_set("a\\.b", "a.b");
     expect_set("ab{1}c", "abc");
@@ -128,8 +130,7 @@ static void test_refused(void **state)
         "(ab)?cd",        /* optional first item */
         "\\Gab",          /* \G asserts the start offset */
         "ab\\1",          /* back-reference after: fine, but \1 fails */
-        "(?=ab)ab",       /* lookahead first */
-        "(?<=x)ab",       /* lookbehind first */
+        "(?=ab)|c",       /* a lookahead alone matches the empty string */
         "\\x{6295}诉",    /* hex escape */
         "\\Qab\\E",
         "(*UTF)ab",
