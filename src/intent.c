@@ -1251,6 +1251,7 @@ static void model_release(const kefu_mem *mem, struct kefu_intent_model *im)
     kefu_dealloc(mem, im->info);
     kefu_featdict_release(&im->dict, mem);
     kefu_linear_release(&im->lin, mem);
+    kefu_prefilter_set_free(mem, im->pfset);
     for (uint32_t i = 0; i < im->npatterns; i++)
         pattern_release(mem, &im->patterns[i]);
     kefu_dealloc(mem, im->patterns);
@@ -1273,6 +1274,22 @@ void kefu_emoclf_release(struct kefu_model *m)
     if (m->emotion_clf)
         model_release(&m->mem, m->emotion_clf);
     m->emotion_clf = NULL;
+}
+
+/* The patterns' prefilters as one set (im->pfset stays NULL when no
+ * pattern has a filter). */
+static int pattern_set(struct kefu_intent_model *im, kefu_diag *diag)
+{
+    const kefu_prefilter **fs =
+        kefu_alloc_array(&im->mem, im->npatterns, sizeof *fs);
+    int rc;
+    if (!fs)
+        return kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
+    for (uint32_t p = 0; p < im->npatterns; p++)
+        fs[p] = im->patterns[p].pf;
+    rc = kefu_prefilter_set_build(&im->pfset, &im->mem, fs, im->npatterns);
+    kefu_dealloc(&im->mem, fs);
+    return rc ? kefu_diag_msg(diag, rc, "out of memory") : KEFU_OK;
 }
 
 static int clf_finish(struct kefu_model *m, kefu_diag *diag, uint32_t kind,
@@ -1343,6 +1360,7 @@ static int clf_finish(struct kefu_model *m, kefu_diag *diag, uint32_t kind,
         im->npatterns = b->npatterns;
         b->patterns = NULL;
         b->npatterns = b->cap_patterns = 0;
+        rc = pattern_set(im, diag);
     }
     for (uint32_t i = 0; !rc && i < im->n; i++) {
         struct kefu_intent_info *in = &im->info[i];
@@ -1400,6 +1418,7 @@ void kefu_intent_scratch_free(const kefu_mem *mem,
     kefu_dealloc(mem, is->scores);
     kefu_dealloc(mem, is->order);
     kefu_dealloc(mem, is->missing);
+    kefu_dealloc(mem, is->pf_first);
     kefu_buf_release(mem, &is->subject);
     pcre2_match_data_free(is->md);
     pcre2_match_context_free(is->mctx);
@@ -1428,6 +1447,10 @@ static struct kefu_intent_scratch *intent_scratch(kefu_scratch *s,
         is->mctx = kefu_pattern_mctx(g);
         pcre2_general_context_free(g);
         if (!is->md || !is->mctx)
+            goto fail;
+        if (im->pfset &&
+            !(is->pf_first = kefu_alloc_array(&s->mem, im->npatterns,
+                                               sizeof *is->pf_first)))
             goto fail;
     }
     s->intent = is;
@@ -1503,9 +1526,18 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
         kefu_pattern_subject(&s->mem, &is->subject, s->text.norm.data,
                              s->text.norm.len))
         return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
+    /* one scan for the literals of every word-list pattern */
+    if (im->pfset)
+        kefu_prefilter_set_scan(im->pfset, is->subject.data, s->text.norm.len,
+                                is->pf_first);
     for (uint32_t p = 0; p < im->npatterns; p++) {
         const struct kefu_intent_pattern *pt = &im->patterns[p];
-        int m = pattern_match(pt, is, s->text.norm.len);
+        int m;
+        if (im->pfset && is->pf_first[p] == KEFU_PREFILTER_NONE)
+            continue;
+        m = kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len,
+                               im->pfset ? is->pf_first[p] : 0, is->md,
+                               is->mctx);
         if (m < 0)
             return kefu_diag_msg(&s->diag, m, "intent pattern %u for '%s': %s",
                                  p, im->info[pt->intent].name,

@@ -63,6 +63,7 @@ struct kefu_intent_model {
     kefu_linear lin;
     struct kefu_intent_pattern *patterns;
     uint32_t npatterns;
+    kefu_prefilter_set *pfset;  /* the patterns' prefilters, one scan */
     pcre2_general_context *gctx;
     /* training report (for kefu train / benchmarks) */
     uint32_t trained_examples;
@@ -78,6 +79,7 @@ struct kefu_intent_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     kefu_buf subject;      /* normalised text, zero-padded for the JIT */
+    size_t *pf_first;      /* per pattern: where PCRE2 starts, or none */
     /* last result */
     int32_t forced;        /* pattern index that forced the intent, or -1 */
     uint32_t *missing;     /* indices into the intent's slots */

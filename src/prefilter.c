@@ -5,6 +5,8 @@
  */
 #include "prefilter.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -769,4 +771,151 @@ size_t kefu_prefilter_first(const kefu_prefilter *f, const char *s,
         return teddy(f, s, len);
 #endif
     return kefu_prefilter_first_portable(f, s, len);
+}
+
+/* ---- many filters, one scan -------------------------------------------- */
+
+/*
+ * Every literal of every filter, sorted by its first two bytes (key2),
+ * with two bitmaps that pass a text position only when a literal may start
+ * there: one exact over the first two bytes, one hashed over the first
+ * three (literals of two bytes set every bit of the three-byte map that
+ * their key could reach, which is all of it: so they are kept apart, in
+ * map2 only).  A position that passes is confirmed against the literals
+ * with its key2 (a binary search, then memcmp).
+ */
+#define SET_BITS3 15   /* 32768 bits, 4 KiB */
+
+typedef struct set_lit {
+    uint16_t key2;
+    uint8_t len;
+    uint8_t b[LMAX];
+    uint32_t filter;
+} set_lit;
+
+struct kefu_prefilter_set {
+    uint64_t map2[65536 / 64];        /* first two bytes of 2-byte literals */
+    uint64_t map3[(1u << SET_BITS3) / 64]; /* hash of the first three */
+    set_lit *lits;
+    uint32_t nlits;
+    uint32_t nfilters;
+    uint8_t *filtered;                /* filtered[i]: entry i has a filter */
+    uint8_t has2;                     /* some literal is two bytes long */
+};
+
+static uint32_t key2_of(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t hash3(const uint8_t *p)
+{
+    uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+    return (k * 2654435761u) >> (32 - SET_BITS3);
+}
+
+static int set_lit_cmp(const void *pa, const void *pb)
+{
+    const set_lit *a = pa, *b = pb;
+    if (a->key2 != b->key2)
+        return a->key2 < b->key2 ? -1 : 1;
+    return a->filter < b->filter ? -1 : a->filter > b->filter;
+}
+
+int kefu_prefilter_set_build(kefu_prefilter_set **out, const kefu_mem *mem,
+                             const kefu_prefilter *const *filters, uint32_t n)
+{
+    kefu_prefilter_set *set;
+    uint32_t total = 0, k = 0;
+    *out = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        total += filters[i] ? filters[i]->n : 0;
+    if (!total)
+        return KEFU_OK;
+    set = kefu_zalloc(mem, sizeof *set);
+    if (!set || !(set->lits = kefu_alloc_array(mem, total, sizeof *set->lits)) ||
+        !(set->filtered = kefu_zalloc(mem, n ? n : 1))) {
+        kefu_prefilter_set_free(mem, set);
+        return KEFU_E_NOMEM;
+    }
+    set->nfilters = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const kefu_prefilter *f = filters[i];
+        if (!f)
+            continue;
+        set->filtered[i] = 1;
+        for (uint32_t j = 0; j < f->n; j++) {
+            set_lit *l = &set->lits[k++];
+            memset(l, 0, sizeof *l);
+            l->len = f->len[j];
+            memcpy(l->b, f->lit[j], l->len);
+            l->key2 = (uint16_t)key2_of(l->b);
+            l->filter = i;
+            if (l->len == 2) {
+                set->map2[l->key2 >> 6] |= 1ull << (l->key2 & 63);
+                set->has2 = 1;
+            } else {
+                uint32_t h = hash3(l->b);
+                set->map3[h >> 6] |= 1ull << (h & 63);
+            }
+        }
+    }
+    set->nlits = k;
+    qsort(set->lits, k, sizeof *set->lits, set_lit_cmp);
+    *out = set;
+    return KEFU_OK;
+}
+
+void kefu_prefilter_set_free(const kefu_mem *mem, kefu_prefilter_set *set)
+{
+    if (!set)
+        return;
+    kefu_dealloc(mem, set->lits);
+    kefu_dealloc(mem, set->filtered);
+    kefu_dealloc(mem, set);
+}
+
+/* The literals at s + at (their key2 passed a map): marks each filter's
+ * first place. */
+static void set_confirm(const kefu_prefilter_set *set, const uint8_t *u,
+                        size_t len, size_t at, size_t *first)
+{
+    const uint32_t key = key2_of(u + at);
+    uint32_t lo = 0, hi = set->nlits;
+    while (lo < hi) {               /* the first literal with this key */
+        uint32_t mid = (lo + hi) / 2;
+        if (set->lits[mid].key2 < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < set->nlits && set->lits[lo].key2 == key; lo++) {
+        const set_lit *l = &set->lits[lo];
+        if (first[l->filter] == KEFU_PREFILTER_NONE && at + l->len <= len &&
+            memcmp(u + at, l->b, l->len) == 0)
+            first[l->filter] = at;
+    }
+}
+
+void kefu_prefilter_set_scan(const kefu_prefilter_set *set, const char *s,
+                             size_t len, size_t *first)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    for (uint32_t i = 0; i < set->nfilters; i++)
+        first[i] = set->filtered[i] ? KEFU_PREFILTER_NONE : 0;
+    if (len < 2)
+        return;
+    for (size_t at = 0; at + 1 < len; at++) {
+        bool hit = false;
+        if (at + 2 < len) {
+            uint32_t h = hash3(u + at);
+            hit = (set->map3[h >> 6] >> (h & 63)) & 1;
+        }
+        if (!hit && set->has2) {
+            uint32_t k2 = key2_of(u + at);
+            hit = (set->map2[k2 >> 6] >> (k2 & 63)) & 1;
+        }
+        if (hit)
+            set_confirm(set, u, len, at, first);
+    }
 }

@@ -70,6 +70,25 @@ size_t kefu_prefilter_first(const kefu_prefilter *f, const char *s,
 size_t kefu_prefilter_first_portable(const kefu_prefilter *f, const char *s,
                                      size_t len);
 
+/*
+ * Many patterns matched against the same text (an intent model's
+ * patterns): one scan finds, for each, where its first literal is.  The
+ * filters stay owned by the caller and must outlive the set.
+ */
+typedef struct kefu_prefilter_set kefu_prefilter_set;
+
+/* A set over filters[0..n) (NULL entries: patterns without a filter).
+ * *out is NULL when no entry has a filter.  KEFU_OK or KEFU_E_NOMEM. */
+int kefu_prefilter_set_build(kefu_prefilter_set **out, const kefu_mem *mem,
+                             const kefu_prefilter *const *filters, uint32_t n);
+
+void kefu_prefilter_set_free(const kefu_mem *mem, kefu_prefilter_set *set);
+
+/* first[i] = kefu_prefilter_first(filters[i], s, len) for every filtered
+ * entry, and 0 for the others (their matches may start anywhere). */
+void kefu_prefilter_set_scan(const kefu_prefilter_set *set, const char *s,
+                             size_t len, size_t *first);
+
 /* The literals found by the analysis, for tests and explain output:
  * number of literals, and literal i's bytes and length. */
 uint32_t kefu_prefilter_count(const kefu_prefilter *f);

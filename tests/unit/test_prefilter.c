@@ -345,6 +345,51 @@ static void test_against_pcre2(void **state)
     assert_true(started_later > 20000);
 }
 
+/* One scan of a set answers, for each of its filters, what the filter
+ * alone answers. */
+static void test_set_scan(void **state)
+{
+    unsigned sets = 0, found = 0;
+    (void)state;
+    for (int batch = 0; batch < 1500; batch++) {
+        kefu_prefilter *fs[12];
+        kefu_prefilter_set *set = NULL;
+        size_t first[12];
+        char text[512];
+        uint32_t n = 1 + rnd(12);
+        for (uint32_t i = 0; i < n; i++) {
+            char pat[1024] = "";
+            gen_alt(pat, sizeof pat, 0);
+            fs[i] = build_opts(pat, 0);
+        }
+        assert_int_equal(kefu_prefilter_set_build(&set, &mem,
+                                                  (const kefu_prefilter *const *)fs, n),
+                         KEFU_OK);
+        for (uint32_t i = 0; i < n && !set; i++)
+            assert_null(fs[i]);      /* no set only when nothing filters */
+        if (set) {
+            sets++;
+            for (int t = 0; t < 40; t++) {
+                size_t len = gen_text(text, sizeof text);
+                kefu_prefilter_set_scan(set, text, len, first);
+                for (uint32_t i = 0; i < n; i++) {
+                    size_t want = fs[i] ? kefu_prefilter_first(fs[i], text, len) : 0;
+                    if (first[i] != want)
+                        fail_msg("set entry %u on \"%s\": %zu, alone %zu", i, text,
+                                 first[i], want);
+                    found += fs[i] && want != KEFU_PREFILTER_NONE;
+                }
+            }
+        }
+        kefu_prefilter_set_free(&mem, set);
+        for (uint32_t i = 0; i < n; i++)
+            kefu_prefilter_free(&mem, fs[i]);
+    }
+    print_message("%u sets, %u literals found\n", sets, found);
+    assert_true(sets > 200);
+    assert_true(found > 5000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_every_offset),
         cmocka_unit_test(test_against_pcre2),
+        cmocka_unit_test(test_set_scan),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
