@@ -3,7 +3,8 @@
  * byte, TEXT (TEXT = PATTERN when there is no NUL).  When PCRE2 compiles
  * the pattern and a filter is built, PCRE2 run from the filter's first
  * literal (or not at all when there is none) must answer exactly as PCRE2
- * run from the start, and the SIMD and byte-table scans must agree.  When
+ * run from the start, and the SIMD and byte-table scans and the one-scan
+ * set must agree.  When
  * bit 1 of the input's size is set the pattern is case-less and TEXT is
  * first normalised by the text stage (NFKC, case folded), as the filter's
  * FOLDED option requires. */
@@ -67,6 +68,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     first = kefu_prefilter_first(f, text, tlen);
     if (first != kefu_prefilter_first_portable(f, text, tlen))
         abort();
+    {   /* the one-scan set answers the same, and 0 for a pattern without */
+        const kefu_prefilter *two[2] = {NULL, f};
+        kefu_prefilter_set *set = NULL;
+        size_t at[2];
+        if (kefu_prefilter_set_build(&set, &mem, two, 2) != KEFU_OK || !set)
+            abort();
+        kefu_prefilter_set_scan(set, text, tlen, at);
+        if (at[0] != 0 || at[1] != first)
+            abort();
+        kefu_prefilter_set_free(&mem, set);
+    }
     mc = pcre2_match_context_create(NULL);
     md = pcre2_match_data_create(1, NULL);
     if (!mc || !md)
