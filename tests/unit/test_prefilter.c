@@ -337,6 +337,7 @@ static void test_against_pcre2(void **state)
         pcre2_code_free(code);
     }
     pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
     print_message("%u filters, %u texts skipped, %u started later\n", filters,
                   skipped, started_later);
     /* the generator must exercise the filter, not only its refusals */
