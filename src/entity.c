@@ -465,6 +465,10 @@ static int index_first(const kefu_mem *mem, struct kefu_entity_def *e)
         e->first[e->nfirst].hi = (uint32_t)i + 1;
         e->nfirst++;
     }
+    for (int c = 0; c < 128; c++)
+        e->ascii_first[c] = -1;
+    for (size_t i = 0; i < e->nfirst && e->first[i].cp < 128; i++)
+        e->ascii_first[e->first[i].cp] = (int16_t)i;
     return KEFU_OK;
 }
 
@@ -703,10 +707,20 @@ static int run_values(kefu_scratch *s, struct kefu_entity_scratch *es,
     const char *norm = t->norm.data;
     size_t len = t->norm.len;
     for (size_t i = 0; i < t->ncps; i++) {
-        const struct kefu_entity_first *f = first_of(e, t->cps[i].cp);
+        const uint32_t cp = t->cps[i].cp;
+        const struct kefu_entity_first *f;
         size_t at = t->cps[i].norm_off;
-        if (!f)
+        if (cp < 128) {
+            /* spellings that start with a Latin letter or digit need a
+             * word boundary before them: none starts inside a word */
+            if (e->ascii_first[cp] < 0 ||
+                (ascii_alnum((unsigned char)cp) && at > 0 &&
+                 ascii_alnum((unsigned char)norm[at - 1])))
+                continue;
+            f = &e->first[e->ascii_first[cp]];
+        } else if (!(f = first_of(e, cp))) {
             continue;
+        }
         for (uint32_t k = f->lo; k < f->hi; k++) {
             const struct kefu_entity_value *v = &e->values[k];
             size_t end = at + v->norm_len;

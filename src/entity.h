@@ -47,6 +47,8 @@ struct kefu_entity_def {
         uint32_t cp, lo, hi;
     } *first;
     size_t nfirst;
+    int16_t ascii_first[128];   /* index into first for an ASCII code
+                                 * point, or -1 (no binary search) */
 };
 
 struct kefu_entity_set {

@@ -127,6 +127,13 @@ static void test_lookup_lists(void **state)
         expect(s, t, w, 1);
     }
     {
+        /* nor inside "approve" or "3pro" (no spelling starts inside a
+         * word: those positions are not looked up), but after "(" */
+        const char *t = "approve 3pro (pro)";
+        ent w[] = {{"product", "pro", 14, 17, 14, 17}};
+        expect(s, t, w, 1);
+    }
+    {
         const char *t = "I want a Membership  Card please";
         ent w[] = {{"product", "会员卡", 9, 25, 9, 25}};
         expect(s, t, w, 1);
