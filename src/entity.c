@@ -67,14 +67,26 @@ typedef struct builtin {
     const char *re;      /* NULL: built from options (order_id) */
     int norm;
     int check;
+    /* what every match holds, read off the pattern above: a digit, this
+     * byte, or one of these words (a word list for the prefilter); a text
+     * with none of them is not searched */
+    uint8_t need_digit;
+    char need_byte;
+    const char *need_words;
 } builtin;
 
 static const builtin builtins[] = {
-    {"phone", PHONE_RE, KEFU_NORM_PHONE, KEFU_CHECK_PHONE},
-    {"amount", AMOUNT_RE, KEFU_NORM_AMOUNT, KEFU_CHECK_NONE},
-    {"date", DATE_RE, KEFU_NORM_DATE, KEFU_CHECK_NONE},
-    {"email", EMAIL_RE, KEFU_NORM_TEXT, KEFU_CHECK_NONE},
-    {"order_id", NULL, KEFU_NORM_UPPER, KEFU_CHECK_DIGIT},
+    {"phone", PHONE_RE, KEFU_NORM_PHONE, KEFU_CHECK_PHONE, 1, 0, NULL},
+    /* digits, or Chinese numerals before 元/块 */
+    {"amount", AMOUNT_RE, KEFU_NORM_AMOUNT, KEFU_CHECK_NONE, 1, 0, "元|块"},
+    /* digits, or the day words (大前天 holds 前天, the English phrases hold
+     * yesterday / tomorrow) */
+    {"date", DATE_RE, KEFU_NORM_DATE, KEFU_CHECK_NONE, 1, 0,
+     "前天|昨天|昨日|今天|今日|后天|明天|明日|yesterday|today|tomorrow"},
+    {"email", EMAIL_RE, KEFU_NORM_TEXT, KEFU_CHECK_NONE, 0, '@', NULL},
+    /* a cue word and an id (which may be letters), or a bare id with
+     * digits */
+    {"order_id", NULL, KEFU_NORM_UPPER, KEFU_CHECK_DIGIT, 1, 0, "订单|单号|order"},
 };
 
 static const struct {
@@ -118,6 +130,7 @@ static void def_release(const kefu_mem *mem, struct kefu_entity_def *e)
     kefu_dealloc(mem, e->source);
     pcre2_code_free(e->code);
     kefu_prefilter_free(mem, e->pf);
+    kefu_prefilter_free(mem, e->need_words);
     for (size_t i = 0; i < e->ncanon; i++)
         kefu_dealloc(mem, e->canon[i]);
     kefu_dealloc(mem, e->canon);
@@ -326,6 +339,14 @@ static int parse_def(struct kefu_entity_set *set, struct kefu_entity_def *e,
             return oom(ctx->diag);
         e->norm = b->norm;
         e->check = b->check;
+        e->need_digit = b->need_digit;
+        e->need_byte = b->need_byte;
+        if (b->need_words &&
+            (kefu_prefilter_build(&e->need_words, &set->mem, b->need_words,
+                                  strlen(b->need_words),
+                                  KEFU_PREFILTER_FOLDED) ||
+             !e->need_words))
+            return oom(ctx->diag);  /* the words are fixed: only OOM fails */
     }
     if (nm) {
         const char *s;
@@ -769,8 +790,34 @@ static void resolve_overlaps(struct kefu_entity_scratch *es)
     es->n = kept;
 }
 
+/* A built-in's necessary condition (builtin.need_*) on the normalised
+ * text; *digits caches whether it has a digit (-1: not looked yet). */
+static bool may_match(const struct kefu_entity_def *e, const kefu_text *t,
+                      int *digits)
+{
+    const char *s = t->norm.data;
+    const size_t len = t->norm.len;
+    if (!e->need_digit && !e->need_byte && !e->need_words)
+        return true;
+    if (e->need_digit) {
+        if (*digits < 0) {
+            size_t i = 0;
+            while (i < len && (unsigned)(s[i] - '0') > 9u)
+                i++;
+            *digits = i < len;
+        }
+        if (*digits)
+            return true;
+    }
+    if (e->need_byte && memchr(s, e->need_byte, len))
+        return true;
+    return e->need_words &&
+           kefu_prefilter_first(e->need_words, s, len) != KEFU_PREFILTER_NONE;
+}
+
 int kefu_entity_run(kefu_scratch *s, const char *text, size_t len)
 {
+    int digits = -1;
     const struct kefu_entity_set *set = s->model->entities;
     struct kefu_entity_scratch *es;
     int rc = scratch_get(s, &es);
@@ -782,9 +829,13 @@ int kefu_entity_run(kefu_scratch *s, const char *text, size_t len)
     if (kefu_pattern_subject(&s->mem, &es->subject, s->text.norm.data,
                              s->text.norm.len))
         return kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
-    for (uint32_t i = 0; i < set->n && !rc; i++)
-        rc = set->defs[i].kind == KEFU_ENT_VALUES ? run_values(s, es, i, text)
-                                                   : run_regex(s, es, i, text);
+    for (uint32_t i = 0; i < set->n && !rc; i++) {
+        const struct kefu_entity_def *e = &set->defs[i];
+        if (e->kind == KEFU_ENT_VALUES)
+            rc = run_values(s, es, i, text);
+        else if (may_match(e, &s->text, &digits))
+            rc = run_regex(s, es, i, text);
+    }
     if (rc) {
         es->n = 0;
         es->values.len = 0;

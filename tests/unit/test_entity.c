@@ -195,6 +195,19 @@ static void test_builtins(void **state)
         expect(s, "订单号6222021001123456789 6222021001123456788", w, 2);
     }
     {
+        /* no digit in the message: the built-ins that can match without
+         * one (day words, Chinese numerals before 元, an e-mail address) are
+         * still searched */
+        ent w[] = {{"amount", "300 CNY", 0, 0, 0, 0},
+                   {"date", "today-3", 0, 0, 0, 0},
+                   {"email", "kefu.team@example.com", 0, 0, 0, 0},
+                   {"date", "today-2", 0, 0, 0, 0}};
+        expect(s, "三百元 大前天 kefu.team@example.com the day before yesterday "
+                  "订单号 abcdef", w, 4);   /* an order id needs a digit */
+    }
+    /* and none of them in text with no digit, no '@' and no cue word */
+    expect(s, "nothing here, 没有任何日期或金额", NULL, 0);
+    {
         ent w[] = {{"order_id", "1234567890123", 0, 0, 0, 0},
                    {"ticket", "4455", 0, 0, 0, 0}};
         expect(s, "order #1234567890123 ticket #4455", w, 2);
