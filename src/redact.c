@@ -373,6 +373,27 @@ static bool overlaps(const struct kefu_redact_scratch *rs, size_t a, size_t b)
     return false;
 }
 
+/* What every match of a built-in holds (read off its pattern above): an
+ * e-mail address an '@', the others digits.  A message without it is not
+ * searched.  *digits caches whether the text has a digit (-1: not looked
+ * yet).  Custom rules are always searched. */
+static bool may_match(uint32_t idx, const kefu_text *t, int *digits)
+{
+    const char *s = t->norm.data;
+    const size_t len = t->norm.len;
+    if (idx >= KEFU_REDACT_BUILTINS)
+        return true;
+    if (idx == 0)
+        return memchr(s, '@', len) != NULL;
+    if (*digits < 0) {
+        size_t i = 0;
+        while (i < len && (unsigned)(s[i] - '0') > 9u)
+            i++;
+        *digits = i < len;
+    }
+    return *digits != 0;
+}
+
 static int find_rule(kefu_scratch *s, struct kefu_redact_scratch *rs,
                      uint32_t idx)
 {
@@ -513,6 +534,7 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
                              "the model has no redactor");
     if (!text && len)
         return kefu_diag_msg(&s->diag, KEFU_E_ARG, "text is NULL");
+    int digits = -1;
     if ((rc = scratch_get(s, &rs)))
         return kefu_diag_msg(&s->diag, rc, "out of memory");
     if ((rc = kefu_text_run(&rs->text, text ? text : "", len))) {
@@ -523,7 +545,7 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
                              rs->text.norm.len))
         rc = kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < r->n && !rc; i++)
-        if (r->rules[i].style.on)
+        if (r->rules[i].style.on && may_match(i, &rs->text, &digits))
             rc = find_rule(s, rs, i);
     if (!rc)
         rc = build_output(s, rs, text ? text : "", len);

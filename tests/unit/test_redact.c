@@ -50,6 +50,9 @@ static void test_defaults(void **state)
     expect(s, "call +86 138-1234-5678 or +44 20 7946 0958",
            "call +** ***-****-5678 or +** ** **** 0958");
     expect(s, "0086 13912345678", "**** *******5678");
+    /* no digit: only the e-mail rule is searched (and no '@': none) */
+    expect(s, "write to Li.Si@example.org, 谢谢", "write to [EMAIL], 谢谢");
+    expect(s, "nothing to hide, 没有号码", "nothing to hide, 没有号码");
     kefu_scratch_free(s);
     kefu_model_free(m);
 }
