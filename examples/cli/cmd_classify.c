@@ -75,8 +75,12 @@ int cmd_classify(int argc, char **argv)
         }
         printf("{\"intent\":");
         cli_json_string(stdout, r.intent, strlen(r.intent));
-        printf(",\"confidence\":%.4f,\"margin\":%.4f,\"out_of_scope\":%s",
-               r.confidence, r.margin, r.out_of_scope ? "true" : "false");
+        fputs(",\"confidence\":", stdout);
+        cli_json_fixed4(stdout, r.confidence);
+        fputs(",\"margin\":", stdout);
+        cli_json_fixed4(stdout, r.margin);
+        fputs(r.out_of_scope ? ",\"out_of_scope\":true" : ",\"out_of_scope\":false",
+              stdout);
         printf(",\"top\":[");
         for (size_t i = 0; i < kefu_classify_top_count(s); i++) {
             const char *name;
@@ -84,7 +88,9 @@ int cmd_classify(int argc, char **argv)
             kefu_classify_top(s, i, &name, &c);
             printf("%s{\"intent\":", i ? "," : "");
             cli_json_string(stdout, name, strlen(name));
-            printf(",\"confidence\":%.4f}", c);
+            fputs(",\"confidence\":", stdout);
+            cli_json_fixed4(stdout, c);
+            putchar('}');
         }
         printf("]");
         if (kefu_model_entity_count(m) && kefu_entities_extract(s, line, (size_t)n) == KEFU_OK)

@@ -1,4 +1,5 @@
 /* util.c - helpers shared by the subcommands. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +8,14 @@
 
 void cli_json_string(FILE *out, const char *s, size_t len)
 {
+    size_t run = 0;   /* start of the characters not yet written */
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        fwrite(s + run, 1, i - run, out);
+        run = i + 1;
         switch (c) {
         case '"': fputs("\\\"", out); break;
         case '\\': fputs("\\\\", out); break;
@@ -17,13 +23,39 @@ void cli_json_string(FILE *out, const char *s, size_t len)
         case '\r': fputs("\\r", out); break;
         case '\t': fputs("\\t", out); break;
         default:
-            if (c < 0x20)
-                fprintf(out, "\\u%04x", c);
-            else
-                fputc(c, out);
+            fprintf(out, "\\u%04x", c);
         }
     }
+    fwrite(s + run, 1, len - run, out);
     fputc('"', out);
+}
+
+void cli_json_fixed4(FILE *out, double x)
+{
+    char buf[32], *p = buf + sizeof buf;
+    unsigned long long v;
+    int neg = x < 0;
+    if (!isfinite(x)) {
+        fputs("null", out);
+        return;
+    }
+    if (fabs(x) >= 1e12) {
+        fprintf(out, "%.4f", x);
+        return;
+    }
+    v = (unsigned long long)llround(fabs(x) * 10000.0);
+    for (int i = 0; i < 4; i++) {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *--p = '.';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg && strspn(p, "0.") != (size_t)(buf + sizeof buf - p))
+        *--p = '-';
+    fwrite(p, 1, (size_t)(buf + sizeof buf - p), out);
 }
 
 void cli_report(const char *what, int status, const kefu_diag *diag)

@@ -1,0 +1,65 @@
+#!/bin/sh
+# tests/hosts/run-cli.sh [WORKDIR] - the command-line host's JSON output:
+# `kefu classify` writes one object per line with the documented keys and
+# numbers of four decimals; `kefu triage` echoes a conversation id with
+# quotes, backslashes, tabs and control characters so that it parses back
+# to the same string.  (The CLI writes its JSON by hand, without printf for
+# numbers, so this pins the format.)
+# Prints "N passed, N failed"; exits non-zero on failure.
+cd "$(dirname "$0")/../.." || exit 1
+work=${1:-build/hosts/cli}
+mkdir -p "$work" || exit 1
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "cli: skipped (needs python3)"
+  echo "0 passed, 0 failed"; exit 0
+fi
+model=examples/default-model.yaml
+kefu=build/default/bin/kefu
+make -s "$kefu" >/dev/null 2>&1 || { bad "build kefu"; finish; }
+
+printf '%s\n' "where is my order 1234567890123" "我要投诉，转人工" "" \
+  "hello" "my card ending in 1234 was charged twice" > "$work/in.txt"
+"$kefu" classify -m "$model" --top 3 "$work/in.txt" > "$work/classify.jsonl"
+check "classify runs" test -s "$work/classify.jsonl"
+python3 - "$work/classify.jsonl" <<'EOF'
+import json, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert len(lines) == 5, len(lines)
+for raw in lines:
+    d = json.loads(raw)
+    for k in ("intent", "confidence", "margin", "out_of_scope", "top", "entities", "missing_slots"):
+        assert k in d, (k, raw)
+    assert isinstance(d["out_of_scope"], bool)
+    assert 0 <= d["confidence"] <= 1 and 0 <= d["margin"] <= 1, raw
+    assert 1 <= len(d["top"]) <= 3, raw
+    # every number as printf("%.4f") writes a value of [0, 1]
+    for num in re.findall(r'"(?:confidence|margin)":([^,}]*)', raw):
+        assert re.fullmatch(r"[01]\.\d{4}", num), (num, raw)
+    assert abs(sum(t["confidence"] for t in d["top"])) <= 1.0005, raw
+
+EOF
+check "classify: one JSON object per line, documented keys, four decimals" test $? -eq 0
+
+python3 - "$work/conv.jsonl" <<'EOF'
+import json, sys
+ids = ['a"quoted"', "back\\slash", "tab\there", "ctl\x01\x1f", "中文 id", "plain"]
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i, c in enumerate(ids):
+        f.write(json.dumps({"conversation": c, "text": "我要投诉", "time_ms": 1000 * i}) + "\n")
+EOF
+"$kefu" triage -m "$model" "$work/conv.jsonl" > "$work/triage.jsonl"
+python3 - "$work/triage.jsonl" <<'EOF'
+import json, sys
+ids = ['a"quoted"', "back\\slash", "tab\there", "ctl\x01\x1f", "中文 id", "plain"]
+got = [json.loads(l)["conversation"] for l in open(sys.argv[1], encoding="utf-8")]
+assert got == ids, got
+
+EOF
+check "triage: conversation ids with quotes, backslashes and control characters round-trip" test $? -eq 0
+finish
