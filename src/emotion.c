@@ -928,6 +928,14 @@ KEFU_API int kefu_emotion_track_new(kefu_emotion_track **out,
     return KEFU_OK;
 }
 
+void kefu_emotion_track_copy(kefu_emotion_track *dst,
+                             const kefu_emotion_track *src)
+{
+    kefu_mem mem = dst->mem;   /* each keeps its own allocator */
+    *dst = *src;
+    dst->mem = mem;
+}
+
 KEFU_API void kefu_emotion_track_free(kefu_emotion_track *t)
 {
     kefu_mem mem;

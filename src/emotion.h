@@ -152,5 +152,9 @@ int kefu_emotion_track_save(const kefu_emotion_track *t, uint8_t *buf,
  * KEFU_E_VERSION leave `t` unchanged. */
 int kefu_emotion_track_load(kefu_emotion_track *t, const uint8_t *buf,
                             size_t len);
+/* dst takes src's whole state (options included): the undo copy a session
+ * keeps while a turn runs, without serialising it. */
+void kefu_emotion_track_copy(kefu_emotion_track *dst,
+                             const kefu_emotion_track *src);
 
 #endif

@@ -53,6 +53,7 @@ struct kefu_session {
     const struct kefu_model *model;
     kefu_scratch *scratch;
     kefu_emotion_track *track;
+    kefu_emotion_track *track_undo;   /* track before the running turn */
     kefu_rules_slot *slot;      /* hot swap source, or NULL */
     kefu_ruleset *rs;           /* the set the last turn used (a reference) */
     kefu_facts *facts;
@@ -100,6 +101,7 @@ KEFU_API int kefu_session_new(kefu_session **out, const kefu_model *model,
     rs = kefu_model_rules(model);
     if ((rc = kefu_scratch_new(&s->scratch, model, &mem.a)) ||
         (rc = kefu_emotion_track_new(&s->track, &mem.a)) ||
+        (rc = kefu_emotion_track_new(&s->track_undo, &mem.a)) ||
         (rc = kefu_rules_result_new(&s->res, &mem.a)) ||
         (rs && (rc = kefu_facts_new(&s->facts, rs, &mem.a)))) {
         kefu_session_free(s);
@@ -119,6 +121,7 @@ KEFU_API void kefu_session_free(kefu_session *s)
     mem = s->mem;
     kefu_scratch_free(s->scratch);
     kefu_emotion_track_free(s->track);
+    kefu_emotion_track_free(s->track_undo);
     kefu_rules_result_free(s->res);
     kefu_facts_free(s->facts);
     kefu_ruleset_free(s->rs);
@@ -378,8 +381,6 @@ static int turn_run(kefu_session *s, const char *text, size_t len,
     kefu_intent_result ir;
     kefu_emotion em;
     kefu_emotion_level lv;
-    uint8_t track_saved[KEFU_EMOTION_TRACK_BYTES];
-    size_t track_len = 0;
     const struct kefu_intent_model *im;
     const struct kefu_intent_info *info = NULL;
     const char *intent = "";
@@ -431,9 +432,7 @@ static int turn_run(kefu_session *s, const char *text, size_t len,
     em.size = sizeof em;
     if ((rc = kefu_emotion_score(s->scratch, text, len, &em)))
         goto fail_scratch;
-    if ((rc = kefu_emotion_track_save(s->track, track_saved, sizeof track_saved,
-                                      &track_len)))
-        return kefu_diag_msg(&s->diag, rc, "emotion tracker: %s", kefu_strerror(rc));
+    kefu_emotion_track_copy(s->track_undo, s->track);
     if ((rc = kefu_emotion_track_update(s->track, &em, turn->time_ms,
                                         turn->external_emotion)))
         return kefu_diag_msg(&s->diag, rc, "emotion tracker: %s", kefu_strerror(rc));
@@ -518,7 +517,7 @@ static int turn_run(kefu_session *s, const char *text, size_t len,
 
 fail_rules:
     kefu_ruleset_free(rs);
-    kefu_emotion_track_load(s->track, track_saved, track_len);
+    kefu_emotion_track_copy(s->track, s->track_undo);
     if (s->facts && kefu_diag_status(kefu_facts_diag(s->facts)))
         kefu_diag_copy(&s->diag, kefu_facts_diag(s->facts));
     else

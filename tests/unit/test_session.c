@@ -278,6 +278,94 @@ static void test_blob_round_trip(void **st)
     kefu_model_free(m);
 }
 
+/* An allocator that fails once its budget is spent (-1: never). */
+static long budget = -1;
+
+static void *lim_malloc(size_t n, void *u)
+{
+    (void)u;
+    if (budget == 0)
+        return NULL;
+    if (budget > 0)
+        budget--;
+    return malloc(n);
+}
+
+static void *lim_realloc(void *p, size_t n, void *u)
+{
+    (void)u;
+    if (budget == 0)
+        return NULL;
+    if (budget > 0)
+        budget--;
+    return realloc(p, n);
+}
+
+static void lim_free(void *p, void *u)
+{
+    (void)u;
+    free(p);
+}
+
+static void test_failed_turn_changes_nothing(void **st)
+{
+    /* a turn that runs out of memory at any allocation leaves the session
+     * as it was (emotion trajectory included: the dump is byte for byte
+     * the same), and the next turn works.  A rule set swapped in between
+     * the turns makes the rules stage, after the emotion update, allocate
+     * too. */
+    static const kefu_allocator lim = {lim_malloc, lim_realloc, lim_free, NULL};
+    const char *rules2 = "kefu: 1\nrules:\n  - {name: always, when: 'true', then: {tag: swapped}}\n";
+    kefu_model *m = model();
+    kefu_ruleset *alt = NULL;
+    unsigned failed = 0;
+    (void)st;
+    assert_int_equal(kefu_ruleset_compile(&alt, m, rules2, strlen(rules2), "r2.yaml",
+                                          NULL, NULL),
+                     KEFU_OK);
+    for (long n = 0; n < 400; n++) {
+        kefu_rules_slot *slot = NULL;
+        kefu_session *s = NULL;
+        uint8_t before[4096], after[4096];
+        size_t lb, la;
+        kefu_turn turn;
+        kefu_triage r;
+        int rc;
+        budget = -1;
+        assert_int_equal(kefu_rules_slot_new(&slot, kefu_model_rules(m), NULL), KEFU_OK);
+        assert_int_equal(kefu_session_new(&s, m, &lim), KEFU_OK);
+        assert_int_equal(kefu_session_use_rules(s, slot), KEFU_OK);
+        turn_at(s, "太慢了，气死我了", 1000, NULL);
+        assert_int_equal(kefu_rules_slot_swap(slot, alt), KEFU_OK);
+        assert_int_equal(kefu_session_dump(s, before, sizeof before, &lb), KEFU_OK);
+        kefu_turn_init(&turn);
+        turn.time_ms = 2000;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        budget = n;
+        rc = kefu_session_turn(s, "还是没到，我要投诉，转人工", 39, &turn, &r);
+        budget = -1;
+        if (rc == KEFU_OK) {
+            assert_true(fired(s, "always"));
+            kefu_session_free(s);
+            kefu_rules_slot_free(slot);
+            break;   /* enough budget: every earlier n failed */
+        }
+        assert_int_equal(rc, KEFU_E_NOMEM);
+        failed++;
+        assert_int_equal(kefu_session_dump(s, after, sizeof after, &la), KEFU_OK);
+        assert_int_equal(la, lb);
+        assert_memory_equal(after, before, lb);
+        turn_at(s, "还是没到，我要投诉，转人工", 2000, NULL);
+        kefu_session_free(s);
+        kefu_rules_slot_free(slot);
+    }
+    print_message("%u budgets failed the turn\n", failed);
+    assert_true(failed > 0);
+    kefu_ruleset_free(alt);
+    kefu_model_free(m);
+}
+
 typedef struct swapper {
     kefu_rules_slot *slot;
     kefu_ruleset *a, *b;
@@ -364,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_counters_and_rules),
         cmocka_unit_test(test_failed_answers_and_anger),
+        cmocka_unit_test(test_failed_turn_changes_nothing),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_hot_swap),
