@@ -22,8 +22,8 @@
 #define MAX_CLASS 8  /* members of a character class taken as literals */
 
 struct kefu_prefilter {
-    /* Teddy tables first (16-byte aligned): bucket bits of the low and
-     * high nibble of fingerprint byte j */
+    /* Teddy tables (read with unaligned loads): bucket bits of the low
+     * and high nibble of fingerprint byte j */
     uint8_t lo[3][16], hi[3][16];
     uint8_t tab[3][256];           /* bucket bits of fingerprint byte j */
     uint8_t lit[MAXL][LMAX];
