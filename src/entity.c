@@ -800,12 +800,8 @@ static bool may_match(const struct kefu_entity_def *e, const kefu_text *t,
     if (!e->need_digit && !e->need_byte && !e->need_words)
         return true;
     if (e->need_digit) {
-        if (*digits < 0) {
-            size_t i = 0;
-            while (i < len && (unsigned)(s[i] - '0') > 9u)
-                i++;
-            *digits = i < len;
-        }
+        if (*digits < 0)
+            *digits = kefu_has_ascii_digit(s, len);
         if (*digits)
             return true;
     }

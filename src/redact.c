@@ -385,12 +385,8 @@ static bool may_match(uint32_t idx, const kefu_text *t, int *digits)
         return true;
     if (idx == 0)
         return memchr(s, '@', len) != NULL;
-    if (*digits < 0) {
-        size_t i = 0;
-        while (i < len && (unsigned)(s[i] - '0') > 9u)
-            i++;
-        *digits = i < len;
-    }
+    if (*digits < 0)
+        *digits = kefu_has_ascii_digit(s, len);
     return *digits != 0;
 }
 
