@@ -1460,21 +1460,26 @@ fail:
     return NULL;
 }
 
-/* Partial selection sort: the first k classes by descending score. */
+/* The first k classes by descending score into order[0..k) (on a tie the
+ * lower class first), in one pass: a class below the k-th so far costs one
+ * comparison. */
 static void top_k(const float *p, uint32_t *order, uint32_t n, uint32_t k)
 {
-    for (uint32_t i = 0; i < n; i++)
-        order[i] = i;
+    uint32_t m = 0;   /* filled */
     if (k > n)
         k = n;
-    for (uint32_t i = 0; i < k; i++) {
-        uint32_t best = i;
-        for (uint32_t j = i + 1; j < n; j++)
-            if (p[order[j]] > p[order[best]])
-                best = j;
-        uint32_t t = order[i];
-        order[i] = order[best];
-        order[best] = t;
+    if (!k)
+        return;
+    for (uint32_t c = 0; c < n; c++) {
+        uint32_t j;
+        if (m == k && !(p[c] > p[order[k - 1]]))
+            continue;
+        j = m < k ? m++ : k - 1;
+        while (j > 0 && p[c] > p[order[j - 1]]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = c;
     }
 }
 

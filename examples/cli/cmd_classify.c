@@ -73,7 +73,7 @@ int cmd_classify(int argc, char **argv)
             failed = 1;
             continue;
         }
-        printf("{\"intent\":");
+        fputs("{\"intent\":", stdout);
         cli_json_string(stdout, r.intent, strlen(r.intent));
         fputs(",\"confidence\":", stdout);
         cli_json_fixed4(stdout, r.confidence);
@@ -81,27 +81,28 @@ int cmd_classify(int argc, char **argv)
         cli_json_fixed4(stdout, r.margin);
         fputs(r.out_of_scope ? ",\"out_of_scope\":true" : ",\"out_of_scope\":false",
               stdout);
-        printf(",\"top\":[");
+        fputs(",\"top\":[", stdout);
         for (size_t i = 0; i < kefu_classify_top_count(s); i++) {
             const char *name;
             float c;
             kefu_classify_top(s, i, &name, &c);
-            printf("%s{\"intent\":", i ? "," : "");
+            fputs(i ? ",{\"intent\":" : "{\"intent\":", stdout);
             cli_json_string(stdout, name, strlen(name));
             fputs(",\"confidence\":", stdout);
             cli_json_fixed4(stdout, c);
             putchar('}');
         }
-        printf("]");
+        putchar(']');
         if (kefu_model_entity_count(m) && kefu_entities_extract(s, line, (size_t)n) == KEFU_OK)
             cli_entities_json(s);
-        printf(",\"missing_slots\":[");
+        fputs(",\"missing_slots\":[", stdout);
         for (size_t i = 0; kefu_classify_missing_slot(s, i); i++) {
             const char *slot = kefu_classify_missing_slot(s, i);
-            printf("%s", i ? "," : "");
+            if (i)
+                putchar(',');
             cli_json_string(stdout, slot, strlen(slot));
         }
-        printf("]");
+        putchar(']');
         if (explain) {
             kefu_explain_item items[64];
             size_t k = explain > 64 ? 64 : explain, got;
@@ -122,7 +123,7 @@ int cmd_classify(int argc, char **argv)
             }
             printf("]");
         }
-        printf("}\n");
+        fputs("}\n", stdout);
     }
     free(line);
     if (in != stdin)

@@ -82,11 +82,20 @@ static void test_classify(void **st)
     assert_int_equal(kefu_classify_set_top(s, 4), KEFU_OK);
     r = classify(s, "I want my money back");
     assert_int_equal(kefu_classify_top_count(s), 4);
-    for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(kefu_classify_top(s, i, &name, &c), KEFU_OK);
-        total += c;
-        if (i == 0)
-            assert_string_equal(name, "refund");
+    {
+        float prev = 2.0f;
+        const char *seen[4];
+        for (size_t i = 0; i < 4; i++) {
+            assert_int_equal(kefu_classify_top(s, i, &name, &c), KEFU_OK);
+            total += c;
+            if (i == 0)
+                assert_string_equal(name, "refund");
+            assert_true(c <= prev);          /* best first */
+            for (size_t j = 0; j < i; j++)   /* every class once */
+                assert_true(strcmp(seen[j], name) != 0);
+            seen[i] = name;
+            prev = c;
+        }
     }
     assert_true(total > 0.999f && total < 1.001f);
     assert_int_equal(kefu_classify_top(s, 4, &name, &c), KEFU_E_ARG);
