@@ -156,6 +156,9 @@ typedef enum kefu_token_kind {
  * struct only grows at the end.  `text` points into the text object's
  * normalised buffer and lives until the next kefu_text_run on it.
  * Offsets refer to the original input: bytes and code points, end exclusive.
+ * Tokens follow each other without overlapping, except that the tokens made
+ * from one original character that normalisation expands (U+3200 "㈀"
+ * becomes "(ᄀ)": three tokens) all carry that character's span.
  */
 typedef struct kefu_token {
     uint32_t size;

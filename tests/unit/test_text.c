@@ -147,6 +147,26 @@ static void test_marks_after_cjk(void **st)
     kefu_text_free(t);
 }
 
+static void test_expanding_character(void **st)
+{
+    /* U+3200 normalises to "(ᄀ)": three tokens, each with the span of the
+     * one original character (documented at kefu_token) */
+    kefu_text *t = mk();
+    const char *s = "a ㈀x";
+    (void)st;
+    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
+    assert_int_equal(kefu_text_token_count(t), 5);
+    for (size_t i = 1; i <= 3; i++) {
+        kefu_token k = tok(t, i);
+        assert_int_equal(k.byte_start, 2);
+        assert_int_equal(k.byte_end, 5);
+        assert_int_equal(k.char_start, 2);
+        assert_int_equal(k.char_end, 3);
+    }
+    assert_int_equal(tok(t, 4).byte_start, 5);
+    kefu_text_free(t);
+}
+
 static void test_invalid_utf8(void **st)
 {
     static const struct { const char *s; size_t len, bad; } cases[] = {
@@ -265,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_tokens_mixed),
         cmocka_unit_test(test_offsets_fullwidth),
         cmocka_unit_test(test_marks_after_cjk),
+        cmocka_unit_test(test_expanding_character),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_nul_and_empty),
         cmocka_unit_test(test_too_long),
