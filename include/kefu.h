@@ -156,9 +156,10 @@ typedef enum kefu_token_kind {
  * struct only grows at the end.  `text` points into the text object's
  * normalised buffer and lives until the next kefu_text_run on it.
  * Offsets refer to the original input: bytes and code points, end exclusive.
- * Tokens follow each other without overlapping, except that the tokens made
- * from one original character that normalisation expands (U+3200 "㈀"
- * becomes "(ᄀ)": three tokens) all carry that character's span.
+ * Tokens follow each other without overlapping: a token never splits one
+ * original character, so what normalisation makes of one character (a
+ * base and its combining marks; U+3200 "㈀" becomes "(ᄀ)") stays in one
+ * token.
  */
 typedef struct kefu_token {
     uint32_t size;

@@ -782,9 +782,11 @@ static inline __attribute__((always_inline)) int tokenise(kefu_text *t,
             kind = KEFU_TOKEN_SYMBOL;
             break;
         }
-        /* combining marks belong to the character before them (they share
-         * its segment, and so its span in the original) */
-        while (j < n && cls_of(cps[j].cp, ref) == C_MARK)
+        /* a token does not end inside an original character: the code
+         * points one character normalises to (a base and its combining
+         * marks, U+3200 -> "(ᄀ)", U+0345 -> iota) share its span, so they
+         * stay together and token spans never overlap */
+        while (j < n && cps[j].byte_start == cps[j - 1].byte_start)
             j++;
         if (nt == cap) {
             if (kefu_grow(&t->mem, (void **)&t->toks, &t->cap_toks, nt + 1,
