@@ -130,7 +130,7 @@ static void def_release(const kefu_mem *mem, struct kefu_entity_def *e)
     kefu_dealloc(mem, e->source);
     pcre2_code_free(e->code);
     kefu_prefilter_free(mem, e->pf);
-    kefu_prefilter_free(mem, e->need_words);
+    kefu_prefilter_free(mem, e->need.words);
     for (size_t i = 0; i < e->ncanon; i++)
         kefu_dealloc(mem, e->canon[i]);
     kefu_dealloc(mem, e->canon);
@@ -339,13 +339,13 @@ static int parse_def(struct kefu_entity_set *set, struct kefu_entity_def *e,
             return oom(ctx->diag);
         e->norm = b->norm;
         e->check = b->check;
-        e->need_digit = b->need_digit;
-        e->need_byte = b->need_byte;
+        e->need.digit = b->need_digit;
+        e->need.byte = b->need_byte;
         if (b->need_words &&
-            (kefu_prefilter_build(&e->need_words, &set->mem, b->need_words,
+            (kefu_prefilter_build(&e->need.words, &set->mem, b->need_words,
                                   strlen(b->need_words),
                                   KEFU_PREFILTER_FOLDED) ||
-             !e->need_words))
+             !e->need.words))
             return oom(ctx->diag);  /* the words are fixed: only OOM fails */
     }
     if (nm) {
@@ -660,14 +660,8 @@ static int run_regex(kefu_scratch *s, struct kefu_entity_scratch *es,
         PCRE2_SIZE *ov;
         size_t a, b, ms, me;
         uint32_t k;
-        int rc;
-        if (e->pf) {   /* a word list: go to its next literal, if any */
-            size_t at = kefu_prefilter_first(e->pf, norm + start, len - start);
-            if (at == KEFU_PREFILTER_NONE)
-                break;
-            start += at;
-        }
-        rc = kefu_pattern_match(e->code, norm, len, start, es->md, es->mctx);
+        int rc = kefu_pattern_match(e->code, e->pf, norm, len, start, es->md,
+                                    es->mctx);
         if (rc == KEFU_E_LIMIT)
             return kefu_diag_msg(&s->diag, rc,
                                  "entity '%s': the pattern hit its match "
@@ -790,27 +784,6 @@ static void resolve_overlaps(struct kefu_entity_scratch *es)
     es->n = kept;
 }
 
-/* A built-in's necessary condition (builtin.need_*) on the normalised
- * text; *digits caches whether it has a digit (-1: not looked yet). */
-static bool may_match(const struct kefu_entity_def *e, const kefu_text *t,
-                      int *digits)
-{
-    const char *s = t->norm.data;
-    const size_t len = t->norm.len;
-    if (!e->need_digit && !e->need_byte && !e->need_words)
-        return true;
-    if (e->need_digit) {
-        if (*digits < 0)
-            *digits = kefu_has_ascii_digit(s, len);
-        if (*digits)
-            return true;
-    }
-    if (e->need_byte && memchr(s, e->need_byte, len))
-        return true;
-    return e->need_words &&
-           kefu_prefilter_first(e->need_words, s, len) != KEFU_PREFILTER_NONE;
-}
-
 int kefu_entity_run(kefu_scratch *s, const char *text, size_t len)
 {
     int digits = -1;
@@ -829,7 +802,8 @@ int kefu_entity_run(kefu_scratch *s, const char *text, size_t len)
         const struct kefu_entity_def *e = &set->defs[i];
         if (e->kind == KEFU_ENT_VALUES)
             rc = run_values(s, es, i, text);
-        else if (may_match(e, &s->text, &digits))
+        else if (kefu_pattern_may_match(&e->need, s->text.norm.data,
+                                         s->text.norm.len, &digits))
             rc = run_regex(s, es, i, text);
     }
     if (rc) {

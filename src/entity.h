@@ -34,11 +34,7 @@ struct kefu_entity_def {
     char *source;               /* the regex as compiled (for saving) */
     pcre2_code *code;
     kefu_prefilter *pf;         /* literal prefilter of code, or NULL */
-    /* a built-in's necessary condition: no match in a text that has none
-     * of a digit (need_digit), the byte need_byte, or a word of need_words */
-    uint8_t need_digit;
-    char need_byte;
-    kefu_prefilter *need_words;
+    kefu_pattern_need need;     /* a built-in's necessary condition */
     uint32_t value_groups[8];   /* groups named "value"; none: whole match */
     uint32_t nvalue_groups;
     char **canon;               /* lookup list: canonical values */

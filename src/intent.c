@@ -1483,22 +1483,6 @@ static void top_k(const float *p, uint32_t *order, uint32_t n, uint32_t k)
     }
 }
 
-/* A pattern on the padded subject: 1, 0 or a negative status.  A word
- * list skips PCRE2 when none of its literals occurs, and starts it at the
- * first that does. */
-static int pattern_match(const struct kefu_intent_pattern *pt,
-                         struct kefu_intent_scratch *is, size_t len)
-{
-    size_t start = 0;
-    if (pt->pf) {
-        start = kefu_prefilter_first(pt->pf, is->subject.data, len);
-        if (start == KEFU_PREFILTER_NONE)
-            return 0;
-    }
-    return kefu_pattern_match(pt->code, is->subject.data, len, start, is->md,
-                              is->mctx);
-}
-
 KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
                            kefu_intent_result *out)
 {
@@ -1538,9 +1522,11 @@ KEFU_API int kefu_classify(kefu_scratch *s, const char *text, size_t len,
     for (uint32_t p = 0; p < im->npatterns; p++) {
         const struct kefu_intent_pattern *pt = &im->patterns[p];
         int m;
+        /* the set found where each word list's literals start */
         if (im->pfset && is->pf_first[p] == KEFU_PREFILTER_NONE)
             continue;
-        m = kefu_pattern_match(pt->code, is->subject.data, s->text.norm.len,
+        m = kefu_pattern_match(pt->code, NULL, is->subject.data,
+                               s->text.norm.len,
                                im->pfset ? is->pf_first[p] : 0, is->md,
                                is->mctx);
         if (m < 0)
@@ -1679,7 +1665,8 @@ KEFU_API size_t kefu_classify_explain(kefu_scratch *s, kefu_explain_item *items,
         const struct kefu_intent_pattern *pt = &im->patterns[p];
         if (pt->intent != cls)
             continue;
-        if (pattern_match(pt, is, s->text.norm.len) != 1)
+        if (kefu_pattern_match(pt->code, pt->pf, is->subject.data,
+                               s->text.norm.len, 0, is->md, is->mctx) != 1)
             continue;
         if (items[n].size < sizeof(kefu_explain_item))
             return n;

@@ -5,6 +5,7 @@
 #include "pattern.h"
 
 #include <stdio.h>
+#include <string.h>
 
 pcre2_general_context *kefu_pattern_gctx(const kefu_mem *mem)
 {
@@ -130,12 +131,19 @@ pcre2_match_context *kefu_pattern_mctx(pcre2_general_context *gctx)
     return mc;
 }
 
-int kefu_pattern_match(const pcre2_code *code, const char *s, size_t len,
-                       size_t start, pcre2_match_data *md,
-                       pcre2_match_context *mctx)
+int kefu_pattern_match(const pcre2_code *code, const kefu_prefilter *pf,
+                       const char *s, size_t len, size_t start,
+                       pcre2_match_data *md, pcre2_match_context *mctx)
 {
-    int rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, PCRE2_NO_UTF_CHECK,
-                         md, mctx);
+    int rc;
+    if (pf) {   /* a word list: no match before its next literal */
+        size_t at = kefu_prefilter_first(pf, s + start, len - start);
+        if (at == KEFU_PREFILTER_NONE)
+            return 0;
+        start += at;
+    }
+    rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, PCRE2_NO_UTF_CHECK, md,
+                     mctx);
     if (rc >= 0)
         return 1;
     switch (rc) {
@@ -151,6 +159,28 @@ int kefu_pattern_match(const pcre2_code *code, const char *s, size_t len,
     default:
         return KEFU_E_PATTERN;
     }
+}
+
+bool kefu_pattern_may_match(const kefu_pattern_need *need, const char *s,
+                            size_t len, int *digits)
+{
+    if (!need->digit && !need->byte && !need->words)
+        return true;
+    if (need->digit) {
+        if (*digits < 0) {
+            /* in normalised text full-width digits are ASCII */
+            size_t i = 0;
+            while (i < len && (unsigned)(s[i] - '0') > 9u)
+                i++;
+            *digits = i < len;
+        }
+        if (*digits)
+            return true;
+    }
+    if (need->byte && memchr(s, need->byte, len))
+        return true;
+    return need->words &&
+           kefu_prefilter_first(need->words, s, len) != KEFU_PREFILTER_NONE;
 }
 
 uint32_t kefu_pattern_groups(const pcre2_code *code)

@@ -12,6 +12,7 @@
 #include <pcre2.h>
 
 #include "core.h"
+#include "prefilter.h"
 #include "yaml_doc.h"
 
 /* Limits applied to every match (see doc/entities.md). */
@@ -48,13 +49,32 @@ pcre2_match_context *kefu_pattern_mctx(pcre2_general_context *gctx);
 
 /*
  * One match of `code` in s[0..len) from `start` (text already validated).
- * Returns 1 on a match (ovector in md), 0 when there is none, KEFU_E_LIMIT
- * when a match/depth/heap/JIT stack limit was hit, KEFU_E_NOMEM, or
- * KEFU_E_PATTERN for any other PCRE2 error.
+ * `pf`, the pattern's literal prefilter or NULL, moves the start to the
+ * next place one of its literals occurs, and answers 0 without PCRE2 when
+ * there is none.  Returns 1 on a match (ovector in md), 0 when there is
+ * none, KEFU_E_LIMIT when a match/depth/heap/JIT stack limit was hit,
+ * KEFU_E_NOMEM, or KEFU_E_PATTERN for any other PCRE2 error.
  */
-int kefu_pattern_match(const pcre2_code *code, const char *s, size_t len,
-                       size_t start, pcre2_match_data *md,
-                       pcre2_match_context *mctx);
+int kefu_pattern_match(const pcre2_code *code, const kefu_prefilter *pf,
+                       const char *s, size_t len, size_t start,
+                       pcre2_match_data *md, pcre2_match_context *mctx);
+
+/*
+ * What every match of a built-in pattern holds, read off the pattern: a
+ * digit, a given byte, or one of a few words.  A message with none of
+ * them cannot match and is not searched.  All zero: no condition.
+ */
+typedef struct kefu_pattern_need {
+    uint8_t digit;
+    char byte;
+    kefu_prefilter *words;      /* owned */
+} kefu_pattern_need;
+
+/* Whether s[0..len) (normalised text) meets `need`; *digits caches
+ * whether it holds an ASCII digit across the built-ins of one message
+ * (-1: not looked yet). */
+bool kefu_pattern_may_match(const kefu_pattern_need *need, const char *s,
+                            size_t len, int *digits);
 
 /*
  * Copies a subject into b followed by KEFU_PATTERN_PAD zero bytes.  PCRE2's

@@ -39,11 +39,14 @@ static const struct {
     const char *name;
     const char *re;
     const char *replace; /* default style: NULL = keep the last 4 */
+    /* what every match holds (read off the patterns above): a message
+     * without it is not searched */
+    kefu_pattern_need need;
 } builtin_kinds[KEFU_REDACT_BUILTINS] = {
-    {"email", NULL, "[EMAIL]"},
-    {"id_card", NULL, NULL},
-    {"bank_card", NULL, NULL},
-    {"phone", NULL, NULL},
+    {"email", NULL, "[EMAIL]", {0, '@', NULL}},
+    {"id_card", NULL, NULL, {1, 0, NULL}},
+    {"bank_card", NULL, NULL, {1, 0, NULL}},
+    {"phone", NULL, NULL, {1, 0, NULL}},
 };
 
 static const char *builtin_re(size_t i)
@@ -373,23 +376,6 @@ static bool overlaps(const struct kefu_redact_scratch *rs, size_t a, size_t b)
     return false;
 }
 
-/* What every match of a built-in holds (read off its pattern above): an
- * e-mail address an '@', the others digits.  A message without it is not
- * searched.  *digits caches whether the text has a digit (-1: not looked
- * yet).  Custom rules are always searched. */
-static bool may_match(uint32_t idx, const kefu_text *t, int *digits)
-{
-    const char *s = t->norm.data;
-    const size_t len = t->norm.len;
-    if (idx >= KEFU_REDACT_BUILTINS)
-        return true;
-    if (idx == 0)
-        return memchr(s, '@', len) != NULL;
-    if (*digits < 0)
-        *digits = kefu_has_ascii_digit(s, len);
-    return *digits != 0;
-}
-
 static int find_rule(kefu_scratch *s, struct kefu_redact_scratch *rs,
                      uint32_t idx)
 {
@@ -400,7 +386,7 @@ static int find_rule(kefu_scratch *s, struct kefu_redact_scratch *rs,
     while (start <= len) {
         PCRE2_SIZE *ov;
         size_t ms, me, a, b;
-        int rc = kefu_pattern_match(rule->code, norm, len, start, rs->md,
+        int rc = kefu_pattern_match(rule->code, NULL, norm, len, start, rs->md,
                                     rs->mctx);
         if (rc == 0)
             break;
@@ -518,7 +504,7 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
 {
     const struct kefu_redactor *r;
     struct kefu_redact_scratch *rs;
-    int rc;
+    int rc, digits = -1;
     if (!s)
         return KEFU_E_ARG;
     kefu_diag_clear(&s->diag);
@@ -530,7 +516,6 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
                              "the model has no redactor");
     if (!text && len)
         return kefu_diag_msg(&s->diag, KEFU_E_ARG, "text is NULL");
-    int digits = -1;
     if ((rc = scratch_get(s, &rs)))
         return kefu_diag_msg(&s->diag, rc, "out of memory");
     if ((rc = kefu_text_run(&rs->text, text ? text : "", len))) {
@@ -541,7 +526,10 @@ KEFU_API int kefu_redact(kefu_scratch *s, const char *text, size_t len)
                              rs->text.norm.len))
         rc = kefu_diag_msg(&s->diag, KEFU_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < r->n && !rc; i++)
-        if (r->rules[i].style.on && may_match(i, &rs->text, &digits))
+        if (r->rules[i].style.on &&
+            (i >= KEFU_REDACT_BUILTINS ||   /* custom rules: always searched */
+             kefu_pattern_may_match(&builtin_kinds[i].need, rs->text.norm.data,
+                                    rs->text.norm.len, &digits)))
             rc = find_rule(s, rs, i);
     if (!rc)
         rc = build_output(s, rs, text ? text : "", len);

@@ -43,17 +43,6 @@ struct kefu_text {
 void kefu_text_init(kefu_text *t, const kefu_allocator *alloc);
 void kefu_text_release(kefu_text *t);
 
-/* Does s[0..len) hold an ASCII digit?  (In normalised text full-width
- * digits are ASCII.)  Entities and redaction skip digit-only patterns
- * without one. */
-static inline bool kefu_has_ascii_digit(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned)(s[i] - '0') <= 9u)
-            return true;
-    return false;
-}
-
 /* Is c a Han ideograph, kana or hangul syllable (one token each)? */
 bool kefu_is_cjk(uint32_t c);
 /* Traditional -> Simplified fold of one code point (identity if none). */
