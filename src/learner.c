@@ -146,11 +146,7 @@ void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
         /* whole blocks of KEFU_LANES classes; the last, partial block is
          * accumulated in `tail` (rows are zero-padded to the stride) */
         const uint32_t full = k / KEFU_LANES * KEFU_LANES;
-        float tail_buf[KEFU_LANES] = {0};
-        /* the tail block through pointers (here and at q + full below):
-         * GCC 12 left the loops over tail[j] += ... q[full + j] scalar,
-         * about a third of classification time with 151 classes */
-        float *restrict tail = tail_buf;
+        float tail[KEFU_LANES] = {0};
         size_t i = 0;
         /* four rows at a time: the sums are read and written a quarter as
          * often */
@@ -174,6 +170,9 @@ void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
                     s[c + j] += (v0 * (float)q0[c + j] + v1 * (float)q1[c + j]) +
                                 (v2 * (float)q2[c + j] + v3 * (float)q3[c + j]);
             if (full < k) {
+                /* through pointers: GCC 12 left the loop over
+                 * q0[full + j] scalar (a third of classification time
+                 * with 151 classes) */
                 const int8_t *restrict t0 = q0 + full, *restrict t1 = q1 + full;
                 const int8_t *restrict t2 = q2 + full, *restrict t3 = q3 + full;
                 for (uint32_t j = 0; j < KEFU_LANES; j++)
