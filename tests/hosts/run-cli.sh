@@ -9,11 +9,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 work=${1:-build/hosts/cli}
 mkdir -p "$work" || exit 1
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+. tests/hosts/lib.sh
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "cli: skipped (needs python3)"

@@ -7,11 +7,7 @@
 # stops Kamailio by its PID.  Prints "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+. tests/hosts/lib.sh
 skip() { echo "kamailio: skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
 
 KAMAILIO=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}

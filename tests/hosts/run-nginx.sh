@@ -6,11 +6,7 @@
 # Prints "N passed, N failed"; exits non-zero on failure.
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+. tests/hosts/lib.sh
 skip() { echo "nginx: skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
