@@ -83,44 +83,47 @@ static const char VAL[] =
     "joy\t谢谢，很满意\n"
     "sadness\t好伤心\n";
 
-static kefu_model *train(const char *train_text, const char *val_text, int *rc, kefu_diag *d)
+/* Trains an emotion model on train_text (and val_text, config file text
+ * cfg: NULL for none) with options epochs / seed (0: the default). */
+static kefu_model *train_with(const char *train_text, const char *val_text,
+                              const char *cfg, uint32_t epochs, uint64_t seed,
+                              int *rc, kefu_diag *d)
 {
     const char *tr = tmp_path("train.tsv"), *va = tmp_path("val.tsv");
+    const char *cf = tmp_path("cfg.yaml");
     kefu_model *m = NULL;
     kefu_train_options o;
     write_file(tr, train_text);
     if (val_text)
         write_file(va, val_text);
-    kefu_train_options_init(&o);
-    o.task = KEFU_TASK_EMOTION;
-    o.seed = 7;
-    *rc = kefu_model_train(&m, NULL, tr, val_text ? va : NULL, &o, NULL, d);
-    unlink(tr);
-    unlink(va);
-    return m;
-}
-
-/* Trains with the `classifier:` section `cfg` (NULL: none) and options
- * epochs / seed (0: the default). */
-static kefu_model *train_cfg(const char *cfg, uint32_t epochs, uint64_t seed)
-{
-    const char *tr = tmp_path("train.tsv"), *cf = tmp_path("cfg.yaml");
-    kefu_diag *d = kefu_diag_new(NULL);
-    kefu_model *m = NULL;
-    kefu_train_options o;
-    int rc;
-    write_file(tr, TRAIN);
     if (cfg)
         write_file(cf, cfg);
     kefu_train_options_init(&o);
     o.task = KEFU_TASK_EMOTION;
     o.epochs = epochs;
     o.seed = seed;
-    rc = kefu_model_train(&m, cfg ? cf : NULL, tr, NULL, &o, NULL, d);
+    *rc = kefu_model_train(&m, cfg ? cf : NULL, tr, val_text ? va : NULL, &o,
+                           NULL, d);
+    unlink(tr);
+    unlink(va);
+    unlink(cf);
+    return m;
+}
+
+static kefu_model *train(const char *train_text, const char *val_text, int *rc, kefu_diag *d)
+{
+    return train_with(train_text, val_text, NULL, 0, 7, rc, d);
+}
+
+/* TRAIN with the `classifier:` section `cfg` (NULL: none) and options
+ * epochs / seed (0: the default); fails the test if training fails. */
+static kefu_model *train_cfg(const char *cfg, uint32_t epochs, uint64_t seed)
+{
+    kefu_diag *d = kefu_diag_new(NULL);
+    int rc;
+    kefu_model *m = train_with(TRAIN, NULL, cfg, epochs, seed, &rc, d);
     if (rc)
         fail_msg("train: %s", kefu_diag_message(d));
-    unlink(tr);
-    unlink(cf);
     kefu_diag_free(d);
     return m;
 }
