@@ -10,6 +10,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "learner.h"   /* kefu_rng_next */
 #include "prefilter.h"
 
 static kefu_mem mem;
@@ -208,10 +209,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
 static unsigned rnd(unsigned n)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
+    return (unsigned)(kefu_rng_next(&rng) % n);
 }
 
 static void cat(char *out, size_t cap, const char *s)
