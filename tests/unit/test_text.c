@@ -107,44 +107,51 @@ static void test_offsets_fullwidth(void **st)
     kefu_text_free(t);
 }
 
+/* One expected token: normalised text, kind (-1: any), byte and code
+ * point span in the original. */
+typedef struct want_tok {
+    const char *text;
+    int kind;
+    uint32_t b0, b1, c0, c1;
+} want_tok;
+
+/* s tokenises into exactly want[0..n). */
+static void expect_tokens(const char *s, const want_tok *want, size_t n)
+{
+    kefu_text *t = mk();
+    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
+    assert_int_equal(kefu_text_token_count(t), n);
+    for (size_t i = 0; i < n; i++) {
+        kefu_token k = tok(t, i);
+        if (k.text_len != strlen(want[i].text) ||
+            memcmp(k.text, want[i].text, k.text_len) ||
+            (want[i].kind >= 0 && k.kind != (uint32_t)want[i].kind) ||
+            k.byte_start != want[i].b0 || k.byte_end != want[i].b1 ||
+            k.char_start != want[i].c0 || k.char_end != want[i].c1)
+            fail_msg("token %zu of \"%s\": '%.*s' kind %u bytes %u-%u chars "
+                     "%u-%u, expected '%s' bytes %u-%u chars %u-%u",
+                     i, s, (int)k.text_len, k.text, k.kind, k.byte_start,
+                     k.byte_end, k.char_start, k.char_end, want[i].text,
+                     want[i].b0, want[i].b1, want[i].c0, want[i].c1);
+    }
+    kefu_text_free(t);
+}
+
 static void test_marks_after_cjk(void **st)
 {
     /* a combining mark after an ideograph, CJK punctuation or a digit
      * belongs to that token: the spans do not overlap (they did: the mark
      * started the next word at the ideograph's byte) */
-    kefu_text *t = mk();
-    kefu_token k;
-    const char *s = "中\xcc\x81x。\xcc\x81" "ab 1\xcc\x81y";
-    uint32_t prev_end = 0;
+    static const want_tok want[] = {
+        {"中\xcc\x81", KEFU_TOKEN_CJK, 0, 5, 0, 2},
+        {"x", KEFU_TOKEN_WORD, 5, 6, 2, 3},
+        {"。\xcc\x81", -1, 6, 11, 3, 5},
+        {"ab", KEFU_TOKEN_WORD, 11, 13, 5, 7},
+        {"1\xcc\x81", KEFU_TOKEN_NUMBER, 14, 17, 8, 10},
+        {"y", KEFU_TOKEN_WORD, 17, 18, 10, 11},
+    };
     (void)st;
-    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
-    assert_int_equal(kefu_text_token_count(t), 6);
-    for (size_t i = 0; i < 6; i++) {
-        k = tok(t, i);
-        assert_true(k.byte_start >= prev_end);
-        assert_true(k.byte_end > k.byte_start);
-        prev_end = k.byte_end;
-    }
-    k = tok(t, 0);
-    assert_int_equal(k.kind, KEFU_TOKEN_CJK);
-    assert_int_equal(k.byte_start, 0);
-    assert_int_equal(k.byte_end, 5);
-    assert_int_equal(k.char_end, 2);
-    k = tok(t, 1);
-    assert_int_equal(k.text_len, 1);
-    assert_memory_equal(k.text, "x", 1);
-    assert_int_equal(k.byte_start, 5);
-    assert_int_equal(k.char_start, 2);
-    k = tok(t, 3);
-    assert_memory_equal(k.text, "ab", 2);
-    assert_int_equal(k.byte_start, 11);
-    k = tok(t, 4);
-    assert_int_equal(k.kind, KEFU_TOKEN_NUMBER);
-    assert_int_equal(k.byte_end, 17);
-    k = tok(t, 5);
-    assert_memory_equal(k.text, "y", 1);
-    assert_int_equal(k.byte_start, 17);
-    kefu_text_free(t);
+    expect_tokens("中\xcc\x81x。\xcc\x81" "ab 1\xcc\x81y", want, 6);
 }
 
 static void test_expanding_character(void **st)
@@ -152,27 +159,15 @@ static void test_expanding_character(void **st)
     /* U+3200 normalises to "(ᄀ)" and U+0345 (a combining mark) to a Greek
      * iota, a letter: what one original character becomes stays in one
      * token, so spans never overlap (documented at kefu_token) */
-    kefu_text *t = mk();
-    kefu_token k;
-    const char *s = "a ㈀x 、\xcd\x85" "b";
+    static const want_tok want[] = {
+        {"a", KEFU_TOKEN_WORD, 0, 1, 0, 1},
+        {"(ᄀ)", -1, 2, 5, 2, 3},
+        {"x", KEFU_TOKEN_WORD, 5, 6, 3, 4},
+        {"、ι", -1, 7, 12, 5, 7},
+        {"b", KEFU_TOKEN_WORD, 12, 13, 7, 8},
+    };
     (void)st;
-    assert_int_equal(kefu_text_run(t, s, strlen(s)), KEFU_OK);
-    assert_int_equal(kefu_text_token_count(t), 5);
-    k = tok(t, 1);
-    assert_int_equal(k.text_len, strlen("(ᄀ)"));
-    assert_memory_equal(k.text, "(ᄀ)", k.text_len);
-    assert_int_equal(k.byte_start, 2);
-    assert_int_equal(k.byte_end, 5);
-    assert_int_equal(k.char_start, 2);
-    assert_int_equal(k.char_end, 3);
-    assert_int_equal(tok(t, 2).byte_start, 5);      /* x */
-    k = tok(t, 3);                                   /* 、 and its iota */
-    assert_int_equal(k.byte_start, 7);
-    assert_int_equal(k.byte_end, 12);
-    k = tok(t, 4);                                   /* b */
-    assert_int_equal(k.byte_start, 12);
-    assert_int_equal(k.byte_end, 13);
-    kefu_text_free(t);
+    expect_tokens("a ㈀x 、\xcd\x85" "b", want, 5);
 }
 
 static void test_invalid_utf8(void **st)
