@@ -389,6 +389,48 @@ static void test_set_scan(void **state)
     assert_true(found > 5000);
 }
 
+/* The default model's intent patterns (the examples/model YAML files, as `regex:
+ * '...'`): every one that is not anchored with ^ gets a filter on the
+ * case-folded text, as doc/intents.md says (52 of 56). */
+static void test_default_model_patterns(void **state)
+{
+    static const char *files[] = {"intents-account", "intents-orders",
+                                  "intents-payments", "intents-service",
+                                  "intents-telecom"};
+    unsigned total = 0, filtered = 0;
+    (void)state;
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[512], pat[1024];
+        size_t len;
+        char *src, *p;
+        snprintf(path, sizeof path, "%s/examples/model/%s.yaml", KEFU_SOURCE_DIR,
+                 files[i]);
+        src = tu_read_file(path, &len);
+        assert_non_null(src);
+        for (p = strstr(src, "regex: '"); p; p = strstr(p, "regex: '")) {
+            size_t n = 0;
+            kefu_prefilter *f;
+            p += strlen("regex: '");
+            while (*p && !(p[0] == '\'' && p[1] != '\'')) {
+                if (p[0] == '\'' && p[1] == '\'')   /* '' is one quote */
+                    p++;
+                assert_true(n + 1 < sizeof pat);
+                pat[n++] = *p++;
+            }
+            pat[n] = '\0';
+            f = build_opts(pat, KEFU_PREFILTER_FOLDED);
+            total++;
+            filtered += f != NULL;
+            if (!f && pat[0] != '^')
+                fail_msg("%s: no filter for %s", files[i], pat);
+            kefu_prefilter_free(&mem, f);
+        }
+        free(src);
+    }
+    assert_int_equal(total, 56);
+    assert_int_equal(filtered, 52);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_every_offset),
         cmocka_unit_test(test_against_pcre2),
         cmocka_unit_test(test_set_scan),
+        cmocka_unit_test(test_default_model_patterns),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
