@@ -583,12 +583,16 @@ static int have_ssse3(void)
 int kefu_prefilter_build(kefu_prefilter **out, const kefu_mem *mem,
                          const char *pat, size_t len, uint32_t opts)
 {
-    an a = {(const uint8_t *)pat, (const uint8_t *)pat + len, 0, 0, 0};
+    an a = {NULL, NULL, 0, 0, 0};
     lset *s;
     kefu_prefilter *f;
     uint32_t minlen = LMAX, i, nfp = 0, b;
     uint8_t fpbucket[MAXL];
     *out = NULL;
+    if (!pat)
+        return KEFU_OK;   /* nothing to read: no filter */
+    a.p = (const uint8_t *)pat;
+    a.end = a.p + len;
     /* a case-less pattern: by option, or by "(?i)" in front of it all */
     if (len >= 4 && memcmp(pat, "(?i)", 4) == 0) {
         a.p += 4;

@@ -42,6 +42,21 @@ for raw in lines:
 EOF
 check "classify: one JSON object per line, documented keys, four decimals" test $? -eq 0
 
+# a line of invalid UTF-8 gets an error object in its place; the lines
+# around it are classified, and the exit status says something failed
+printf 'hello\n\377\376 bad\nthanks\n' > "$work/bad.txt"
+"$kefu" classify -m "$model" "$work/bad.txt" > "$work/bad.jsonl"
+rc=$?
+python3 - "$work/bad.jsonl" "$rc" <<'EOF2'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(d) == 3, d
+assert d[0]["intent"] == "greeting" and d[2]["intent"] == "thanks", d
+assert "error" in d[1] and d[1]["status"] < 0, d[1]
+assert sys.argv[2] != "0"
+EOF2
+check "classify: invalid UTF-8 line gives an error object, the others are answered" test $? -eq 0
+
 python3 - "$work/conv.jsonl" <<'EOF'
 import json, sys
 ids = ['a"quoted"', "back\\slash", "tab\there", "ctl\x01\x1f", "中文 id", "plain"]

@@ -200,7 +200,37 @@ static void test_every_offset(void **state)
                                           strlen("投诈 lawyeR 1231")),
                      KEFU_PREFILTER_NONE);
     assert_int_equal(kefu_prefilter_first(f, "", 0), KEFU_PREFILTER_NONE);
+    /* a huge text: found at its very end by both scans */
+    {
+        const size_t big = (size_t)1 << 20;
+        char *h = malloc(big + 8);
+        assert_non_null(h);
+        memset(h, 'q', big);
+        memcpy(h + big, "lawyer", 6);
+        assert_int_equal(kefu_prefilter_first(f, h, big + 6), big);
+        assert_int_equal(kefu_prefilter_first_portable(f, h, big + 6), big);
+        assert_int_equal(kefu_prefilter_first(f, h, big + 5), KEFU_PREFILTER_NONE);
+        free(h);
+    }
     kefu_prefilter_free(&mem, f);
+}
+
+/* Patterns PCRE2 would refuse (the analysis is only given compiled ones,
+ * but must not read past them): invalid or cut UTF-8, NULL with no bytes. */
+static void test_bad_patterns(void **state)
+{
+    static const char *const bad[] = {"\xff\xfe" "ab", "ab\xe6\x8a", "\xe6",
+                                      "(ab", "[ab", "ab\\", "(?<nm", "a{2"};
+    kefu_prefilter *f = NULL;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        f = NULL;
+        assert_int_equal(kefu_prefilter_build(&f, &mem, bad[i], strlen(bad[i]), 0),
+                         KEFU_OK);
+        kefu_prefilter_free(&mem, f);
+    }
+    assert_int_equal(kefu_prefilter_build(&f, &mem, NULL, 0, 0), KEFU_OK);
+    assert_null(f);
 }
 
 /* ---- generated patterns against PCRE2 --------------------------------- */
@@ -437,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_literal_sets),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_every_offset),
+        cmocka_unit_test(test_bad_patterns),
         cmocka_unit_test(test_against_pcre2),
         cmocka_unit_test(test_set_scan),
         cmocka_unit_test(test_default_model_patterns),
