@@ -179,7 +179,7 @@ int kefu_features_extract(const kefu_featcfg *cfg, const kefu_featdict *d,
         if (wordlike(k->kind)) {
             uint64_t w = token_hash(t, k);
             rc = push(out, w, i, 1, mem);
-            if (cfg->word_pairs && npw < KEFU_PAIR_WORDS &&
+            if (npw < cfg->word_pairs && npw < KEFU_PAIR_WORDS &&
                 k->kind == KEFU_TOKEN_WORD && i <= UINT32_MAX >> 8 &&
                 pairs_with(cfg, d, w)) {
                 pw[npw] = w;

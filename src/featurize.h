@@ -20,7 +20,9 @@ typedef struct kefu_featcfg {
     uint8_t cjk_max;       /* 1..3 */
     uint8_t sub_min;       /* 0 = no sub-word n-grams */
     uint8_t sub_max;
-    uint8_t word_pairs;    /* unordered pairs of words of a message */
+    uint8_t word_pairs;    /* unordered pairs of the first word_pairs words
+                            * of a message (0: none; at most
+                            * KEFU_PAIR_WORDS) */
     float pair_min_idf;    /* words that pair: known to the dictionary, with
                             * at least this idf (frequent words do not) */
     float sub_weight;      /* weight of the sub-word block against the
@@ -37,8 +39,10 @@ static inline bool kefu_feat_is_sub(uint64_t h)
     return (h & 1) != 0;
 }
 
-/* Words of a message that take part in pairs (the first ones). */
+/* The most words of a message that can take part in pairs (the first
+ * ones), and how many do unless a model says otherwise. */
 #define KEFU_PAIR_WORDS 24
+#define KEFU_PAIR_WORDS_DEFAULT 12
 
 void kefu_featcfg_default(kefu_featcfg *cfg);
 

@@ -65,7 +65,9 @@ static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
     kefu_featcfg_default(&c->feat);
     if (kind == KEFU_CLF_INTENT) {
         c->learn.solver = KEFU_SOLVER_SVM;
-        c->feat.word_pairs = 1;
+        c->feat.word_pairs = KEFU_PAIR_WORDS_DEFAULT;
+        c->feat.sub_min = 4; /* 4-grams only: measured as accurate as 3..4
+                              * with a third fewer features (doc/intents.md) */
     } else {
         c->feat.sublinear = 0; /* measured: the better weighting for them */
     }
@@ -491,10 +493,17 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
 #undef INT_KEY
 #undef NUM_KEY
     if ((v = kefu_ymap_get(n, "word_pairs"))) {
+        /* true, false, or how many of the first words pair */
         bool on;
-        if ((rc = kefu_y_bool(ctx->diag, ctx->doc, v, &on)))
-            return rc;
-        c->feat.word_pairs = on;
+        if (kefu_y_bool(NULL, ctx->doc, v, &on) == KEFU_OK)
+            c->feat.word_pairs = on ? KEFU_PAIR_WORDS_DEFAULT : 0;
+        else if (kefu_y_int(NULL, ctx->doc, v, 2, KEFU_PAIR_WORDS, &x) == KEFU_OK)
+            c->feat.word_pairs = (uint8_t)x;
+        else
+            return kefu_yerr(ctx->diag, ctx->doc, v, KEFU_E_MODEL,
+                             "word_pairs is true, false or how many of a "
+                             "message's first words pair (2 to %d)",
+                             KEFU_PAIR_WORDS);
         cs->set |= CS_WORD_PAIRS;
     }
     if ((v = kefu_ymap_get(n, "solver"))) {
@@ -1005,9 +1014,11 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
 
 /* 5: flags byte (bit 0: word pairs, bit 1: sublinear tf) in the kind
  * word, then the sub-word block weight and the least idf of a word that
- * pairs; sub-word hashes odd.  Older sections hash features differently
- * and are refused: such models must be trained again. */
-#define INTENT_BLOB_VERSION 5
+ * pairs; sub-word hashes odd.  6: the kind word's top six bits say how many
+ * of a message's first words pair (5 paired KEFU_PAIR_WORDS; still read).
+ * Older sections hash features differently and are refused: such models
+ * must be trained again. */
+#define INTENT_BLOB_VERSION 6
 
 static int put(kefu_buf *o, const kefu_mem *mem, const void *p, size_t n)
 {
@@ -1041,7 +1052,8 @@ int kefu_intent_serialize(const struct kefu_intent_model *im, kefu_buf *o,
              put32(o, mem, im->kind | im->nextra << 8 |
                                (uint32_t)im->lin.multilabel << 16 |
                                (uint32_t)(c->feat.word_pairs ? 1 : 0) << 24 |
-                               (uint32_t)(c->feat.sublinear ? 1 : 0) << 25) ||
+                               (uint32_t)(c->feat.sublinear ? 1 : 0) << 25 |
+                               (uint32_t)c->feat.word_pairs << 26) ||
              put32(o, mem, im->n) ||
              put32(o, mem, (uint32_t)im->oos_class) ||
              put32(o, mem, (uint32_t)c->feat.word_ngrams |
@@ -1114,7 +1126,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
 {
     reader r = {b->trained, b->trained_len, false};
     uint32_t ver = get32(&r), kind = get32(&r), n = get32(&r), oos = get32(&r),
-             feat = get32(&r);
+             feat = get32(&r), pair_words;
     uint32_t nfeat, nw;
     uint64_t *hashes = NULL;
     float *idf = NULL;
@@ -1129,13 +1141,16 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
     im->lin.multilabel = (uint8_t)((kind >> 16) & 1);
     im->cfg.feat.sub_weight = getf(&r);
     im->cfg.feat.pair_min_idf = getf(&r);
-    if (!r.bad && ver != INTENT_BLOB_VERSION)
+    if (!r.bad && ver != INTENT_BLOB_VERSION && ver != 5)
         return kefu_diag_msg(diag, KEFU_E_VERSION,
                              "binary model: intent section version %u, this "
-                             "kefu reads %u (train the model again)",
+                             "kefu reads 5 and %u (train the model again)",
                              ver, INTENT_BLOB_VERSION);
+    /* version 5 paired the first KEFU_PAIR_WORDS words; 6 says how many */
+    pair_words = ver == 5 ? (kind >> 24 & 1) * KEFU_PAIR_WORDS : kind >> 26;
     if (r.bad || (kind & 0xFF) != im->kind || (kind >> 17 & 0x7F) != 0 ||
-        (kind >> 26) != 0 ||
+        (ver == 5 && (kind >> 26) != 0) || pair_words > KEFU_PAIR_WORDS ||
+        (pair_words != 0) != (kind >> 24 & 1) ||
         !(im->cfg.feat.sub_weight >= 0 && im->cfg.feat.sub_weight <= 100) ||
         !isfinite(im->cfg.feat.pair_min_idf) ||
         (im->kind == KEFU_CLF_INTENT ? im->nextra != 0 : im->nextra != KEFU_CLF_EXTRA) ||
@@ -1145,7 +1160,7 @@ static int restore(struct kefu_intent_model *im, struct kefu_model *m,
         !(im->lin.temperature > 0))
         return kefu_diag_msg(diag, KEFU_E_CORRUPT,
                              "binary model: bad intent section header");
-    im->cfg.feat.word_pairs = (uint8_t)(kind >> 24 & 1);
+    im->cfg.feat.word_pairs = (uint8_t)pair_words;
     im->cfg.feat.sublinear = (uint8_t)(kind >> 25 & 1);
     im->cfg.feat.word_ngrams = (uint8_t)feat;
     im->cfg.feat.cjk_max = (uint8_t)(feat >> 8);

@@ -60,7 +60,7 @@ static void test_word_pairs(void **st)
     cfg.word_ngrams = 1;
     cfg.sub_min = cfg.sub_max = 0;
     extract(t, &cfg, "cancel card", &off, &mem);
-    cfg.word_pairs = 1;
+    cfg.word_pairs = KEFU_PAIR_WORDS_DEFAULT;
     extract(t, &cfg, "cancel card", &on, &mem);
     assert_int_equal(on.n, off.n + 1);
     assert_int_equal(only_in(&on, &off, p1, 8), 1);
@@ -71,17 +71,24 @@ static void test_word_pairs(void **st)
     /* "a a" has no pair: a word does not pair with itself */
     extract(t, &cfg, "card card", &on, &mem);
     assert_int_equal(on.n, 2);
-    /* only the first KEFU_PAIR_WORDS words take part */
+    /* only the first cfg.word_pairs words take part, at most
+     * KEFU_PAIR_WORDS */
     {
+        static const int limits[][2] = {{2, 2}, {5, 5}, {KEFU_PAIR_WORDS_DEFAULT,
+            KEFU_PAIR_WORDS_DEFAULT}, {KEFU_PAIR_WORDS, KEFU_PAIR_WORDS},
+            {255, KEFU_PAIR_WORDS}};
         char buf[400] = "";
         for (int i = 0; i < KEFU_PAIR_WORDS + 10; i++) {
             char w[8];
             snprintf(w, sizeof w, "w%c%c ", 'a' + i / 26, 'a' + i % 26);
             strcat(buf, w);
         }
-        extract(t, &cfg, buf, &on, &mem);
-        assert_int_equal(on.n, KEFU_PAIR_WORDS + 10 +
-                                   KEFU_PAIR_WORDS * (KEFU_PAIR_WORDS - 1) / 2);
+        for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+            const size_t k = (size_t)limits[i][1];
+            cfg.word_pairs = (uint8_t)limits[i][0];
+            extract(t, &cfg, buf, &on, &mem);
+            assert_int_equal(on.n, KEFU_PAIR_WORDS + 10 + k * (k - 1) / 2);
+        }
     }
     kefu_hashes_release(&on, &mem);
     kefu_hashes_release(&off, &mem);
@@ -106,7 +113,7 @@ static void test_pairs_need_rare_words(void **st)
     cfg.sub_min = cfg.sub_max = 0;
     extract(t, &cfg, "cancel the card", &words, &mem);
     assert_int_equal(words.n, 3);
-    cfg.word_pairs = 1;
+    cfg.word_pairs = KEFU_PAIR_WORDS_DEFAULT;
     cfg.pair_min_idf = 2.0f;
     /* "card" unknown: only cancel is a rare known word, nothing to pair */
     assert_int_equal(kefu_featdict_build(&d, words.h, idf, 2, &mem), KEFU_OK);
@@ -138,7 +145,7 @@ static void test_blocks_by_parity(void **st)
     kefu_mem_init(&mem, NULL);
     assert_int_equal(kefu_text_new(&t, NULL), KEFU_OK);
     kefu_featcfg_default(&cfg);
-    cfg.word_pairs = 1;
+    cfg.word_pairs = KEFU_PAIR_WORDS_DEFAULT;
     cfg.sub_min = cfg.sub_max = 0;
     extract(t, &cfg, "where is my parcel 我的订单 ?! 123", &words, &mem);
     for (size_t i = 0; i < words.n; i++)

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "core.h" /* kefu_crc32, to forge a valid checksum */
+#include "intent.h"
+#include "model.h"
 
 static const char *MODEL =
     "kefu: 1\n"
@@ -326,7 +328,8 @@ static void wr32le(unsigned char *p, uint32_t v)
 }
 
 /* An intent section of an older version (whose features were hashed
- * differently) is refused with KEFU_E_VERSION, even with a valid checksum. */
+ * differently) is refused with KEFU_E_VERSION, even with a valid checksum;
+ * version 5 (no pair count) is still read. */
 static void test_old_intent_section(void **st)
 {
     kefu_model *m = load_model(), *m2 = NULL;
@@ -344,7 +347,31 @@ static void test_old_intent_section(void **st)
         at += 16 + (size_t)slen;
     }
     assert_non_null(sec);
-    assert_int_equal(rd32le(sec), 5);
+    assert_int_equal(rd32le(sec), 6);
+    /* version 5, whose kind word had no pair count: its first
+     * KEFU_PAIR_WORDS words paired */
+    {
+        const uint32_t kind = rd32le(sec + 4);
+        assert_int_equal(kind >> 26, KEFU_PAIR_WORDS_DEFAULT);
+        wr32le(sec, 5);
+        wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
+        /* a pair count in a version 5 section is damage */
+        assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu",
+                                                NULL, NULL, d), KEFU_E_CORRUPT);
+        wr32le(sec + 4, kind & 0x03FFFFFFu);
+        wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
+        assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu",
+                                                NULL, NULL, d), KEFU_OK);
+        assert_int_equal(m2->intent->cfg.feat.word_pairs, KEFU_PAIR_WORDS);
+        kefu_model_free(m2);
+        m2 = NULL;
+        /* version 6 with more pairing words than kefu keeps: damage */
+        wr32le(sec, 6);
+        wr32le(sec + 4, (kind & 0x03FFFFFFu) | (KEFU_PAIR_WORDS + 1u) << 26);
+        wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
+        assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu",
+                                                NULL, NULL, d), KEFU_E_CORRUPT);
+    }
     wr32le(sec, 3);
     wr32le(b + 24, kefu_crc32(0, b + 32, len - 32));
     assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu", NULL,
@@ -369,6 +396,7 @@ static void test_learner_options(void **st)
         "kefu: 1\nclassifier: {solver: softmax, word_pairs: false}\n",
         "kefu: 1\nclassifier: {solver: svm, cost: 3, subword_weight: 0.5}\n",
         "kefu: 1\nclassifier: {subwords: off, word_pairs: true, pair_max_df: 0.2}\n",
+        "kefu: 1\nclassifier: {subwords: [3, 4], word_pairs: 3}\n",
     };
     (void)st;
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
@@ -405,7 +433,11 @@ static void test_learner_options(void **st)
                       "svm or softmax");
     expect_load_error("kefu: 1\nclassifier: {cost: 0}\n", KEFU_E_MODEL, 2, 20, "outside");
     expect_load_error("kefu: 1\nclassifier: {word_pairs: maybe}\n", KEFU_E_MODEL, 2, 26,
-                      "");
+                      "true, false or how many");
+    expect_load_error("kefu: 1\nclassifier: {word_pairs: 1}\n", KEFU_E_MODEL, 2, 26,
+                      "2 to 24");
+    expect_load_error("kefu: 1\nclassifier: {word_pairs: 25}\n", KEFU_E_MODEL, 2, 26,
+                      "2 to 24");
     expect_load_error("kefu: 1\nclassifier: {subword_weight: -1}\n", KEFU_E_MODEL, 2, 30,
                       "outside");
     expect_load_error("kefu: 1\nclassifier: {pair_max_df: 0}\n", KEFU_E_MODEL, 2, 27,
