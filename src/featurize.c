@@ -286,11 +286,13 @@ int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
     if (kefu_sparse_reserve(out, hs->n, mem))
         return KEFU_E_NOMEM;
     /* a repeated feature becomes one entry with its count: a small
-     * open-addressing table from dictionary index to entry, cleared per
-     * message (entries keep the order of first occurrence) */
+     * open-addressing table, cleared per message, whose slots hold a
+     * dictionary index + 1 (high half) and its entry (low half), so a
+     * probe compares in place; at most a quarter full, so few probe
+     * twice (entries keep the order of first occurrence) */
     {
-        size_t size = 16, mask;
-        while (size < hs->n * 2)
+        size_t size = 64, mask;
+        while (size < hs->n * 4)
             size *= 2;
         if (size > out->slot_cap) {
             size_t c = out->slot_cap;
@@ -317,18 +319,18 @@ int kefu_sparse_from_hashes(const kefu_featcfg *cfg, const kefu_featdict *d,
                 continue;
             j = fs->index;
             h = (j * 0x9E3779B1u) & mask;
-            while (out->slot[h] && out->idx[out->slot[h] - 1] != j)
+            while (out->slot[h] && out->slot[h] >> 32 != (uint64_t)j + 1)
                 h = (h + 1) & mask;
             if (out->slot[h]) {
                 /* a repeat: val holds count * idf until the end */
-                out->val[out->slot[h] - 1] += fs->idf;
+                out->val[(uint32_t)out->slot[h]] += fs->idf;
                 repeats = true;
                 continue;
             }
+            out->slot[h] = ((uint64_t)j + 1) << 32 | out->n;
             out->idx[out->n] = j;
             out->val[out->n] = fs->idf;
             out->from[out->n++] = (uint32_t)i;
-            out->slot[h] = (uint32_t)out->n;
         }
     }
     if (!cfg->sublinear) {

@@ -131,7 +131,7 @@ typedef struct kefu_sparse {
     uint32_t *idx;
     float *val;
     uint32_t *from;
-    uint32_t *slot;     /* working space: index -> entry + 1 */
+    uint64_t *slot;     /* working space: index + 1 and entry */
     size_t n, cap, slot_cap;
 } kefu_sparse;
 

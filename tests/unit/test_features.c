@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "featurize.h"
+#include "learner.h" /* kefu_rng_next */
 
 static void extract(kefu_text *t, const kefu_featcfg *cfg, const char *s,
                     kefu_hashes *hs, const kefu_mem *mem)
@@ -236,10 +237,68 @@ static void test_sparse_vector(void **st)
     kefu_featdict_release(&d, &mem);
 }
 
+/* Many features, many repeats: the entries are the distinct known
+ * features in the order of first occurrence, each with the index of its
+ * first occurrence and its count (checked against a plain count). */
+static void test_sparse_many_repeats(void **st)
+{
+    enum { NDICT = 5000, NMSG = 3000 };
+    kefu_mem mem;
+    kefu_featdict d;
+    kefu_featcfg cfg;
+    kefu_hashes hs = {0};
+    kefu_sparse sp = {0};
+    static uint64_t keys[NDICT];
+    static float idf[NDICT];
+    static uint32_t count[NDICT], first[NDICT];
+    uint64_t rng = 7;
+    size_t distinct = 0;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    kefu_featcfg_default(&cfg);
+    cfg.sublinear = 0; /* val = count * idf / norm: counts read back */
+    for (uint32_t i = 0; i < NDICT; i++) {
+        keys[i] = (kefu_rng_next(&rng) | 1) & ~(uint64_t)1; /* word block */
+        idf[i] = 1.0f;
+    }
+    assert_int_equal(kefu_featdict_build(&d, keys, idf, NDICT, &mem), KEFU_OK);
+    for (uint32_t i = 0; i < NMSG; i++) {
+        /* a third of the draws are unknown; known ones from the first
+         * 1500 features, so most repeat */
+        uint64_t r = kefu_rng_next(&rng);
+        uint64_t h = r % 3 == 0 ? kefu_rng_next(&rng) & ~(uint64_t)1
+                                : keys[(r >> 8) % 1500];
+        uint32_t j = kefu_featdict_get(&d, h);
+        assert_int_equal(push_hash(&hs, h, &mem), KEFU_OK);
+        if (j == UINT32_MAX)
+            continue;
+        if (!count[j]++)
+            first[j] = i;
+    }
+    assert_int_equal(kefu_sparse_from_hashes(&cfg, &d, &hs, &sp, &mem), KEFU_OK);
+    for (uint32_t j = 0; j < NDICT; j++)
+        distinct += count[j] != 0;
+    assert_int_equal(sp.n, distinct);
+    for (size_t e = 0; e < sp.n; e++) {
+        const uint32_t j = sp.idx[e];
+        assert_int_equal(sp.from[e], first[j]);
+        if (e) {
+            /* same ratio as the counts: one norm scales them all */
+            assert_float_equal(sp.val[e] / sp.val[0],
+                               (double)count[j] / count[sp.idx[0]], 1e-4);
+            assert_true(sp.from[e] > sp.from[e - 1]);
+        }
+    }
+    kefu_sparse_release(&sp, &mem);
+    kefu_hashes_release(&hs, &mem);
+    kefu_featdict_release(&d, &mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_word_pairs),
+        cmocka_unit_test(test_sparse_many_repeats),
         cmocka_unit_test(test_pairs_need_rare_words),
         cmocka_unit_test(test_blocks_by_parity),
         cmocka_unit_test(test_sparse_vector),
