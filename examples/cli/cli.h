@@ -36,8 +36,11 @@ kefu_model *cli_load_model(const char *path);
 void cli_error_json(int status, const kefu_diag *diag);
 /* Prints ,"entities":[...] for the scratch's last extraction. */
 void cli_entities_json(const kefu_scratch *s);
-/* Reads one line (without the newline) into *buf; returns its length or -1
- * at end of input. */
+/* Reads one line (without the newline or a CR before it) into *buf;
+ * returns its length, or -1 at end of input (after a message on stderr
+ * when reading failed). */
 long cli_getline(char **buf, size_t *cap, FILE *in);
+/* Whether cli_getline has met a read error (the command then exits 1). */
+int cli_read_failed(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* util.c - helpers shared by the subcommands. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,28 +70,31 @@ void cli_report(const char *what, int status, const kefu_diag *diag)
     }
 }
 
+static int read_failed;
+
+int cli_read_failed(void)
+{
+    return read_failed;
+}
+
 long cli_getline(char **buf, size_t *cap, FILE *in)
 {
-    size_t n = 0;
-    int c;
-    if (!*buf) {
-        *cap = 256;
-        *buf = malloc(*cap);
-        if (!*buf)
-            return -1;
-    }
-    while ((c = fgetc(in)) != EOF && c != '\n') {
-        if (n + 2 > *cap) {
-            char *nb = realloc(*buf, *cap * 2);
-            if (!nb)
-                return -1;
-            *buf = nb;
-            *cap *= 2;
+    /* POSIX getline: a whole line per call (NUL bytes included), not a
+     * call per character */
+    ssize_t n;
+    errno = 0;
+    n = getline(buf, cap, in);
+    if (n < 0) {
+        /* end of input, or a read error or no memory: not silent */
+        if (ferror(in) || errno == ENOMEM) {
+            fprintf(stderr, "kefu: reading input: %s\n",
+                    strerror(errno ? errno : EIO));
+            read_failed = 1;
         }
-        (*buf)[n++] = (char)c;
-    }
-    if (c == EOF && n == 0)
         return -1;
+    }
+    if (n > 0 && (*buf)[n - 1] == '\n')
+        n--;
     if (n > 0 && (*buf)[n - 1] == '\r')
         n--;
     (*buf)[n] = '\0';

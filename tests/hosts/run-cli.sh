@@ -57,6 +57,22 @@ assert sys.argv[2] != "0"
 EOF2
 check "classify: invalid UTF-8 line gives an error object, the others are answered" test $? -eq 0
 
+# lines end in LF or CRLF, the last one may have no end at all; the same
+# texts without CRs give the same answers
+printf 'hello\r\nthanks\r\nrefund please' > "$work/crlf.txt"
+printf 'hello\nthanks\nrefund please\n' > "$work/lf.txt"
+"$kefu" classify -m "$model" "$work/crlf.txt" > "$work/crlf.jsonl" &&
+  "$kefu" classify -m "$model" "$work/lf.txt" > "$work/lf.jsonl"
+check "classify: CRLF and a last line without a newline read as the same three lines" \
+  sh -c "cmp -s '$work/crlf.jsonl' '$work/lf.jsonl' && test \$(wc -l < '$work/crlf.jsonl') -eq 3"
+
+# input that cannot be read (a directory) is an error on stderr and exit 1,
+# not an empty answer
+"$kefu" classify -m "$model" "$work" > "$work/dir.out" 2> "$work/dir.err"
+rc=$?
+check "classify: unreadable input exits 1 with a message" \
+  sh -c "test $rc -eq 1 && grep -q 'reading input' '$work/dir.err' && ! test -s '$work/dir.out'"
+
 python3 - "$work/conv.jsonl" <<'EOF'
 import json, sys
 ids = ['a"quoted"', "back\\slash", "tab\there", "ctl\x01\x1f", "中文 id", "plain"]
