@@ -88,9 +88,16 @@ int kefu_linear_alloc_q(kefu_linear *m, const kefu_mem *mem);
  */
 int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem);
 
-/* Raw scores (before temperature) of a sparse row into scores[ncls]. */
+/* Raw scores (before temperature) of a sparse row into scores[ncls].  On
+ * x86-64 CPUs with AVX2 the quantised rows are read eight classes at a
+ * time with the same arithmetic in the same order: the scores are the
+ * same bits on every machine. */
 void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
                         const float *val, size_t nnz, float *scores);
+/* The same, with simd false: the portable loop only (for tests). */
+void kefu_linear_scores_ex(const kefu_linear *m, const uint32_t *idx,
+                           const float *val, size_t nnz, float *scores,
+                           bool simd);
 /* Scores -> probabilities in place (softmax / sigmoid with temperature). */
 void kefu_linear_probs(const kefu_linear *m, float *scores);
 

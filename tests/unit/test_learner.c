@@ -214,6 +214,59 @@ static void test_multilabel(void **st)
     kefu_dataset_release(&ds, &mem);
 }
 
+/* The AVX2 scoring loop gives the portable loop's scores bit for bit, for
+ * class counts around the vector widths and any number of rows (the
+ * four-row blocks, the rows after them, the partial last block of
+ * classes); and both are the weights' sums. */
+static void test_scores_simd_same_bits(void **st)
+{
+    static const uint32_t classes[] = {1, 7, 8, 31, 32, 33, 77, 151, 200};
+    kefu_mem mem;
+    uint64_t rng = 11;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    for (size_t ci = 0; ci < sizeof classes / sizeof classes[0]; ci++) {
+        const uint32_t k = classes[ci], nfeat = 50;
+        kefu_linear m;
+        float *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+        memset(&m, 0, sizeof m);
+        m.nfeat = nfeat;
+        m.ncls = k;
+        m.w = kefu_alloc_array(&mem, (size_t)nfeat * k, sizeof *m.w);
+        m.b = kefu_alloc_array(&mem, k, sizeof *m.b);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(m.w);
+        assert_non_null(m.b);
+        for (size_t i = 0; i < (size_t)nfeat * k; i++)
+            m.w[i] = (float)((double)(kefu_rng_next(&rng) % 2001) / 1000.0 - 1.0);
+        for (uint32_t c = 0; c < k; c++)
+            m.b[c] = (float)((double)(kefu_rng_next(&rng) % 201) / 100.0 - 1.0);
+        assert_int_equal(kefu_linear_quantize(&m, &mem), KEFU_OK);
+        for (size_t nnz = 0; nnz <= 11; nnz++) {
+            uint32_t idx[11];
+            float val[11];
+            for (size_t i = 0; i < nnz; i++) {
+                idx[i] = (uint32_t)(kefu_rng_next(&rng) % nfeat);
+                val[i] = (float)((double)(kefu_rng_next(&rng) % 1000 + 1) / 1000.0);
+            }
+            kefu_linear_scores_ex(&m, idx, val, nnz, a, true);
+            kefu_linear_scores_ex(&m, idx, val, nnz, b, false);
+            assert_memory_equal(a, b, k * sizeof *a);
+            for (uint32_t c = 0; c < k; c++) {
+                double ref = m.b[c];
+                for (size_t i = 0; i < nnz; i++)
+                    ref += (double)val[i] * m.scale[idx[i]] *
+                           m.q[(size_t)idx[i] * m.stride + c];
+                assert_float_equal(a[c], ref, 1e-4);
+            }
+        }
+        free(a);
+        free(b);
+        kefu_linear_release(&m, &mem);
+    }
+}
+
 static void test_empty(void **st)
 {
     kefu_mem mem;
@@ -235,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_svm_cost),
         cmocka_unit_test(test_calibration_lowers_nll),
         cmocka_unit_test(test_multilabel),
+        cmocka_unit_test(test_scores_simd_same_bits),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests_name("learner", tests, NULL, NULL);
