@@ -23,10 +23,26 @@ int cmd_emotion(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
 
 /* Shared helpers (util.c). */
-void cli_json_string(FILE *out, const char *s, size_t len);
+
+/* A line of output built in memory and written with one call (a dozen
+ * stdio calls per line showed in classify throughput).  Out of memory
+ * ends the command with a message. */
+typedef struct cli_buf {
+    char *p;
+    size_t len, cap;
+} cli_buf;
+void cli_buf_put(cli_buf *b, const char *s, size_t n);
+void cli_buf_puts(cli_buf *b, const char *s);
+/* s as a JSON string, quoted and escaped. */
+void cli_buf_json_string(cli_buf *b, const char *s, size_t len);
 /* x with four decimals, as printf("%.4f") writes it (but null when not
- * finite, and no minus sign on a zero), without printf's cost, which
- * showed in classify throughput. */
+ * finite, and no minus sign on a zero), without printf's cost. */
+void cli_buf_fixed4(cli_buf *b, double x);
+/* Writes the buffer to out and empties it. */
+void cli_buf_write(cli_buf *b, FILE *out);
+void cli_buf_free(cli_buf *b);
+/* The same two straight to a stream. */
+void cli_json_string(FILE *out, const char *s, size_t len);
 void cli_json_fixed4(FILE *out, double x);
 /* Prints "kefu: file:line:col: message" for a failed load/call. */
 void cli_report(const char *what, int status, const kefu_diag *diag);
@@ -34,8 +50,8 @@ void cli_report(const char *what, int status, const kefu_diag *diag);
 kefu_model *cli_load_model(const char *path);
 /* Prints {"error": "file:line:col: message", "status": N} and a newline. */
 void cli_error_json(int status, const kefu_diag *diag);
-/* Prints ,"entities":[...] for the scratch's last extraction. */
-void cli_entities_json(const kefu_scratch *s);
+/* Appends ,"entities":[...] for the scratch's last extraction. */
+void cli_entities_json(cli_buf *b, const kefu_scratch *s);
 /* Reads one line (without the newline or a CR before it) into *buf;
  * returns its length, or -1 at end of input (after a message on stderr
  * when reading failed). */

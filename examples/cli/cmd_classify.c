@@ -20,6 +20,7 @@ int cmd_classify(int argc, char **argv)
     FILE *in = stdin;
     char *line = NULL;
     size_t cap = 0;
+    cli_buf o = {0}; /* one output line */
     long n;
     int failed = 0;
 
@@ -73,36 +74,36 @@ int cmd_classify(int argc, char **argv)
             failed = 1;
             continue;
         }
-        fputs("{\"intent\":", stdout);
-        cli_json_string(stdout, r.intent, strlen(r.intent));
-        fputs(",\"confidence\":", stdout);
-        cli_json_fixed4(stdout, r.confidence);
-        fputs(",\"margin\":", stdout);
-        cli_json_fixed4(stdout, r.margin);
-        fputs(r.out_of_scope ? ",\"out_of_scope\":true" : ",\"out_of_scope\":false",
-              stdout);
-        fputs(",\"top\":[", stdout);
+        cli_buf_puts(&o, "{\"intent\":");
+        cli_buf_json_string(&o, r.intent, strlen(r.intent));
+        cli_buf_puts(&o, ",\"confidence\":");
+        cli_buf_fixed4(&o, r.confidence);
+        cli_buf_puts(&o, ",\"margin\":");
+        cli_buf_fixed4(&o, r.margin);
+        cli_buf_puts(&o, r.out_of_scope ? ",\"out_of_scope\":true"
+                                        : ",\"out_of_scope\":false");
+        cli_buf_puts(&o, ",\"top\":[");
         for (size_t i = 0; i < kefu_classify_top_count(s); i++) {
             const char *name;
             float c;
             kefu_classify_top(s, i, &name, &c);
-            fputs(i ? ",{\"intent\":" : "{\"intent\":", stdout);
-            cli_json_string(stdout, name, strlen(name));
-            fputs(",\"confidence\":", stdout);
-            cli_json_fixed4(stdout, c);
-            putchar('}');
+            cli_buf_puts(&o, i ? ",{\"intent\":" : "{\"intent\":");
+            cli_buf_json_string(&o, name, strlen(name));
+            cli_buf_puts(&o, ",\"confidence\":");
+            cli_buf_fixed4(&o, c);
+            cli_buf_puts(&o, "}");
         }
-        putchar(']');
+        cli_buf_puts(&o, "]");
         if (kefu_model_entity_count(m) && kefu_entities_extract(s, line, (size_t)n) == KEFU_OK)
-            cli_entities_json(s);
-        fputs(",\"missing_slots\":[", stdout);
+            cli_entities_json(&o, s);
+        cli_buf_puts(&o, ",\"missing_slots\":[");
         for (size_t i = 0; kefu_classify_missing_slot(s, i); i++) {
             const char *slot = kefu_classify_missing_slot(s, i);
             if (i)
-                putchar(',');
-            cli_json_string(stdout, slot, strlen(slot));
+                cli_buf_puts(&o, ",");
+            cli_buf_json_string(&o, slot, strlen(slot));
         }
-        putchar(']');
+        cli_buf_puts(&o, "]");
         if (explain) {
             kefu_explain_item items[64];
             size_t k = explain > 64 ? 64 : explain, got;
@@ -111,20 +112,26 @@ int cmd_classify(int argc, char **argv)
             /* entity extraction above re-ran the text stage on the same
              * line, so the tokens explain refers to are this message's */
             got = kefu_classify_explain(s, items, k);
-            printf(",\"explain\":[");
+            cli_buf_puts(&o, ",\"explain\":[");
             for (size_t i = 0; i < got; i++) {
-                printf("%s{\"kind\":\"%s\",\"text\":", i ? "," : "",
-                       items[i].kind == KEFU_EXPLAIN_PATTERN ? "pattern" : "feature");
-                cli_json_string(stdout, items[i].text, items[i].text_len);
+                char w[64];
+                cli_buf_puts(&o, i ? ",{\"kind\":\"" : "{\"kind\":\"");
+                cli_buf_puts(&o, items[i].kind == KEFU_EXPLAIN_PATTERN ? "pattern"
+                                                                       : "feature");
+                cli_buf_puts(&o, "\",\"text\":");
+                cli_buf_json_string(&o, items[i].text, items[i].text_len);
                 if (items[i].weight > 1e30f)
-                    printf(",\"weight\":\"force\"}");
+                    snprintf(w, sizeof w, ",\"weight\":\"force\"}");
                 else
-                    printf(",\"weight\":%.4f}", items[i].weight);
+                    snprintf(w, sizeof w, ",\"weight\":%.4f}", items[i].weight);
+                cli_buf_puts(&o, w);
             }
-            printf("]");
+            cli_buf_puts(&o, "]");
         }
-        fputs("}\n", stdout);
+        cli_buf_puts(&o, "}\n");
+        cli_buf_write(&o, stdout);
     }
+    cli_buf_free(&o);
     free(line);
     if (in != stdin)
         fclose(in);

@@ -114,7 +114,12 @@ static void print_result(kefu_session *s, const char *conv_id,
     js(t->intent);
     printf(",\"confidence\":%.4f,\"out_of_scope\":%s", t->confidence,
            t->out_of_scope ? "true" : "false");
-    cli_entities_json(sc);
+    {
+        cli_buf b = {0};
+        cli_entities_json(&b, sc);
+        cli_buf_write(&b, stdout);
+        cli_buf_free(&b);
+    }
     printf(",\"missing_slots\":%u,\"emotion\":{", t->missing_slots);
     for (int c = 0; c < KEFU_EMOTION_COUNT; c++)
         printf("%s\"%s\":%.1f", c ? "," : "", kefu_emotion_category_name(c),

@@ -7,41 +7,79 @@
 
 #include "cli.h"
 
-void cli_json_string(FILE *out, const char *s, size_t len)
+void cli_buf_put(cli_buf *b, const char *s, size_t n)
 {
-    size_t run = 0;   /* start of the characters not yet written */
-    fputc('"', out);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        fwrite(s + run, 1, i - run, out);
-        run = i + 1;
-        switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            fprintf(out, "\\u%04x", c);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(b->p, cap))) {
+            fputs("kefu: out of memory\n", stderr);
+            exit(1);
         }
+        b->p = p;
+        b->cap = cap;
     }
-    fwrite(s + run, 1, len - run, out);
-    fputc('"', out);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-void cli_json_fixed4(FILE *out, double x)
+void cli_buf_puts(cli_buf *b, const char *s)
+{
+    cli_buf_put(b, s, strlen(s));
+}
+
+void cli_buf_write(cli_buf *b, FILE *out)
+{
+    fwrite(b->p, 1, b->len, out);
+    b->len = 0;
+}
+
+void cli_buf_free(cli_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+void cli_buf_json_string(cli_buf *b, const char *s, size_t len)
+{
+    size_t run = 0;   /* start of the characters not yet written */
+    cli_buf_put(b, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char u[8];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        cli_buf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': cli_buf_puts(b, "\\\""); break;
+        case '\\': cli_buf_puts(b, "\\\\"); break;
+        case '\n': cli_buf_puts(b, "\\n"); break;
+        case '\r': cli_buf_puts(b, "\\r"); break;
+        case '\t': cli_buf_puts(b, "\\t"); break;
+        default:
+            snprintf(u, sizeof u, "\\u%04x", c);
+            cli_buf_puts(b, u);
+        }
+    }
+    cli_buf_put(b, s + run, len - run);
+    cli_buf_put(b, "\"", 1);
+}
+
+void cli_buf_fixed4(cli_buf *b, double x)
 {
     char buf[32], *p = buf + sizeof buf;
     unsigned long long v;
     int neg = x < 0;
     if (!isfinite(x)) {
-        fputs("null", out);
+        cli_buf_puts(b, "null");
         return;
     }
     if (fabs(x) >= 1e12) {
-        fprintf(out, "%.4f", x);
+        snprintf(buf, sizeof buf, "%.4f", x);
+        cli_buf_puts(b, buf);
         return;
     }
     v = (unsigned long long)llround(fabs(x) * 10000.0);
@@ -56,7 +94,23 @@ void cli_json_fixed4(FILE *out, double x)
     } while (v);
     if (neg && strspn(p, "0.") != (size_t)(buf + sizeof buf - p))
         *--p = '-';
-    fwrite(p, 1, (size_t)(buf + sizeof buf - p), out);
+    cli_buf_put(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+void cli_json_string(FILE *out, const char *s, size_t len)
+{
+    cli_buf b = {0};
+    cli_buf_json_string(&b, s, len);
+    cli_buf_write(&b, out);
+    cli_buf_free(&b);
+}
+
+void cli_json_fixed4(FILE *out, double x)
+{
+    cli_buf b = {0};
+    cli_buf_fixed4(&b, x);
+    cli_buf_write(&b, out);
+    cli_buf_free(&b);
 }
 
 void cli_report(const char *what, int status, const kefu_diag *diag)
@@ -110,23 +164,25 @@ void cli_error_json(int status, const kefu_diag *diag)
     printf(",\"status\":%d}\n", status);
 }
 
-void cli_entities_json(const kefu_scratch *s)
+void cli_entities_json(cli_buf *b, const kefu_scratch *s)
 {
-    printf(",\"entities\":[");
+    cli_buf_puts(b, ",\"entities\":[");
     for (size_t i = 0; i < kefu_entity_count(s); i++) {
         kefu_entity e;
+        char nums[96];
         memset(&e, 0, sizeof e);
         e.size = sizeof e;
         if (kefu_entity_get(s, i, &e))
             continue;
-        printf("%s{\"name\":", i ? "," : "");
-        cli_json_string(stdout, e.name, strlen(e.name));
-        printf(",\"value\":");
-        cli_json_string(stdout, e.value, e.value_len);
-        printf(",\"bytes\":[%u,%u],\"chars\":[%u,%u]}", e.byte_start,
-               e.byte_end, e.char_start, e.char_end);
+        cli_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        cli_buf_json_string(b, e.name, strlen(e.name));
+        cli_buf_puts(b, ",\"value\":");
+        cli_buf_json_string(b, e.value, e.value_len);
+        snprintf(nums, sizeof nums, ",\"bytes\":[%u,%u],\"chars\":[%u,%u]}",
+                 e.byte_start, e.byte_end, e.char_start, e.char_end);
+        cli_buf_puts(b, nums);
     }
-    printf("]");
+    cli_buf_puts(b, "]");
 }
 
 kefu_model *cli_load_model(const char *path)
