@@ -327,6 +327,20 @@ static void wr32le(unsigned char *p, uint32_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* The intent section (tag 2) of a binary model's bytes, or NULL. */
+static unsigned char *intent_section(unsigned char *b, size_t len)
+{
+    unsigned char *sec = NULL;
+    size_t at = 32;
+    while (at + 16 <= len) {
+        uint64_t slen = rd32le(b + at + 8) | (uint64_t)rd32le(b + at + 12) << 32;
+        if (rd32le(b + at) == 2)
+            sec = b + at + 16;
+        at += 16 + (size_t)slen;
+    }
+    return sec;
+}
+
 /* An intent section of an older version (whose features were hashed
  * differently) is refused with KEFU_E_VERSION, even with a valid checksum;
  * version 5 (no pair count) is still read. */
@@ -335,17 +349,12 @@ static void test_old_intent_section(void **st)
     kefu_model *m = load_model(), *m2 = NULL;
     kefu_diag *d = kefu_diag_new(NULL);
     const char *p = tmp_path("old.kefu");
-    unsigned char *b, *sec = NULL;
-    size_t len = 0, at = 32;
+    unsigned char *b, *sec;
+    size_t len = 0;
     (void)st;
     assert_int_equal(kefu_model_save(m, p, d), KEFU_OK);
     b = (unsigned char *)tu_read_file(p, &len);
-    while (at + 16 <= len) {
-        uint64_t slen = rd32le(b + at + 8) | (uint64_t)rd32le(b + at + 12) << 32;
-        if (rd32le(b + at) == 2)
-            sec = b + at + 16;
-        at += 16 + (size_t)slen;
-    }
+    sec = intent_section(b, len);
     assert_non_null(sec);
     assert_int_equal(rd32le(sec), 6);
     /* version 5, whose kind word had no pair count: its first
@@ -363,6 +372,24 @@ static void test_old_intent_section(void **st)
         assert_int_equal(kefu_model_load_buffer(&m2, (char *)b, len, "old.kefu",
                                                 NULL, NULL, d), KEFU_OK);
         assert_int_equal(m2->intent->cfg.feat.word_pairs, KEFU_PAIR_WORDS);
+        {
+            /* saved again: a version 6 section that says 24 */
+            const char *p6 = tmp_path("resaved.kefu");
+            kefu_model *m3 = NULL;
+            unsigned char *b6, *sec6;
+            size_t len6 = 0;
+            assert_int_equal(kefu_model_save(m2, p6, d), KEFU_OK);
+            b6 = (unsigned char *)tu_read_file(p6, &len6);
+            sec6 = intent_section(b6, len6);
+            assert_non_null(sec6);
+            assert_int_equal(rd32le(sec6), 6);
+            assert_int_equal(rd32le(sec6 + 4) >> 26, KEFU_PAIR_WORDS);
+            free(b6);
+            assert_int_equal(kefu_model_load(&m3, p6, NULL, d), KEFU_OK);
+            assert_int_equal(m3->intent->cfg.feat.word_pairs, KEFU_PAIR_WORDS);
+            kefu_model_free(m3);
+            unlink(p6);
+        }
         kefu_model_free(m2);
         m2 = NULL;
         /* version 6 with more pairing words than kefu keeps: damage */
