@@ -130,6 +130,20 @@ int kefu_linear_quantize(kefu_linear *m, const kefu_mem *mem)
     return KEFU_OK;
 }
 
+/* Rows are scattered over the matrix: while four rows are scored, fetch
+ * the next four's (rows i + 4 .. i + 7). */
+static inline void prefetch_rows(const kefu_linear *m, const uint32_t *idx,
+                                 size_t i, size_t nnz)
+{
+#if defined(__GNUC__)
+    for (size_t p = i + 4; p < i + 8 && p < nnz; p++)
+        for (uint32_t b = 0; b < m->stride; b += 64)
+            __builtin_prefetch(m->q + (size_t)idx[p] * m->stride + b);
+#else
+    (void)m, (void)idx, (void)i, (void)nnz;
+#endif
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define KEFU_SCORES_AVX2 1
@@ -171,9 +185,7 @@ scores_q_avx2(const kefu_linear *m, const uint32_t *idx, const float *val,
     for (; i + 3 < nnz; i += 4) {
         const int8_t *q[4];
         __m256 v[4];
-        for (size_t p = i + 4; p < i + 8 && p < nnz; p++)
-            for (uint32_t b = 0; b < m->stride; b += 64)
-                __builtin_prefetch(m->q + (size_t)idx[p] * m->stride + b);
+        prefetch_rows(m, idx, i, nnz);
         for (int r = 0; r < 4; r++) {
             q[r] = m->q + (size_t)idx[i + r] * m->stride;
             v[r] = _mm256_set1_ps(val[i + r] * m->scale[idx[i + r]]);
@@ -238,12 +250,7 @@ void kefu_linear_scores_ex(const kefu_linear *m, const uint32_t *idx,
         /* four rows at a time: the sums are read and written a quarter as
          * often */
         for (; i + 3 < nnz; i += 4) {
-#if defined(__GNUC__)
-            /* rows are scattered over the matrix: fetch the next four's */
-            for (size_t p = i + 4; p < i + 8 && p < nnz; p++)
-                for (uint32_t b = 0; b < m->stride; b += 64)
-                    __builtin_prefetch(m->q + (size_t)idx[p] * m->stride + b);
-#endif
+            prefetch_rows(m, idx, i, nnz);
             const int8_t *restrict q0 = m->q + (size_t)idx[i] * m->stride;
             const int8_t *restrict q1 = m->q + (size_t)idx[i + 1] * m->stride;
             const int8_t *restrict q2 = m->q + (size_t)idx[i + 2] * m->stride;
