@@ -56,7 +56,9 @@ for ds in $SETS; do
         awk -v f=$f '(NR - 1) % 5 != f' "$D/train.tsv" > "$W/$ds.fit$f.tsv"
         awk -v f=$f '(NR - 1) % 5 == f' "$D/train.tsv" > "$W/$ds.held$f.tsv"
     done
-    echo "$VARIANTS" | tr ';' '\n' | while IFS= read -r v; do
+    # a here-document, not a pipe: the loop runs in this shell, so a
+    # failed training ends the script with status 1
+    while IFS= read -r v; do
         name=${v%%=*}
         extra=${v#*=}
         y=$W/cfg.yaml
@@ -78,5 +80,7 @@ for ds in $SETS; do
         fi
         echo "$row | $t |"
         log "$ds: $name done"
-    done
+    done <<VARIANTS_END
+$(echo "$VARIANTS" | tr ';' '\n')
+VARIANTS_END
 done
