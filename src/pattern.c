@@ -136,12 +136,9 @@ int kefu_pattern_match(const pcre2_code *code, const kefu_prefilter *pf,
                        pcre2_match_data *md, pcre2_match_context *mctx)
 {
     int rc;
-    if (pf) {   /* a word list: no match before its next literal */
-        size_t at = kefu_prefilter_first(pf, s + start, len - start);
-        if (at == KEFU_PREFILTER_NONE)
-            return 0;
-        start += at;
-    }
+    /* a word list: no match before its next literal */
+    if ((start = kefu_prefilter_start(pf, s, len, start)) == KEFU_PREFILTER_NONE)
+        return 0;
     rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, PCRE2_NO_UTF_CHECK, md,
                      mctx);
     if (rc >= 0)

@@ -65,6 +65,21 @@ void kefu_prefilter_free(const kefu_mem *mem, kefu_prefilter *f);
 size_t kefu_prefilter_first(const kefu_prefilter *f, const char *s,
                             size_t len);
 
+/* Where a search for f's pattern in s[0..len) from `start` may begin: the
+ * first place at or after start where one of its literals occurs, start
+ * itself when f is NULL (no filter), or KEFU_PREFILTER_NONE when the
+ * pattern cannot match there. */
+static inline size_t kefu_prefilter_start(const kefu_prefilter *f,
+                                          const char *s, size_t len,
+                                          size_t start)
+{
+    size_t at;
+    if (!f)
+        return start;
+    at = kefu_prefilter_first(f, s + start, len - start);
+    return at == KEFU_PREFILTER_NONE ? at : start + at;
+}
+
 /* The same answer from the byte-table scan that serves where there is no
  * SSSE3: the reference the SIMD scan is tested against. */
 size_t kefu_prefilter_first_portable(const kefu_prefilter *f, const char *s,

@@ -376,15 +376,12 @@ static void flat_run(kefu_rules_result *r, const kefu_ruleset *rs, fview v)
 static int re_match(kefu_rules_result *r, const kefu_ruleset *rs, uint32_t idx,
                     const char *s, uint32_t len)
 {
-    size_t start = 0;
-    int rc;
     /* a word list: no match without one of its literals, none before the
      * first of them */
-    if (rs->re_pf[idx]) {
-        start = kefu_prefilter_first(rs->re_pf[idx], s, len);
-        if (start == KEFU_PREFILTER_NONE)
-            return 0;
-    }
+    const size_t start = kefu_prefilter_start(rs->re_pf[idx], s, len, 0);
+    int rc;
+    if (start == KEFU_PREFILTER_NONE)
+        return 0;
     rc = rs->re_jit[idx]
              ? pcre2_jit_match(rs->re[idx], (PCRE2_SPTR)s, len, start, 0,
                                r->md, rs->mctx)

@@ -217,6 +217,24 @@ static void test_every_offset(void **state)
 
 /* Patterns PCRE2 would refuse (the analysis is only given compiled ones,
  * but must not read past them): invalid or cut UTF-8, NULL with no bytes. */
+/* Where a search may start: the next literal at or after `start`; start
+ * itself without a filter; none when no literal follows. */
+static void test_start(void **state)
+{
+    kefu_prefilter *f = build("(refund|退款)");
+    const char *s = "refund, no: 退款 now";
+    const size_t len = strlen(s);
+    (void)state;
+    assert_int_equal(kefu_prefilter_start(NULL, s, len, 5), 5);
+    assert_int_equal(kefu_prefilter_start(f, s, len, 0), 0);
+    assert_int_equal(kefu_prefilter_start(f, s, len, 1), 12);
+    assert_int_equal(kefu_prefilter_start(f, s, len, 12), 12);
+    assert_true(kefu_prefilter_start(f, s, len, 13) == KEFU_PREFILTER_NONE);
+    assert_true(kefu_prefilter_start(f, s, len, len) == KEFU_PREFILTER_NONE);
+    assert_true(kefu_prefilter_start(f, "", 0, 0) == KEFU_PREFILTER_NONE);
+    kefu_prefilter_free(&mem, f);
+}
+
 static void test_bad_patterns(void **state)
 {
     static const char *const bad[] = {"\xff\xfe" "ab", "ab\xe6\x8a", "\xe6",
@@ -467,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_literal_sets),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_every_offset),
+        cmocka_unit_test(test_start),
         cmocka_unit_test(test_bad_patterns),
         cmocka_unit_test(test_against_pcre2),
         cmocka_unit_test(test_set_scan),
