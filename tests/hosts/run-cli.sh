@@ -66,6 +66,26 @@ printf 'hello\nthanks\nrefund please\n' > "$work/lf.txt"
 check "classify: CRLF and a last line without a newline read as the same three lines" \
   sh -c "cmp -s '$work/crlf.jsonl' '$work/lf.jsonl' && test \$(wc -l < '$work/crlf.jsonl') -eq 3"
 
+# a 3 MB line is one line, answered with an error object (too long), and
+# the line after it is answered; empty input gives no output and status 0
+python3 -c "print('a' * 3000000); print('hello')" > "$work/huge.txt"
+"$kefu" classify -m "$model" "$work/huge.txt" > "$work/huge.jsonl"
+rc=$?
+python3 - "$work/huge.jsonl" "$rc" <<'EOF3'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(d) == 2, len(d)
+assert "error" in d[0] and "exceeds" in d[0]["error"], d[0]
+assert d[1]["intent"] == "greeting", d[1]
+assert sys.argv[2] == "1"
+EOF3
+check "classify: a 3 MB line is one error object, the next line is answered" test $? -eq 0
+: > "$work/empty.txt"
+"$kefu" classify -m "$model" "$work/empty.txt" > "$work/empty.out"
+rc=$?
+check "classify: empty input, no output, status 0" \
+  sh -c "test $rc -eq 0 && ! test -s '$work/empty.out'"
+
 # input that cannot be read (a directory) is an error on stderr and exit 1,
 # not an empty answer
 "$kefu" classify -m "$model" "$work" > "$work/dir.out" 2> "$work/dir.err"
