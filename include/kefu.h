@@ -347,8 +347,9 @@ KEFU_API void kefu_train_options_init(kefu_train_options *opts);
  * optional YAML model (`config`: intents' patterns, slots and skills,
  * entities, classifier settings, rules ...) and an optional validation TSV
  * (used for calibration and to choose the out-of-scope threshold when it
- * has `oos` lines; without one, every fifth training example is held out
- * for that, then the model is trained on all of them: doc/intents.md).
+ * has `oos` lines; without one, the training examples are used, each
+ * scored by a model trained on the other folds (`tuning_folds`, default
+ * 5), then the model is trained on all of them: doc/intents.md).
  * Errors name the file and line.
  */
 KEFU_API int kefu_model_train(kefu_model **out, const char *config,

@@ -26,6 +26,7 @@
 #define OOS_LABEL "oos"
 #define DEFAULT_THRESHOLD 0.3f
 #define DEFAULT_PAIR_MAX_DF 1.0f
+#define DEFAULT_FOLDS 5 /* cross-fitting folds that tune without val data */
 #define SMALL_DATA 200 /* examples: below, features seen once are kept */
 #define DEFAULT_TOP 5
 
@@ -75,6 +76,7 @@ static void classifier_defaults(kefu_classifier_cfg *c, uint32_t kind)
     c->margin = 0.0f;
     c->min_df = 0; /* 0: 1 below SMALL_DATA examples, else 2 */
     c->pair_max_df = DEFAULT_PAIR_MAX_DF;
+    c->folds = DEFAULT_FOLDS;
 }
 
 static int build_slot(uint32_t kind)
@@ -90,7 +92,8 @@ enum {
     CS_MIN_DF = 1u << 4, CS_WORD_NGRAMS = 1u << 5, CS_CJK = 1u << 6,
     CS_THRESHOLD = 1u << 7, CS_MARGIN = 1u << 8, CS_COST = 1u << 9,
     CS_SUB_WEIGHT = 1u << 10, CS_PAIR_MAX_DF = 1u << 11,
-    CS_WORD_PAIRS = 1u << 12, CS_SOLVER = 1u << 13, CS_SUBWORDS = 1u << 14
+    CS_WORD_PAIRS = 1u << 12, CS_SOLVER = 1u << 13, CS_SUBWORDS = 1u << 14,
+    CS_FOLDS = 1u << 15
 };
 
 typedef struct clf_section {
@@ -122,6 +125,7 @@ static void section_apply(kefu_classifier_cfg *d, const clf_section *cs)
     if (set & CS_PAIR_MAX_DF) d->pair_max_df = c->pair_max_df;
     if (set & CS_WORD_PAIRS) d->feat.word_pairs = c->feat.word_pairs;
     if (set & CS_SOLVER) d->learn.solver = c->learn.solver;
+    if (set & CS_FOLDS) d->folds = c->folds;
     if (set & CS_SUBWORDS) {
         d->feat.sub_min = c->feat.sub_min;
         d->feat.sub_max = c->feat.sub_max;
@@ -447,7 +451,8 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
                                        "threshold", "margin", "min_df",
                                        "word_ngrams", "cjk_ngrams", "subwords",
                                        "solver", "cost", "word_pairs",
-                                       "subword_weight", "pair_max_df", NULL};
+                                       "subword_weight", "pair_max_df",
+                                       "tuning_folds", NULL};
     clf_section *cs = m->building[KEFU_BUILD_CLFCFG];
     kefu_classifier_cfg *c;
     const kefu_ynode *v;
@@ -485,6 +490,7 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
     INT_KEY("min_df", 1, 1000, c->min_df, CS_MIN_DF)
     INT_KEY("word_ngrams", 1, 2, c->feat.word_ngrams, CS_WORD_NGRAMS)
     INT_KEY("cjk_ngrams", 1, 3, c->feat.cjk_max, CS_CJK)
+    INT_KEY("tuning_folds", 2, 10, c->folds, CS_FOLDS)
     NUM_KEY("threshold", 0, 1, c->threshold, CS_THRESHOLD)
     NUM_KEY("margin", 0, 1, c->margin, CS_MARGIN)
     NUM_KEY("cost", 1e-4, 1e4, c->learn.c, CS_COST)
@@ -761,58 +767,66 @@ static int vectorise(struct kefu_intent_model *im, kefu_scratch *sc,
  * Chooses the out-of-scope threshold on tuning data that has `oos`
  * examples: the highest out-of-scope recall whose in-scope accuracy stays
  * within half a point of the best in-scope accuracy over all thresholds.
- * Without them the configured (or default) threshold stays.
+ * Without them the configured (or default) threshold stays.  raw: the
+ * examples' scores, probabilities at temperature t (sigmoids when
+ * multilabel).
  */
-static void choose_threshold(struct kefu_intent_model *im,
-                             const kefu_dataset *val, float *scratch)
+static int choose_threshold(struct kefu_intent_model *im, const kefu_dataset *val,
+                            const float *raw, float t, bool multilabel)
 {
     enum { STEPS = 100 };
     size_t ins = 0, oos = 0;
     uint32_t ok[STEPS] = {0}, caught[STEPS] = {0};
     double best_acc = 0, best_recall = -1;
     int best = 0;
+    kefu_linear at_t;
+    float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
+    if (!s)
+        return KEFU_E_NOMEM;
+    memset(&at_t, 0, sizeof at_t);
+    at_t.ncls = im->n;
+    at_t.temperature = t;
+    at_t.multilabel = multilabel;
     for (size_t i = 0; i < val->n; i++) {
         uint32_t y = val->lab[val->lab_off[i]], top = 0;
         bool is_oos = (int32_t)y == im->oos_class;
-        kefu_linear_scores(&im->lin, val->idx + val->off[i],
-                           val->val + val->off[i],
-                           val->off[i + 1] - val->off[i], scratch);
-        kefu_linear_probs(&im->lin, scratch);
+        memcpy(s, raw + i * im->n, im->n * sizeof *s);
+        kefu_linear_probs(&at_t, s);
         for (uint32_t c = 1; c < im->n; c++)
-            if (scratch[c] > scratch[top])
+            if (s[c] > s[top])
                 top = c;
         ins += !is_oos;
         oos += is_oos;
-        for (int s = 0; s < STEPS; s++) {
-            float t = (float)s / STEPS;
-            bool says_oos = (int32_t)top == im->oos_class || scratch[top] < t;
+        for (int k = 0; k < STEPS; k++) {
+            bool says_oos = (int32_t)top == im->oos_class || s[top] < (float)k / STEPS;
             if (is_oos)
-                caught[s] += says_oos;
+                caught[k] += says_oos;
             else
-                ok[s] += !says_oos && top == y;
+                ok[k] += !says_oos && top == y;
         }
     }
+    kefu_dealloc(&im->mem, s);
     if (!oos || !ins)
-        return;
-    for (int s = 0; s < STEPS; s++)
-        if ((double)ok[s] / ins > best_acc)
-            best_acc = (double)ok[s] / ins;
-    for (int s = 0; s < STEPS; s++) {
-        double acc = (double)ok[s] / ins, rec = (double)caught[s] / oos;
+        return KEFU_OK;
+    for (int k = 0; k < STEPS; k++)
+        if ((double)ok[k] / ins > best_acc)
+            best_acc = (double)ok[k] / ins;
+    for (int k = 0; k < STEPS; k++) {
+        double acc = (double)ok[k] / ins, rec = (double)caught[k] / oos;
         if (acc >= best_acc - 0.005 && rec > best_recall) {
             best_recall = rec;
-            best = s;
+            best = k;
         }
     }
     im->cfg.threshold = (float)best / STEPS;
+    return KEFU_OK;
 }
 
 /* Macro-F1 of predictions from raw scores plus per-label offsets. */
-static double macro_f1(const struct kefu_intent_model *im, const kefu_dataset *va,
+static double macro_f1(uint32_t n, bool multilabel, const kefu_dataset *va,
                        const float *raw, const float *off, uint32_t *tp,
                        uint32_t *fp, uint32_t *fn)
 {
-    const uint32_t n = im->n;
     double sum = 0;
     uint32_t counted = 0;
     memset(tp, 0, n * sizeof *tp);
@@ -828,7 +842,7 @@ static double macro_f1(const struct kefu_intent_model *im, const kefu_dataset *v
             bool gold = false, pred;
             for (size_t j = va->lab_off[i]; j < va->lab_off[i + 1]; j++)
                 gold |= va->lab[j] == c;
-            pred = im->lin.multilabel ? (r[c] + off[c] >= 0 || c == best) : c == best;
+            pred = multilabel ? (r[c] + off[c] >= 0 || c == best) : c == best;
             tp[c] += gold && pred;
             fp[c] += !gold && pred;
             fn[c] += gold && !pred;
@@ -848,33 +862,26 @@ static double macro_f1(const struct kefu_intent_model *im, const kefu_dataset *v
 
 /*
  * Emotion data is skewed and scored by macro-F1, which the loss does not
- * see: shift each label's bias (coordinate ascent over a small grid) to the
- * offsets that give the best macro-F1 on the validation data.
+ * see: finds per-label offsets to the biases (coordinate ascent over a
+ * small grid, off[] starting at zero) that give the best macro-F1 on the
+ * tuning data's raw scores.
  */
-static int tune_label_bias(struct kefu_intent_model *im, const kefu_dataset *va)
+static int tune_label_bias(const struct kefu_intent_model *im, bool multilabel,
+                           const kefu_dataset *va, const float *raw, float *off)
 {
     const uint32_t n = im->n;
-    float *raw = kefu_alloc_array(&im->mem, va->n, (size_t)n * sizeof *raw);
-    float *off = kefu_alloc_array(&im->mem, n, sizeof *off);
     uint32_t *cnt = kefu_alloc_array(&im->mem, (size_t)n * 3, sizeof *cnt);
     double best;
-    if (!raw || !off || !cnt) {
-        kefu_dealloc(&im->mem, raw);
-        kefu_dealloc(&im->mem, off);
-        kefu_dealloc(&im->mem, cnt);
+    if (!cnt)
         return KEFU_E_NOMEM;
-    }
-    for (size_t i = 0; i < va->n; i++)
-        kefu_linear_scores(&im->lin, va->idx + va->off[i], va->val + va->off[i],
-                           va->off[i + 1] - va->off[i], raw + i * n);
-    best = macro_f1(im, va, raw, off, cnt, cnt + n, cnt + 2 * n);
+    best = macro_f1(n, multilabel, va, raw, off, cnt, cnt + n, cnt + 2 * n);
     for (int pass = 0; pass < 3; pass++)
         for (uint32_t c = 0; c < n; c++) {
             float keep = off[c], choice = keep;
             for (int k = -12; k <= 12; k++) {
                 double f;
                 off[c] = keep + 0.125f * (float)k;
-                f = macro_f1(im, va, raw, off, cnt, cnt + n, cnt + 2 * n);
+                f = macro_f1(n, multilabel, va, raw, off, cnt, cnt + n, cnt + 2 * n);
                 if (f > best + 1e-9) {
                     best = f;
                     choice = off[c];
@@ -882,71 +889,87 @@ static int tune_label_bias(struct kefu_intent_model *im, const kefu_dataset *va)
             }
             off[c] = choice;
         }
-    for (uint32_t c = 0; c < n; c++)
-        im->lin.b[c] += off[c];
-    kefu_dealloc(&im->mem, raw);
-    kefu_dealloc(&im->mem, off);
     kefu_dealloc(&im->mem, cnt);
     return KEFU_OK;
 }
 
-/* What tuning data decides: temperature, out-of-scope threshold (intents
- * with `oos` examples), per-label offsets (trained emotion labels). */
+/*
+ * What tuning data decides, from its examples' raw scores (im->n a row)
+ * under a model that did not train on them: the temperature (single-label
+ * models; *t stays otherwise), the out-of-scope threshold (intents with
+ * `oos` examples, into im->cfg) and per-label offsets to the biases
+ * (trained emotion labels; off[] zero for the rest).
+ */
 static int tune(struct kefu_intent_model *im, const kefu_intent_builder *b,
-                const kefu_dataset *va)
+                bool multilabel, const kefu_dataset *va, const float *raw,
+                float *t, float *off)
 {
-    float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
-    int rc = s ? kefu_linear_calibrate(&im->lin, va, &im->mem) : KEFU_E_NOMEM;
+    int rc = KEFU_OK;
+    memset(off, 0, im->n * sizeof *off);
+    if (!multilabel)
+        rc = kefu_fit_temperature(raw, va, im->n, &im->mem, t);
     if (!rc && !b->cfg.threshold_set && im->kind == KEFU_CLF_INTENT)
-        choose_threshold(im, va, s);
+        rc = choose_threshold(im, va, raw, *t, multilabel);
     if (!rc && im->kind == KEFU_CLF_EMOTION)
-        rc = tune_label_bias(im, va);
-    kefu_dealloc(&im->mem, s);
+        rc = tune_label_bias(im, multilabel, va, raw, off);
     return rc;
 }
 
-/* Fewest training examples for which a fifth is held out for tuning. */
+/* Fewest training examples for which tuning folds are held out. */
 #define CARVE_MIN 50
 #define SVM_DEFAULT_TEMPERATURE 0.12f
 
-/*
- * Without validation data, every fifth training example is held out: a
- * model trained on the other four fifths is tuned on it (tune()), then the
- * final model is trained on all examples and takes over the temperature,
- * threshold and label offsets found.  Costs a second training run.
- */
-static int carve_and_tune(struct kefu_intent_model *im,
-                          const kefu_intent_builder *b, const kefu_dataset *all,
-                          const kefu_learn_opts *lo, float *temperature,
-                          float *off)
+/* Raw scores of example i of ds under im->lin into out[im->n]. */
+static void score_row(const struct kefu_intent_model *im, const kefu_dataset *ds,
+                      size_t i, float *out)
 {
-    kefu_dataset fit, hold;
+    kefu_linear_scores(&im->lin, ds->idx + ds->off[i], ds->val + ds->off[i],
+                       ds->off[i + 1] - ds->off[i], out);
+}
+
+/*
+ * Without validation data, the training examples are tuning data scored
+ * by models that did not see them (cross-fitting).  Folds are stratified:
+ * the j-th example of a label (its first) is in fold j % folds, so every
+ * fold has its share of every label whatever the order of the file.  For
+ * each fold a model is trained on the other folds and scores the fold's
+ * examples into their rows of raw (im->n scores each, in the examples'
+ * order).  `folds` more training runs, each on (folds - 1) / folds of the
+ * data.
+ */
+static int cross_fit(struct kefu_intent_model *im, const kefu_dataset *all,
+                     const kefu_learn_opts *lo, uint32_t folds, float *raw)
+{
     kefu_learn_opts quiet = *lo;
-    int rc = KEFU_OK;
-    memset(&fit, 0, sizeof fit);
-    memset(&hold, 0, sizeof hold);
+    uint32_t *seen = kefu_zalloc(&im->mem, (size_t)im->n * sizeof *seen);
+    uint8_t *fold = kefu_alloc_array(&im->mem, all->n ? all->n : 1, sizeof *fold);
+    int rc = seen && fold ? KEFU_OK : KEFU_E_NOMEM;
     quiet.progress = NULL;
     for (size_t i = 0; i < all->n && !rc; i++)
-        rc = kefu_dataset_add(i % 5 == 4 ? &hold : &fit, all->idx + all->off[i],
-                              all->val + all->off[i],
-                              all->off[i + 1] - all->off[i],
-                              all->lab + all->lab_off[i],
-                              all->lab_off[i + 1] - all->lab_off[i], &im->mem);
-    if (!rc)
-        rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &fit, NULL,
-                        &quiet, &im->mem);
-    if (!rc)
-        rc = kefu_linear_quantize(&im->lin, &im->mem);
-    if (!rc) {
-        memcpy(off, im->lin.b, im->n * sizeof *off);
-        rc = tune(im, b, &hold);
-        for (uint32_t c = 0; c < im->n; c++)
-            off[c] = im->lin.b[c] - off[c];
-        *temperature = im->lin.temperature;
+        fold[i] = (uint8_t)(seen[all->lab[all->lab_off[i]]]++ % folds);
+    for (uint32_t k = 0; k < folds && !rc; k++) {
+        kefu_dataset fit;
+        memset(&fit, 0, sizeof fit);
+        for (size_t i = 0; i < all->n && !rc; i++)
+            if (fold[i] != k)
+                rc = kefu_dataset_add(&fit, all->idx + all->off[i],
+                                      all->val + all->off[i],
+                                      all->off[i + 1] - all->off[i],
+                                      all->lab + all->lab_off[i],
+                                      all->lab_off[i + 1] - all->lab_off[i], &im->mem);
+        if (!rc)
+            rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, &fit, NULL,
+                            &quiet, &im->mem);
+        if (!rc)
+            rc = kefu_linear_quantize(&im->lin, &im->mem);
+        for (size_t i = 0; i < all->n && !rc; i++)
+            if (fold[i] == k)
+                score_row(im, all, i, raw + i * im->n);
+        kefu_linear_release(&im->lin, &im->mem);
+        kefu_dataset_release(&fit, &im->mem);
     }
-    kefu_linear_release(&im->lin, &im->mem);
-    kefu_dataset_release(&fit, &im->mem);
-    kefu_dataset_release(&hold, &im->mem);
+    kefu_dealloc(&im->mem, seen);
+    kefu_dealloc(&im->mem, fold);
     return rc;
 }
 
@@ -956,7 +979,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     kefu_scratch *sc = NULL;
     kefu_dataset tr, va;
     kefu_learn_opts lo = b->cfg.learn;
-    float temperature = 1.0f, *off = NULL;
+    float temperature = 1.0f, *off = NULL, *raw = NULL;
     int rc;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
@@ -978,9 +1001,16 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
         kefu_dataset_release(&va, &im->mem);
         return diag && diag->status ? rc : kefu_diag_msg(diag, rc, "%s", kefu_strerror(rc));
     }
-    if (!b->nval && b->nex >= CARVE_MIN) {
+    /* tuning data: val, else the training examples cross-fitted */
+    if (b->nval || b->nex >= CARVE_MIN) {
+        const kefu_dataset *tu = b->nval ? &va : &tr;
+        raw = kefu_alloc_array(&im->mem, tu->n, (size_t)im->n * sizeof *raw);
         off = kefu_alloc_array(&im->mem, im->n, sizeof *off);
-        rc = off ? carve_and_tune(im, b, &tr, &lo, &temperature, off) : KEFU_E_NOMEM;
+        rc = raw && off ? KEFU_OK : KEFU_E_NOMEM;
+        if (!rc && !b->nval)
+            rc = cross_fit(im, &tr, &lo, b->cfg.folds, raw);
+        if (!rc && !b->nval)
+            rc = tune(im, b, lo.multilabel, &tr, raw, &temperature, off);
     }
     lo.progress = b->progress;
     lo.user = b->progress_user;
@@ -990,17 +1020,21 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
     if (!rc && b->nval) {
-        rc = tune(im, b, &va);
-    } else if (!rc && !off && lo.solver == KEFU_SOLVER_SVM && !lo.multilabel) {
+        for (size_t i = 0; i < va.n; i++)
+            score_row(im, &va, i, raw + i * im->n);
+        rc = tune(im, b, lo.multilabel, &va, raw, &temperature, off);
+    }
+    if (!rc && off) {
+        im->lin.temperature = temperature;
+        for (uint32_t c = 0; c < im->n; c++)
+            im->lin.b[c] += off[c];
+    } else if (!rc && lo.solver == KEFU_SOLVER_SVM && !lo.multilabel) {
         /* too few examples to hold any out: SVM scores put the margin of
          * one at about 1 (calibrated temperatures on the benchmark data
          * are 0.08-0.18) */
         im->lin.temperature = SVM_DEFAULT_TEMPERATURE;
-    } else if (!rc && off) {
-        im->lin.temperature = temperature;
-        for (uint32_t c = 0; c < im->n; c++)
-            im->lin.b[c] += off[c];
     }
+    kefu_dealloc(&im->mem, raw);
     kefu_dealloc(&im->mem, off);
     im->trained_examples = (uint32_t)b->nex;
     kefu_dataset_release(&tr, &im->mem);

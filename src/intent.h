@@ -43,6 +43,8 @@ typedef struct kefu_classifier_cfg {
     uint32_t min_df;       /* drop features seen in fewer examples */
     float pair_max_df;     /* words in a larger share of examples do not
                             * form word pairs */
+    uint8_t folds;         /* without validation data: cross-fitting folds
+                            * of the training data that tune (2..10) */
 } kefu_classifier_cfg;
 
 /* What a classifier predicts: intents, or the labels of trained emotion

@@ -587,48 +587,57 @@ int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,
     return KEFU_OK;
 }
 
-static double nll_at(const kefu_linear *m, const kefu_dataset *ds, float t,
-                     float *s, float *raw_all)
+static double nll_at(const float *raw, const kefu_dataset *ds, uint32_t ncls,
+                     float t, float *s)
 {
     double nll = 0;
     for (size_t i = 0; i < ds->n; i++) {
         uint32_t y = ds->lab[ds->lab_off[i]];
-        memcpy(s, raw_all + i * m->ncls, m->ncls * sizeof *s);
-        softmax(s, m->ncls, 1.0f / t);
+        memcpy(s, raw + i * ncls, ncls * sizeof *s);
+        softmax(s, ncls, 1.0f / t);
         nll -= log(s[y] + 1e-12);
     }
     return nll;
 }
 
-int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
-                          const kefu_mem *mem)
+int kefu_fit_temperature(const float *raw, const kefu_dataset *ds,
+                         uint32_t ncls, const kefu_mem *mem, float *t)
 {
-    float *raw, *s;
     double a = log(0.05), b = log(20.0);
     const double g = 0.6180339887498949;
-    if (!ds || !ds->n || m->multilabel)
+    float *s;
+    if (!ds->n)
         return KEFU_OK;
-    raw = kefu_alloc_array(mem, ds->n, (size_t)m->ncls * sizeof *raw);
-    s = kefu_alloc_array(mem, m->ncls, sizeof *s);
-    if (!raw || !s) {
-        kefu_dealloc(mem, raw);
-        kefu_dealloc(mem, s);
+    if (!(s = kefu_alloc_array(mem, ncls, sizeof *s)))
         return KEFU_E_NOMEM;
-    }
-    for (size_t i = 0; i < ds->n; i++)
-        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
-                           ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
     for (int it = 0; it < 40; it++) {
         double c = b - g * (b - a), d = a + g * (b - a);
-        if (nll_at(m, ds, (float)exp(c), s, raw) < nll_at(m, ds, (float)exp(d), s, raw))
+        if (nll_at(raw, ds, ncls, (float)exp(c), s) <
+            nll_at(raw, ds, ncls, (float)exp(d), s))
             b = d;
         else
             a = c;
     }
-    m->temperature = (float)exp((a + b) / 2);
-    kefu_dealloc(mem, raw);
+    *t = (float)exp((a + b) / 2);
     kefu_dealloc(mem, s);
     return KEFU_OK;
+}
+
+int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
+                          const kefu_mem *mem)
+{
+    float *raw;
+    int rc;
+    if (!ds || !ds->n || m->multilabel)
+        return KEFU_OK;
+    if (!(raw = kefu_alloc_array(mem, ds->n, (size_t)m->ncls * sizeof *raw)))
+        return KEFU_E_NOMEM;
+    for (size_t i = 0; i < ds->n; i++)
+        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                           ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
+    rc = kefu_fit_temperature(raw, ds, m->ncls, mem, &m->temperature);
+    kefu_dealloc(mem, raw);
+    return rc;
 }
 
 int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,

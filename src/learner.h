@@ -108,6 +108,14 @@ void kefu_linear_probs(const kefu_linear *m, float *scores);
 int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
                           const kefu_mem *mem);
 
+/*
+ * The same from raw scores already computed: raw holds ds->n rows of ncls
+ * scores (row i for example i, by whatever model scored it).  Sets *t;
+ * leaves it alone when ds is empty.
+ */
+int kefu_fit_temperature(const float *raw, const kefu_dataset *ds,
+                         uint32_t ncls, const kefu_mem *mem, float *t);
+
 /* Expected calibration error (15 equal-width bins) and accuracy on ds. */
 int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,
                     const kefu_mem *mem, double *ece, double *accuracy);

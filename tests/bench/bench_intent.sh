@@ -17,11 +17,11 @@
 # deleted once measured).
 #
 # What is measured, per data set (see the notes printed with the tables):
-#   kefu      kefu train on train.tsv only (a held-out fifth of it calibrates
-#             and picks the out-of-scope threshold; sets with no oos label
-#             get threshold 0), then kefu classify --top 1 on the val texts,
-#             scored here, plus the expected calibration error of its
-#             confidence (15 bins).
+#   kefu      kefu train on train.tsv only (its examples, cross-fitted in five
+#             folds, calibrate it and pick the out-of-scope threshold; sets
+#             with no oos label get threshold 0), then kefu classify --top 1
+#             on the val texts, scored here, plus the expected calibration
+#             error of its confidence (15 bins).
 #   fastText  supervised, word 1-2 grams, char 3-5 grams, 50 epochs,
 #             -thread 1; Chinese text has its CJK characters split by spaces
 #             (and the whitespace-token run is reported too).

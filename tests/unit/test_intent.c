@@ -424,6 +424,7 @@ static void test_learner_options(void **st)
         "kefu: 1\nclassifier: {solver: svm, cost: 3, subword_weight: 0.5}\n",
         "kefu: 1\nclassifier: {subwords: off, word_pairs: true, pair_max_df: 0.2}\n",
         "kefu: 1\nclassifier: {subwords: [3, 4], word_pairs: 3}\n",
+        "kefu: 1\nclassifier: {tuning_folds: 10}\n",
     };
     (void)st;
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
@@ -469,6 +470,47 @@ static void test_learner_options(void **st)
                       "outside");
     expect_load_error("kefu: 1\nclassifier: {pair_max_df: 0}\n", KEFU_E_MODEL, 2, 27,
                       "outside");
+    expect_load_error("kefu: 1\nclassifier: {tuning_folds: 1}\n", KEFU_E_MODEL, 2, 28,
+                      "outside");
+    expect_load_error("kefu: 1\nclassifier: {tuning_folds: 11}\n", KEFU_E_MODEL, 2, 28,
+                      "outside");
+}
+
+/* Without validation data every training example tunes, scored by a model
+ * trained without it (cross-fitting, folds stratified by label): here the
+ * `oos` examples are lines 0, 5, 10, ..., so a single held-out fifth of
+ * lines 4, 9, 14, ... would have none and keep the default threshold
+ * (0.3), and folds by line number (i % 5) would put them all in one fold,
+ * whose model never saw `oos`.  Stratified, every held-out `oos` line is
+ * answered by the trained oos class, so recall is 100% at any threshold
+ * and the lowest, 0, is chosen. */
+static void test_cross_fitted_tuning(void **st)
+{
+    const char *tr = tmp_path("xfit.tsv");
+    FILE *f = fopen(tr, "w");
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    kefu_train_options o;
+    (void)st;
+    assert_non_null(f);
+    for (int i = 0; i < 100; i++) {
+        if (i % 5 == 0)
+            fprintf(f, "oos\tthe weather is nice %d\n", i);
+        else if (i % 2)
+            fprintf(f, "greet\thello there friend %d\n", i);
+        else
+            fprintf(f, "bye\tgoodbye see you %d\n", i);
+    }
+    fclose(f);
+    kefu_train_options_init(&o);
+    if (kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d))
+        fail_msg("%s", kefu_diag_message(d));
+    assert_true(m->intent->cfg.threshold == 0.0f);
+    /* the temperature was fitted too (not the default of tiny data) */
+    assert_true(m->intent->lin.temperature != 0.12f);
+    kefu_model_free(m);
+    unlink(tr);
+    kefu_diag_free(d);
 }
 
 static void test_train_tsv(void **st)
@@ -494,9 +536,9 @@ static void test_train_tsv(void **st)
     assert_int_equal(kefu_model_intent_count(m), 3);
     kefu_model_free(m);
     m = NULL;
-    /* without validation data a held-out fifth calibrates the model (60
-     * examples, so one is held out): confident on its own kind of text,
-     * and the same model every time */
+    /* without validation data the training examples, cross-fitted,
+     * calibrate the model: confident on its own kind of text, and the
+     * same model every time */
     {
         kefu_model *m2 = NULL;
         kefu_scratch *s1 = NULL, *s2 = NULL;
@@ -581,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_train_tsv),
+        cmocka_unit_test(test_cross_fitted_tuning),
         cmocka_unit_test(test_old_intent_section),
         cmocka_unit_test(test_learner_options),
         cmocka_unit_test(test_threads),

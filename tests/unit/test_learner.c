@@ -186,6 +186,31 @@ static void test_calibration_lowers_nll(void **st)
     kefu_dataset_release(&va, &mem);
 }
 
+/* The temperature that minimises the NLL of fixed raw scores: every row
+ * scores [1, 0] and three in four are class 0, so softmax(s / T) must give
+ * 0.75 to class 0: 1 / T = ln 3. */
+static void test_fit_temperature(void **st)
+{
+    kefu_mem mem;
+    kefu_dataset ds = {0};
+    float raw[400 * 2], t = 5.0f;
+    uint32_t idx = 0;
+    float val = 1.0f;
+    (void)st;
+    kefu_mem_init(&mem, NULL);
+    assert_int_equal(kefu_fit_temperature(raw, &ds, 2, &mem, &t), KEFU_OK);
+    assert_true(t == 5.0f); /* no rows: unchanged */
+    for (uint32_t i = 0; i < 400; i++) {
+        uint32_t y = i % 4 == 3;
+        raw[2 * i] = 1.0f;
+        raw[2 * i + 1] = 0.0f;
+        assert_int_equal(kefu_dataset_add(&ds, &idx, &val, 1, &y, 1, &mem), KEFU_OK);
+    }
+    assert_int_equal(kefu_fit_temperature(raw, &ds, 2, &mem, &t), KEFU_OK);
+    assert_float_equal(t, 1.0 / log(3.0), 1e-4);
+    kefu_dataset_release(&ds, &mem);
+}
+
 static void test_multilabel(void **st)
 {
     kefu_mem mem;
@@ -287,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_svm),
         cmocka_unit_test(test_svm_cost),
         cmocka_unit_test(test_calibration_lowers_nll),
+        cmocka_unit_test(test_fit_temperature),
         cmocka_unit_test(test_multilabel),
         cmocka_unit_test(test_scores_simd_same_bits),
         cmocka_unit_test(test_empty),
