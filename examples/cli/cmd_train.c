@@ -91,8 +91,13 @@ int cmd_train(int argc, char **argv)
         config = data;
         data = NULL;
     }
-    if (!quiet)
+    if (!quiet) {
         o.progress = progress;
+        if (!val)
+            fprintf(stderr, "no --val: the training examples tune the model, each "
+                            "scored by a model trained without it (tuning_folds, "
+                            "default 5: that many quiet training runs first)\n");
+    }
     d = kefu_diag_new(NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = kefu_model_train(&m, config, data, val, &o, NULL, d);

@@ -93,6 +93,22 @@ rc=$?
 check "classify: unreadable input exits 1 with a message" \
   sh -c "test $rc -eq 1 && grep -q 'reading input' '$work/dir.err' && ! test -s '$work/dir.out'"
 
+# train: without --val it says that the training examples tune the model
+# (cross-fitted, quiet runs before the epochs); with --val or --quiet not
+i=0
+: > "$work/t.tsv"
+while [ $i -lt 30 ]; do
+  printf 'greet\thello there %d\nbye\tgoodbye now %d\n' $i $i >> "$work/t.tsv"
+  i=$((i + 1))
+done
+"$kefu" train --data "$work/t.tsv" -o "$work/t.kefu" 2> "$work/t.err"
+check "train without --val: exit 0, says how it tunes, then the epochs" \
+  sh -c "grep -q '^no --val: the training examples tune' '$work/t.err' && grep -q '^epoch' '$work/t.err'"
+"$kefu" train --data "$work/t.tsv" --val "$work/t.tsv" -o "$work/t.kefu" 2> "$work/t.err"
+check "train with --val: no such line" sh -c "! grep -q 'no --val' '$work/t.err' && grep -q 'val accuracy' '$work/t.err'"
+"$kefu" train --data "$work/t.tsv" -o "$work/t.kefu" --quiet 2> "$work/t.err"
+check "train --quiet: nothing on stderr" sh -c "! test -s '$work/t.err'"
+
 python3 - "$work/conv.jsonl" <<'EOF'
 import json, sys
 ids = ['a"quoted"', "back\\slash", "tab\there", "ctl\x01\x1f", "中文 id", "plain"]
