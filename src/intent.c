@@ -105,7 +105,10 @@ static void section_apply(kefu_classifier_cfg *d, const clf_section *cs)
 {
     const kefu_classifier_cfg *c = &cs->cfg;
     const uint32_t set = cs->set;
-    if (set & CS_EPOCHS) d->learn.epochs = c->learn.epochs;
+    if (set & CS_EPOCHS) {
+        d->learn.epochs = c->learn.epochs;
+        d->epochs_set = 1;
+    }
     if (set & CS_LR) d->learn.lr = c->learn.lr;
     if (set & CS_L2) d->learn.l2 = c->learn.l2;
     if (set & CS_SEED) d->learn.seed = c->learn.seed;
@@ -973,6 +976,79 @@ static int cross_fit(struct kefu_intent_model *im, const kefu_dataset *all,
     return rc;
 }
 
+/*
+ * Scores of the tuning data under a model that did not train on them: the
+ * validation examples under a model trained on tr, or, without them, tr
+ * itself cross-fitted.  One row of im->n raw scores per tuning example.
+ */
+static int tuning_scores(struct kefu_intent_model *im, const kefu_intent_builder *b,
+                         const kefu_dataset *tr, const kefu_dataset *va,
+                         const kefu_learn_opts *lo, float *raw)
+{
+    kefu_learn_opts quiet = *lo;
+    int rc;
+    if (!va)
+        return cross_fit(im, tr, lo, b->cfg.folds, raw);
+    quiet.progress = NULL;
+    rc = kefu_learn(&im->lin, im->dict.n + im->nextra, im->n, tr, NULL, &quiet,
+                    &im->mem);
+    if (!rc)
+        rc = kefu_linear_quantize(&im->lin, &im->mem);
+    for (size_t i = 0; !rc && i < va->n; i++)
+        score_row(im, va, i, raw + i * im->n);
+    kefu_linear_release(&im->lin, &im->mem);
+    return rc;
+}
+
+/* SGD epochs that trained emotion labels choose from on their tuning data
+ * when none are given: fewer passes regularise (doc/intents.md). */
+static const uint32_t EPOCH_CHOICES[] = {3, 5, 10, 20};
+
+/*
+ * For trained emotion labels by SGD without given epochs: picks the epochs
+ * of EPOCH_CHOICES whose tuning scores, tuned (tune()), have the best
+ * macro-F1 (ties: fewer); sets lo->epochs, *t and off[] to that choice's.
+ */
+static int choose_epochs(struct kefu_intent_model *im, const kefu_intent_builder *b,
+                         const kefu_dataset *tr, const kefu_dataset *va,
+                         kefu_learn_opts *lo, float *raw, float *t, float *off)
+{
+    const kefu_dataset *tu = va ? va : tr;
+    const size_t nchoice = sizeof EPOCH_CHOICES / sizeof EPOCH_CHOICES[0];
+    uint32_t *cnt, best_epochs = 0;
+    float *best_off, best_t = *t;
+    double best = -1;
+    int rc = KEFU_OK;
+    cnt = kefu_alloc_array(&im->mem, (size_t)im->n * 3, sizeof *cnt);
+    best_off = kefu_alloc_array(&im->mem, im->n, sizeof *best_off);
+    if (!cnt || !best_off)
+        rc = KEFU_E_NOMEM;
+    for (size_t e = 0; e < nchoice && !rc; e++) {
+        double f;
+        float te = 1.0f;
+        lo->epochs = EPOCH_CHOICES[e];
+        if ((rc = tuning_scores(im, b, tr, va, lo, raw)) ||
+            (rc = tune(im, b, lo->multilabel, tu, raw, &te, off)))
+            break;
+        f = macro_f1(im->n, lo->multilabel, tu, raw, off, cnt, cnt + im->n,
+                     cnt + 2 * im->n);
+        if (f > best + 1e-9) {
+            best = f;
+            best_epochs = lo->epochs;
+            best_t = te;
+            memcpy(best_off, off, im->n * sizeof *off);
+        }
+    }
+    if (!rc) {
+        lo->epochs = best_epochs;
+        *t = best_t;
+        memcpy(off, best_off, im->n * sizeof *off);
+    }
+    kefu_dealloc(&im->mem, cnt);
+    kefu_dealloc(&im->mem, best_off);
+    return rc;
+}
+
 static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                  kefu_intent_builder *b, kefu_diag *diag)
 {
@@ -980,6 +1056,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     kefu_dataset tr, va;
     kefu_learn_opts lo = b->cfg.learn;
     float temperature = 1.0f, *off = NULL, *raw = NULL;
+    bool choose;
     int rc;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
@@ -1001,15 +1078,19 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
         kefu_dataset_release(&va, &im->mem);
         return diag && diag->status ? rc : kefu_diag_msg(diag, rc, "%s", kefu_strerror(rc));
     }
-    /* tuning data: val, else the training examples cross-fitted */
+    /* tuning data: val, else the training examples cross-fitted; with
+     * val (and epochs given), the final model is the one that is tuned */
+    choose = im->kind == KEFU_CLF_EMOTION && lo.solver == KEFU_SOLVER_SOFTMAX &&
+             !b->cfg.epochs_set;
     if (b->nval || b->nex >= CARVE_MIN) {
-        const kefu_dataset *tu = b->nval ? &va : &tr;
-        raw = kefu_alloc_array(&im->mem, tu->n, (size_t)im->n * sizeof *raw);
+        raw = kefu_alloc_array(&im->mem, b->nval ? va.n : tr.n,
+                               (size_t)im->n * sizeof *raw);
         off = kefu_alloc_array(&im->mem, im->n, sizeof *off);
         rc = raw && off ? KEFU_OK : KEFU_E_NOMEM;
-        if (!rc && !b->nval)
-            rc = cross_fit(im, &tr, &lo, b->cfg.folds, raw);
-        if (!rc && !b->nval)
+        if (!rc && choose)
+            rc = choose_epochs(im, b, &tr, b->nval ? &va : NULL, &lo, raw,
+                               &temperature, off);
+        else if (!rc && !b->nval && !(rc = cross_fit(im, &tr, &lo, b->cfg.folds, raw)))
             rc = tune(im, b, lo.multilabel, &tr, raw, &temperature, off);
     }
     lo.progress = b->progress;
@@ -1019,7 +1100,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                         b->nval ? &va : NULL, &lo, &im->mem);
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
-    if (!rc && b->nval) {
+    if (!rc && b->nval && !choose) {
         for (size_t i = 0; i < va.n; i++)
             score_row(im, &va, i, raw + i * im->n);
         rc = tune(im, b, lo.multilabel, &va, raw, &temperature, off);

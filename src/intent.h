@@ -40,6 +40,7 @@ typedef struct kefu_classifier_cfg {
     float threshold;       /* out of scope below this confidence */
     float margin;          /* ... or below this margin to the runner-up */
     uint8_t threshold_set, margin_set;
+    uint8_t epochs_set;    /* epochs given (YAML or caller): not chosen */
     uint32_t min_df;       /* drop features seen in fewer examples */
     float pair_max_df;     /* words in a larger share of examples do not
                             * form word pairs */

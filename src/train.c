@@ -119,8 +119,10 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
     if (!rc && !(b = kefu_clf_builder_get(m, kind)))
         rc = kefu_diag_msg(diag, KEFU_E_NOMEM, "out of memory");
     if (!rc) {
-        if (opts->epochs)
+        if (opts->epochs) {
             b->cfg.learn.epochs = opts->epochs;
+            b->cfg.epochs_set = 1;
+        }
         if (opts->learning_rate > 0)
             b->cfg.learn.lr = opts->learning_rate;
         if (opts->seed)

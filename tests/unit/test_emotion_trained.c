@@ -392,6 +392,75 @@ static void test_no_trained_labels(void **st)
     kefu_model_free(m);
 }
 
+/* Epochs reported by the progress callback: calls, and the last total. */
+typedef struct epochs_seen {
+    uint32_t calls, total;
+} epochs_seen;
+
+static void count_epochs(uint32_t epoch, uint32_t epochs, double loss,
+                         double val_accuracy, void *user)
+{
+    epochs_seen *e = user;
+    (void)epoch;
+    (void)loss;
+    (void)val_accuracy;
+    e->calls++;
+    e->total = epochs;
+}
+
+/* The final training's epochs for train_text (+ val_text, config cfg,
+ * option epochs): what the progress callback saw. */
+static uint32_t final_epochs(const char *train_text, const char *val_text,
+                             const char *cfg, uint32_t epochs)
+{
+    const char *tr = tmp_path("ep-train.tsv"), *va = tmp_path("ep-val.tsv");
+    const char *cf = tmp_path("ep-cfg.yaml");
+    kefu_model *m = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    kefu_train_options o;
+    epochs_seen e = {0, 0};
+    write_file(tr, train_text);
+    if (val_text)
+        write_file(va, val_text);
+    if (cfg)
+        write_file(cf, cfg);
+    kefu_train_options_init(&o);
+    o.task = KEFU_TASK_EMOTION;
+    o.epochs = epochs;
+    o.progress = count_epochs;
+    o.user = &e;
+    if (kefu_model_train(&m, cfg ? cf : NULL, tr, val_text ? va : NULL, &o, NULL, d))
+        fail_msg("train: %s", kefu_diag_message(d));
+    assert_int_equal(e.calls, e.total); /* SGD runs every epoch it says */
+    kefu_model_free(m);
+    kefu_diag_free(d);
+    unlink(tr);
+    unlink(va);
+    unlink(cf);
+    return e.total;
+}
+
+static int is_epoch_choice(uint32_t e)
+{
+    return e == 3 || e == 5 || e == 10 || e == 20; /* not the default, 25 */
+}
+
+/* Without given epochs, trained emotion labels pick theirs among 3, 5, 10
+ * and 20 on the tuning data (validation data, or the training data
+ * cross-fitted from 50 examples up); given epochs (option or YAML) are
+ * used as they are; with no tuning data the default, 25, stays. */
+static void test_epochs_chosen(void **st)
+{
+    char twice[sizeof TRAIN * 2];
+    (void)st;
+    snprintf(twice, sizeof twice, "%s%s", TRAIN, TRAIN);
+    assert_true(is_epoch_choice(final_epochs(TRAIN, VAL, NULL, 0)));
+    assert_true(is_epoch_choice(final_epochs(twice, NULL, NULL, 0)));
+    assert_int_equal(final_epochs(TRAIN, NULL, NULL, 0), 25); /* 44 lines */
+    assert_int_equal(final_epochs(TRAIN, VAL, NULL, 7), 7);
+    assert_int_equal(final_epochs(twice, NULL, "kefu: 1\nclassifier: {epochs: 4}\n", 0), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_bad_labels),
         cmocka_unit_test(test_config_section),
         cmocka_unit_test(test_no_trained_labels),
+        cmocka_unit_test(test_epochs_chosen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
