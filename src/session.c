@@ -69,6 +69,9 @@ struct kefu_session {
     size_t list_len[MAX_SLOTS];
 };
 
+/* Growing kefu_turn: see kefu_train_options_init (train.c); here too
+ * kefu_session_turn would have to accept the older size, which it now
+ * refuses (turn->size < sizeof(kefu_turn)). */
 KEFU_API void kefu_turn_init(kefu_turn *t)
 {
     if (!t)

@@ -9,6 +9,14 @@
 #include "model.h"
 #include "text.h"
 
+/*
+ * Growing kefu_train_options (or kefu_turn, session.c): binaries built
+ * against the older header call this with a struct of the older size, so
+ * this function must go on writing only that many bytes; new callers need
+ * an init that is told their size (kefu_train_options_init_size(o,
+ * sizeof *o) behind a macro), and kefu_model_train must take the older
+ * size and read the new fields only when opts->size covers them.
+ */
 KEFU_API void kefu_train_options_init(kefu_train_options *o)
 {
     if (!o)
