@@ -95,8 +95,9 @@ int cmd_train(int argc, char **argv)
         o.progress = progress;
         if (!val)
             fprintf(stderr, "no --val: the training examples tune the model, each "
-                            "scored by a model trained without it (tuning_folds, "
-                            "default 5: that many quiet training runs first)\n");
+                            "scored by a model trained without it (from 50 examples; "
+                            "tuning_folds, default 5: that many quiet training runs "
+                            "first)\n");
     }
     d = kefu_diag_new(NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
