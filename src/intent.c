@@ -922,14 +922,6 @@ static int tune(struct kefu_intent_model *im, const kefu_intent_builder *b,
 #define CARVE_MIN 50
 #define SVM_DEFAULT_TEMPERATURE 0.12f
 
-/* Raw scores of example i of ds under im->lin into out[im->n]. */
-static void score_row(const struct kefu_intent_model *im, const kefu_dataset *ds,
-                      size_t i, float *out)
-{
-    kefu_linear_scores(&im->lin, ds->idx + ds->off[i], ds->val + ds->off[i],
-                       ds->off[i + 1] - ds->off[i], out);
-}
-
 /*
  * Without validation data, the training examples are tuning data scored
  * by models that did not see them (cross-fitting).  Folds are stratified:
@@ -965,9 +957,8 @@ static int cross_fit(struct kefu_intent_model *im, const kefu_dataset *all,
                             &quiet, &im->mem);
         if (!rc)
             rc = kefu_linear_quantize(&im->lin, &im->mem);
-        for (size_t i = 0; i < all->n && !rc; i++)
-            if (fold[i] == k)
-                score_row(im, all, i, raw + i * im->n);
+        if (!rc)
+            kefu_linear_score_rows(&im->lin, all, fold, (uint8_t)k, raw);
         kefu_linear_release(&im->lin, &im->mem);
         kefu_dataset_release(&fit, &im->mem);
     }
@@ -994,8 +985,8 @@ static int tuning_scores(struct kefu_intent_model *im, const kefu_intent_builder
                     &im->mem);
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
-    for (size_t i = 0; !rc && i < va->n; i++)
-        score_row(im, va, i, raw + i * im->n);
+    if (!rc)
+        kefu_linear_score_rows(&im->lin, va, NULL, 0, raw);
     kefu_linear_release(&im->lin, &im->mem);
     return rc;
 }
@@ -1087,11 +1078,14 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
                                (size_t)im->n * sizeof *raw);
         off = kefu_alloc_array(&im->mem, im->n, sizeof *off);
         rc = raw && off ? KEFU_OK : KEFU_E_NOMEM;
-        if (!rc && choose)
+        if (!rc && choose) {
             rc = choose_epochs(im, b, &tr, b->nval ? &va : NULL, &lo, raw,
                                &temperature, off);
-        else if (!rc && !b->nval && !(rc = cross_fit(im, &tr, &lo, b->cfg.folds, raw)))
-            rc = tune(im, b, lo.multilabel, &tr, raw, &temperature, off);
+        } else if (!rc && !b->nval) {
+            rc = cross_fit(im, &tr, &lo, b->cfg.folds, raw);
+            if (!rc)
+                rc = tune(im, b, lo.multilabel, &tr, raw, &temperature, off);
+        }
     }
     lo.progress = b->progress;
     lo.user = b->progress_user;
@@ -1101,8 +1095,7 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     if (!rc)
         rc = kefu_linear_quantize(&im->lin, &im->mem);
     if (!rc && b->nval && !choose) {
-        for (size_t i = 0; i < va.n; i++)
-            score_row(im, &va, i, raw + i * im->n);
+        kefu_linear_score_rows(&im->lin, &va, NULL, 0, raw);
         rc = tune(im, b, lo.multilabel, &va, raw, &temperature, off);
     }
     if (!rc && off) {

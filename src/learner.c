@@ -623,21 +623,13 @@ int kefu_fit_temperature(const float *raw, const kefu_dataset *ds,
     return KEFU_OK;
 }
 
-int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
-                          const kefu_mem *mem)
+void kefu_linear_score_rows(const kefu_linear *m, const kefu_dataset *ds,
+                            const uint8_t *which, uint8_t k, float *raw)
 {
-    float *raw;
-    int rc;
-    if (!ds || !ds->n || m->multilabel)
-        return KEFU_OK;
-    if (!(raw = kefu_alloc_array(mem, ds->n, (size_t)m->ncls * sizeof *raw)))
-        return KEFU_E_NOMEM;
     for (size_t i = 0; i < ds->n; i++)
-        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
-                           ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
-    rc = kefu_fit_temperature(raw, ds, m->ncls, mem, &m->temperature);
-    kefu_dealloc(mem, raw);
-    return rc;
+        if (!which || which[i] == k)
+            kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
+                               ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
 }
 
 int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,

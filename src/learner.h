@@ -102,16 +102,18 @@ void kefu_linear_scores_ex(const kefu_linear *m, const uint32_t *idx,
 void kefu_linear_probs(const kefu_linear *m, float *scores);
 
 /*
- * Fits the temperature that minimises the negative log-likelihood of the
- * (softmax) model on `ds` (golden-section search over log T).
+ * Raw scores of the rows of ds into raw (row i at raw + i * ncls): every
+ * row, or with `which` only the rows i with which[i] == k (the others are
+ * left as they are).
  */
-int kefu_linear_calibrate(kefu_linear *m, const kefu_dataset *ds,
-                          const kefu_mem *mem);
+void kefu_linear_score_rows(const kefu_linear *m, const kefu_dataset *ds,
+                            const uint8_t *which, uint8_t k, float *raw);
 
 /*
- * The same from raw scores already computed: raw holds ds->n rows of ncls
- * scores (row i for example i, by whatever model scored it).  Sets *t;
- * leaves it alone when ds is empty.
+ * Fits the temperature that minimises the negative log-likelihood of
+ * softmax(raw / T) (golden-section search over log T): raw holds ds->n
+ * rows of ncls scores (row i for example i, by whatever model scored it).
+ * Sets *t; leaves it alone when ds is empty.
  */
 int kefu_fit_temperature(const float *raw, const kefu_dataset *ds,
                          uint32_t ncls, const kefu_mem *mem, float *t);
