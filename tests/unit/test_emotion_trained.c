@@ -83,11 +83,28 @@ static const char VAL[] =
     "joy\t谢谢，很满意\n"
     "sadness\t好伤心\n";
 
+/* Epochs reported by the progress callback: calls, and the last total. */
+typedef struct epochs_seen {
+    uint32_t calls, total;
+} epochs_seen;
+
+static void count_epochs(uint32_t epoch, uint32_t epochs, double loss,
+                         double val_accuracy, void *user)
+{
+    epochs_seen *e = user;
+    (void)epoch;
+    (void)loss;
+    (void)val_accuracy;
+    e->calls++;
+    e->total = epochs;
+}
+
 /* Trains an emotion model on train_text (and val_text, config file text
- * cfg: NULL for none) with options epochs / seed (0: the default). */
+ * cfg: NULL for none) with options epochs / seed (0: the default); the
+ * progress callback counts into *seen (NULL: no callback). */
 static kefu_model *train_with(const char *train_text, const char *val_text,
                               const char *cfg, uint32_t epochs, uint64_t seed,
-                              int *rc, kefu_diag *d)
+                              epochs_seen *seen, int *rc, kefu_diag *d)
 {
     const char *tr = tmp_path("train.tsv"), *va = tmp_path("val.tsv");
     const char *cf = tmp_path("cfg.yaml");
@@ -102,6 +119,10 @@ static kefu_model *train_with(const char *train_text, const char *val_text,
     o.task = KEFU_TASK_EMOTION;
     o.epochs = epochs;
     o.seed = seed;
+    if (seen) {
+        o.progress = count_epochs;
+        o.user = seen;
+    }
     *rc = kefu_model_train(&m, cfg ? cf : NULL, tr, val_text ? va : NULL, &o,
                            NULL, d);
     unlink(tr);
@@ -112,7 +133,7 @@ static kefu_model *train_with(const char *train_text, const char *val_text,
 
 static kefu_model *train(const char *train_text, const char *val_text, int *rc, kefu_diag *d)
 {
-    return train_with(train_text, val_text, NULL, 0, 7, rc, d);
+    return train_with(train_text, val_text, NULL, 0, 7, NULL, rc, d);
 }
 
 /* TRAIN with the `classifier:` section `cfg` (NULL: none) and options
@@ -121,7 +142,7 @@ static kefu_model *train_cfg(const char *cfg, uint32_t epochs, uint64_t seed)
 {
     kefu_diag *d = kefu_diag_new(NULL);
     int rc;
-    kefu_model *m = train_with(TRAIN, NULL, cfg, epochs, seed, &rc, d);
+    kefu_model *m = train_with(TRAIN, NULL, cfg, epochs, seed, NULL, &rc, d);
     if (rc)
         fail_msg("train: %s", kefu_diag_message(d));
     kefu_diag_free(d);
@@ -392,51 +413,20 @@ static void test_no_trained_labels(void **st)
     kefu_model_free(m);
 }
 
-/* Epochs reported by the progress callback: calls, and the last total. */
-typedef struct epochs_seen {
-    uint32_t calls, total;
-} epochs_seen;
-
-static void count_epochs(uint32_t epoch, uint32_t epochs, double loss,
-                         double val_accuracy, void *user)
-{
-    epochs_seen *e = user;
-    (void)epoch;
-    (void)loss;
-    (void)val_accuracy;
-    e->calls++;
-    e->total = epochs;
-}
-
 /* The final training's epochs for train_text (+ val_text, config cfg,
  * option epochs): what the progress callback saw. */
 static uint32_t final_epochs(const char *train_text, const char *val_text,
                              const char *cfg, uint32_t epochs)
 {
-    const char *tr = tmp_path("ep-train.tsv"), *va = tmp_path("ep-val.tsv");
-    const char *cf = tmp_path("ep-cfg.yaml");
-    kefu_model *m = NULL;
     kefu_diag *d = kefu_diag_new(NULL);
-    kefu_train_options o;
     epochs_seen e = {0, 0};
-    write_file(tr, train_text);
-    if (val_text)
-        write_file(va, val_text);
-    if (cfg)
-        write_file(cf, cfg);
-    kefu_train_options_init(&o);
-    o.task = KEFU_TASK_EMOTION;
-    o.epochs = epochs;
-    o.progress = count_epochs;
-    o.user = &e;
-    if (kefu_model_train(&m, cfg ? cf : NULL, tr, val_text ? va : NULL, &o, NULL, d))
+    int rc;
+    kefu_model *m = train_with(train_text, val_text, cfg, epochs, 0, &e, &rc, d);
+    if (rc)
         fail_msg("train: %s", kefu_diag_message(d));
     assert_int_equal(e.calls, e.total); /* SGD runs every epoch it says */
     kefu_model_free(m);
     kefu_diag_free(d);
-    unlink(tr);
-    unlink(va);
-    unlink(cf);
     return e.total;
 }
 
