@@ -103,17 +103,11 @@ rec _ _ tune_every "$EVERY"
 for ds in $SETS; do
     O=$W/$ds
     mkdir -p "$O"
-    case $ds in
-        smp2020_virus) TRAIN=$DATASETS/smp2020_ewect/virus_train.tsv; VAL=$DATASETS/smp2020_ewect/virus_val.tsv ;;
-        smp2020_usual)
-            TRAIN=$O/usual_train.tsv; VAL=$O/usual_heldout.tsv
-            if [ -f "$DATASETS/smp2020_ewect/usual_val.tsv" ]; then
-                $U split "$DATASETS/smp2020_ewect/usual_val.tsv" 5 "$TRAIN" "$VAL"
-            fi ;;
-        *) TRAIN=$DATASETS/$ds/train.tsv; VAL=$DATASETS/$ds/val.tsv ;;
-    esac
-    if [ ! -s "$TRAIN" ] || [ ! -s "$VAL" ]; then
-        log "$ds: no training/val data ($TRAIN, $VAL), skipped"
+    { IFS= read -r TRAIN; IFS= read -r VAL; } <<PATHS_END
+$($U paths "$ds" "$DATASETS" "$O")
+PATHS_END
+    if [ -z "$TRAIN" ] || [ -z "$VAL" ]; then
+        log "$ds: no training/val data under $DATASETS, skipped"
         continue
     fi
     log "== $ds"

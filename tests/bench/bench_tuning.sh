@@ -110,15 +110,10 @@ printf '|---|---|---:|---:|---:|---:|\n'
 for ds in tweeteval_emotion smp2020_virus smp2020_usual goemotions_ekman; do
     O=$W/$ds
     mkdir -p "$O"
-    case $ds in
-        smp2020_virus) TRAIN=$DATASETS/smp2020_ewect/virus_train.tsv; VAL=$DATASETS/smp2020_ewect/virus_val.tsv ;;
-        smp2020_usual)
-            TRAIN=$O/usual_train.tsv; VAL=$O/usual_heldout.tsv
-            [ -f "$DATASETS/smp2020_ewect/usual_val.tsv" ] &&
-                $U split "$DATASETS/smp2020_ewect/usual_val.tsv" 5 "$TRAIN" "$VAL" ;;
-        *) TRAIN=$DATASETS/$ds/train.tsv; VAL=$DATASETS/$ds/val.tsv ;;
-    esac
-    if [ ! -s "$TRAIN" ] || [ ! -s "$VAL" ]; then
+    { IFS= read -r TRAIN; IFS= read -r VAL; } <<PATHS_END
+$($U paths "$ds" "$DATASETS" "$O")
+PATHS_END
+    if [ -z "$TRAIN" ] || [ -z "$VAL" ]; then
         log "$ds: no training/val data, skipped"
         continue
     fi

@@ -4,6 +4,10 @@
 Reuses tests/bench/intent_util.py (CJK splitting, the Markdown splice) and
 works next to tests/bench/intent_tfidf.py (the TF-IDF features).
 
+  emotion_trained_util.py paths SET DATASETS WORKDIR
+      The training and scored files of a benchmark set, one a line
+      (smp2020_usual: made in WORKDIR from usual_val.tsv, every 5th line
+      scored; nothing printed for a set whose files are missing).
   emotion_trained_util.py split IN.tsv K REST.tsv EVERY.tsv
       Deterministic split: the non-empty lines whose 1-based number is a
       multiple of K go to EVERY.tsv, the others to REST.tsv.
@@ -47,6 +51,21 @@ import intent_util  # noqa: E402  (cjksplit, splice)
 def read_lines(path):
     with open(path, encoding="utf-8") as f:
         return [l.rstrip("\n") for l in f]
+
+
+def paths(ds, datasets, work):
+    d = os.path.join(datasets, "smp2020_ewect")
+    if ds == "smp2020_virus":
+        tr, va = os.path.join(d, "virus_train.tsv"), os.path.join(d, "virus_val.tsv")
+    elif ds == "smp2020_usual":
+        tr, va = os.path.join(work, "usual_train.tsv"), os.path.join(work, "usual_heldout.tsv")
+        if os.path.isfile(os.path.join(d, "usual_val.tsv")):
+            split(os.path.join(d, "usual_val.tsv"), 5, tr, va)
+    else:
+        tr, va = (os.path.join(datasets, ds, f) for f in ("train.tsv", "val.tsv"))
+    if all(os.path.isfile(p) and os.path.getsize(p) for p in (tr, va)):
+        print(tr)
+        print(va)
 
 
 def split(src, k, rest, every):
@@ -383,7 +402,9 @@ def report(path):
 
 def main(argv):
     a = argv[1:]
-    if len(a) == 5 and a[0] == "split":
+    if len(a) == 4 and a[0] == "paths":
+        paths(a[1], a[2], a[3])
+    elif len(a) == 5 and a[0] == "split":
         split(a[1], int(a[2]), a[3], a[4])
     elif len(a) == 3 and a[0] == "score":
         score(a[1], a[2])
