@@ -509,6 +509,27 @@ static void test_cross_fitted_tuning(void **st)
     /* the temperature was fitted too (not the default of tiny data) */
     assert_true(m->intent->lin.temperature != 0.12f);
     kefu_model_free(m);
+    m = NULL;
+    /* folds that miss a label: one `b` line among 60 `a` lines (four of
+     * the five fold models never see `b`), and a single label */
+    for (int only_a = 0; only_a < 2; only_a++) {
+        kefu_scratch *s = NULL;
+        f = fopen(tr, "w");
+        assert_non_null(f);
+        for (int i = 0; i < 60; i++)
+            fprintf(f, "a\thello there %d\n", i);
+        if (!only_a)
+            fprintf(f, "b\tgoodbye now\n");
+        fclose(f);
+        if (kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d))
+            fail_msg("%s", kefu_diag_message(d));
+        assert_int_equal(kefu_scratch_new(&s, m, NULL), KEFU_OK);
+        assert_string_equal(classify(s, only_a ? "hello there" : "goodbye now").intent,
+                            only_a ? "a" : "b");
+        kefu_scratch_free(s);
+        kefu_model_free(m);
+        m = NULL;
+    }
     unlink(tr);
     kefu_diag_free(d);
 }
