@@ -364,7 +364,8 @@ static int cmp_desc(const void *pa, const void *pb)
  * One example's sub-problem of the Crammer-Singer dual (Keerthi et al.,
  * "A sequential dual method for large scale multi-class linear SVMs",
  * KDD 2008; the closed form LIBLINEAR's Solver_MCSVM_CS uses): minimise
- * over alpha_i with sum(alpha_i) = 0, alpha_i[y] <= c, alpha_i[m] <= 0.
+ * over the k active alpha_i with sum(alpha_i) = 0, alpha_i[y] <= c,
+ * alpha_i[m] <= 0.  y >= k when the true class is not active.
  * bv[m] = G[m] - a * alpha_i[m]; d is k doubles of scratch.
  */
 static void cs_subproblem(double a, uint32_t y, double c, uint32_t k,
@@ -373,7 +374,8 @@ static void cs_subproblem(double a, uint32_t y, double c, uint32_t k,
     double beta;
     uint32_t r;
     memcpy(d, bv, k * sizeof *d);
-    d[y] += a * c;
+    if (y < k)
+        d[y] += a * c;
     qsort(d, k, sizeof *d, cmp_desc);
     beta = d[0] - a * c;
     for (r = 1; r < k && beta < r * d[r]; r++)
@@ -385,12 +387,65 @@ static void cs_subproblem(double a, uint32_t y, double c, uint32_t k,
     }
 }
 
+/* The per-example state of the SVM solver's shrinking: which classes of
+ * an example are still active (the first act[i] of cls[i * k ..]), where
+ * its true class sits in that order, and the dual variables. */
+typedef struct svm_state {
+    double *alpha;  /* [n * k], indexed by class */
+    double *qd;     /* [n] squared norm of each example, bias included */
+    uint32_t *cls;  /* [n * k] a permutation of the classes per example */
+    uint32_t *act;  /* [n] active classes of each example */
+    uint32_t *ypos; /* [n] position of the true class in cls */
+} svm_state;
+
+/* A class can leave an example's active set when its dual variable is at
+ * its bound and its gradient is below every one that may still move. */
+static bool cs_shrinkable(const svm_state *st, size_t i, uint32_t k, uint32_t j,
+                          double c, const double *g, double ming)
+{
+    uint32_t cl = st->cls[i * k + j];
+    double bound = j == st->ypos[i] ? c : 0.0;
+    return st->alpha[i * k + cl] == bound && g[j] < ming;
+}
+
+/* Moves the shrinkable classes of example i past its active ones (g moves
+ * with them); returns how many stay active. */
+static uint32_t cs_shrink(svm_state *st, size_t i, uint32_t k, double c,
+                          double *g, double ming)
+{
+    uint32_t *ci = st->cls + i * k, na = st->act[i];
+    for (uint32_t j = 0; j < na; j++) {
+        if (!cs_shrinkable(st, i, k, j, c, g, ming))
+            continue;
+        for (na--; na > j; na--) {
+            if (!cs_shrinkable(st, i, k, na, c, g, ming)) {
+                uint32_t tc = ci[j];
+                double tg = g[j];
+                ci[j] = ci[na], ci[na] = tc;
+                g[j] = g[na], g[na] = tg;
+                if (st->ypos[i] == na)
+                    st->ypos[i] = j;
+                else if (st->ypos[i] == j)
+                    st->ypos[i] = na;
+                break;
+            }
+        }
+    }
+    return st->act[i] = na;
+}
+
 /*
  * Crammer-Singer multi-class linear SVM by dual coordinate descent, one
  * example at a time in a seeded random order; the bias is a feature of
- * constant value 1 (regularised, as LIBLINEAR's -B 1).  Stops when the
- * largest violation of the optimality conditions in a pass is below
- * opts->eps, or after opts->epochs passes.  m->w and m->b are zero on entry.
+ * constant value 1 (regularised, as LIBLINEAR's -B 1).  With LIBLINEAR's
+ * shrinking: a class whose dual variable sits at its bound with a
+ * gradient below the others' leaves that example's sub-problem, and an
+ * example left with one class leaves the pass, so later passes score and
+ * solve only what can still move.  A pass whose largest violation of the
+ * optimality conditions is below a tolerance (first max(10 eps, 1), then
+ * halved down to eps) puts everything back; training stops when a pass
+ * over everything stays below opts->eps, or after opts->epochs passes.
+ * m->w and m->b are zero on entry.
  */
 static int learn_svm(kefu_linear *m, const kefu_dataset *train,
                      const kefu_dataset *val, const kefu_learn_opts *opts,
@@ -398,67 +453,98 @@ static int learn_svm(kefu_linear *m, const kefu_dataset *train,
 {
     const uint32_t k = m->ncls;
     const double c = opts->c > 0 ? opts->c : 1.0;
+    const double eps = opts->eps;
     uint64_t rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
-    /* the dual variables: one per example and class (as LIBLINEAR) */
-    double *alpha = kefu_alloc_array(mem, train->n, (size_t)k * sizeof *alpha);
-    double *qd = kefu_alloc_array(mem, train->n, sizeof *qd);
+    double eps_shrink = fmax(10.0 * eps, 1.0);
+    bool from_all = true;
+    size_t active = train->n;
+    svm_state st;
+    st.alpha = kefu_alloc_array(mem, train->n, (size_t)k * sizeof *st.alpha);
+    st.qd = kefu_alloc_array(mem, train->n, sizeof *st.qd);
+    st.cls = kefu_alloc_array(mem, train->n, (size_t)k * sizeof *st.cls);
+    st.act = kefu_alloc_array(mem, train->n, sizeof *st.act);
+    st.ypos = kefu_alloc_array(mem, train->n, sizeof *st.ypos);
     double *work = kefu_alloc_array(mem, (size_t)k * 4, sizeof *work);
     uint32_t *dind = kefu_alloc_array(mem, k, sizeof *dind);
-    if (!alpha || !qd || !work || !dind) {
-        kefu_dealloc(mem, alpha);
-        kefu_dealloc(mem, qd);
-        kefu_dealloc(mem, work);
-        kefu_dealloc(mem, dind);
-        return KEFU_E_NOMEM;
+    int rc = KEFU_OK;
+    if (!st.alpha || !st.qd || !st.cls || !st.act || !st.ypos || !work || !dind) {
+        rc = KEFU_E_NOMEM;
+        goto out;
     }
     double *g = work, *bv = work + k, *d = work + 2 * k, *anew = work + 3 * k;
     for (size_t i = 0; i < train->n; i++) {
         double q = 1.0; /* the bias feature */
         for (size_t j = train->off[i]; j < train->off[i + 1]; j++)
             q += (double)train->val[j] * train->val[j];
-        qd[i] = q;
+        st.qd[i] = q;
+        for (uint32_t j = 0; j < k; j++)
+            st.cls[i * k + j] = j;
+        st.act[i] = k;
+        st.ypos[i] = train->lab[train->lab_off[i]];
     }
     for (uint32_t ep = 0; ep < opts->epochs; ep++) {
         double worst = 0, loss = 0;
-        for (size_t i = train->n; i > 1; i--) {
+        for (size_t i = active; i > 1; i--) {
             size_t j = (size_t)(kefu_rng_next(&rng) % i);
             size_t t = order[i - 1];
             order[i - 1] = order[j];
             order[j] = t;
         }
-        for (size_t e = 0; e < train->n; e++) {
+        for (size_t e = 0; e < active;) {
             size_t i = order[e];
             const uint32_t *idx = train->idx + train->off[i];
             const float *x = train->val + train->off[i];
             size_t nnz = train->off[i + 1] - train->off[i];
-            uint32_t y = train->lab[train->lab_off[i]], nd = 0;
-            double *al = alpha + i * k, a = qd[i];
+            const uint32_t y = train->lab[train->lab_off[i]];
+            const uint32_t *ci = st.cls + i * k;
+            uint32_t na = st.act[i], nd = 0;
+            double *al = st.alpha + i * k, a = st.qd[i];
             double ming = INFINITY, maxg = -INFINITY;
-            kefu_linear_scores(m, idx, x, nnz, s);
-            for (uint32_t j = 0; j < k; j++) {
-                g[j] = (double)s[j] + (j != y);
-                if (al[j] < 0 && g[j] < ming)
+            float sy = m->b[y];
+            /* scores of the active classes (and of the true class, for
+             * the loss, if it is not one of them) */
+            for (uint32_t j = 0; j < na; j++)
+                s[j] = m->b[ci[j]];
+            for (size_t f = 0; f < nnz; f++) {
+                const float *restrict w = m->w + (size_t)idx[f] * k;
+                for (uint32_t j = 0; j < na; j++)
+                    s[j] += x[f] * w[ci[j]];
+                sy += x[f] * w[y];
+            }
+            for (uint32_t j = 0; j < na; j++) {
+                g[j] = (double)s[j] + (ci[j] != y);
+                if (al[ci[j]] < 0 && g[j] < ming)
                     ming = g[j];
                 if (g[j] > maxg)
                     maxg = g[j];
             }
-            if (al[y] < c && g[y] < ming)
-                ming = g[y];
-            loss += maxg - g[y];
-            if (maxg - ming > worst)
-                worst = maxg - ming;
+            if (st.ypos[i] < na && al[y] < c && g[st.ypos[i]] < ming)
+                ming = g[st.ypos[i]];
+            loss += fmax(maxg - (double)sy, 0.0);
+            if (!opts->no_shrink && cs_shrink(&st, i, k, c, g, ming) <= 1) {
+                /* nothing left to move: out of the pass until reset */
+                active--;
+                size_t t = order[e];
+                order[e] = order[active];
+                order[active] = t;
+                continue;
+            }
+            e++;
+            na = st.act[i];
             if (maxg - ming <= 1e-12)
                 continue;
-            for (uint32_t j = 0; j < k; j++)
-                bv[j] = g[j] - a * al[j];
-            cs_subproblem(a, y, c, k, bv, d, anew);
-            for (uint32_t j = 0; j < k; j++) {
-                double dl = anew[j] - al[j];
-                al[j] = anew[j];
+            if (maxg - ming > worst)
+                worst = maxg - ming;
+            for (uint32_t j = 0; j < na; j++)
+                bv[j] = g[j] - a * al[ci[j]];
+            cs_subproblem(a, st.ypos[i], c, na, bv, d, anew);
+            for (uint32_t j = 0; j < na; j++) {
+                double dl = anew[j] - al[ci[j]];
+                al[ci[j]] = anew[j];
                 if (fabs(dl) >= 1e-12) {
-                    dind[nd] = j;
+                    dind[nd] = ci[j];
                     s[nd++] = (float)dl; /* s is free again: the deltas */
-                    m->b[j] += (float)dl;
+                    m->b[ci[j]] += (float)dl;
                 }
             }
             for (size_t f = 0; f < nnz; f++) {
@@ -475,14 +561,28 @@ static int learn_svm(kefu_linear *m, const kefu_dataset *train,
             p.val_accuracy = val ? accuracy(m, val, s) : -1;
             opts->progress(&p, opts->user);
         }
-        if (worst < opts->eps)
-            break;
+        if (worst < eps_shrink) {
+            if (worst < eps && from_all)
+                break;
+            /* everything back in, with a tighter tolerance for shrinking */
+            active = train->n;
+            for (size_t i = 0; i < train->n; i++)
+                st.act[i] = k;
+            eps_shrink = fmax(eps_shrink / 2, eps);
+            from_all = true;
+        } else {
+            from_all = false;
+        }
     }
-    kefu_dealloc(mem, alpha);
-    kefu_dealloc(mem, qd);
+out:
+    kefu_dealloc(mem, st.alpha);
+    kefu_dealloc(mem, st.qd);
+    kefu_dealloc(mem, st.cls);
+    kefu_dealloc(mem, st.act);
+    kefu_dealloc(mem, st.ypos);
     kefu_dealloc(mem, work);
     kefu_dealloc(mem, dind);
-    return KEFU_OK;
+    return rc;
 }
 
 int kefu_learn(kefu_linear *out, uint32_t nfeat, uint32_t ncls,

@@ -58,6 +58,8 @@ typedef struct kefu_learn_opts {
     float c;            /* SVM: cost of a margin violation (LIBLINEAR's -c) */
     float eps;          /* SVM: stop when the largest KKT violation of a
                          * pass falls below this (LIBLINEAR's -e) */
+    uint8_t no_shrink;  /* SVM: every class of every example in every pass
+                         * (the reference the shrinking is tested against) */
     uint64_t seed;
     uint8_t multilabel;
     void (*progress)(const kefu_learn_progress *p, void *user);
