@@ -732,34 +732,3 @@ void kefu_linear_score_rows(const kefu_linear *m, const kefu_dataset *ds,
                                ds->off[i + 1] - ds->off[i], raw + i * m->ncls);
 }
 
-int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,
-                    const kefu_mem *mem, double *ece, double *acc)
-{
-    enum { BINS = 15 };
-    double conf[BINS] = {0}, hit[BINS] = {0}, cnt[BINS] = {0}, ok = 0;
-    float *s = kefu_alloc_array(mem, m->ncls, sizeof *s);
-    if (!s)
-        return KEFU_E_NOMEM;
-    *ece = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        uint32_t top;
-        int bin;
-        kefu_linear_scores(m, ds->idx + ds->off[i], ds->val + ds->off[i],
-                           ds->off[i + 1] - ds->off[i], s);
-        kefu_linear_probs(m, s);
-        top = argmax(s, m->ncls);
-        bin = (int)(s[top] * BINS);
-        if (bin >= BINS)
-            bin = BINS - 1;
-        conf[bin] += s[top];
-        hit[bin] += has_label(ds, i, top);
-        cnt[bin]++;
-        ok += has_label(ds, i, top);
-    }
-    for (int b = 0; b < BINS; b++)
-        if (cnt[b] > 0)
-            *ece += fabs(hit[b] - conf[b]) / (double)ds->n;
-    *acc = ds->n ? ok / (double)ds->n : 0;
-    kefu_dealloc(mem, s);
-    return KEFU_OK;
-}

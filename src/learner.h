@@ -120,10 +120,6 @@ void kefu_linear_score_rows(const kefu_linear *m, const kefu_dataset *ds,
 int kefu_fit_temperature(const float *raw, const kefu_dataset *ds,
                          uint32_t ncls, const kefu_mem *mem, float *t);
 
-/* Expected calibration error (15 equal-width bins) and accuracy on ds. */
-int kefu_linear_ece(const kefu_linear *m, const kefu_dataset *ds,
-                    const kefu_mem *mem, double *ece, double *accuracy);
-
 /* Small deterministic PRNG (xorshift64*), for shuffles. */
 static inline uint64_t kefu_rng_next(uint64_t *s)
 {
