@@ -782,19 +782,14 @@ static int choose_threshold(struct kefu_intent_model *im, const kefu_dataset *va
     uint32_t ok[STEPS] = {0}, caught[STEPS] = {0};
     double best_acc = 0, best_recall = -1;
     int best = 0;
-    kefu_linear at_t;
     float *s = kefu_alloc_array(&im->mem, im->n, sizeof *s);
     if (!s)
         return KEFU_E_NOMEM;
-    memset(&at_t, 0, sizeof at_t);
-    at_t.ncls = im->n;
-    at_t.temperature = t;
-    at_t.multilabel = multilabel;
     for (size_t i = 0; i < val->n; i++) {
         uint32_t y = val->lab[val->lab_off[i]], top = 0;
         bool is_oos = (int32_t)y == im->oos_class;
         memcpy(s, raw + i * im->n, im->n * sizeof *s);
-        kefu_linear_probs(&at_t, s);
+        kefu_probs(s, im->n, t, multilabel);
         for (uint32_t c = 1; c < im->n; c++)
             if (s[c] > s[top])
                 top = c;

@@ -312,15 +312,20 @@ static void softmax(float *s, uint32_t k, float inv_t)
         s[c] /= sum;
 }
 
-void kefu_linear_probs(const kefu_linear *m, float *s)
+void kefu_probs(float *s, uint32_t k, float t, bool multilabel)
 {
-    float inv_t = 1.0f / (m->temperature > 0 ? m->temperature : 1.0f);
-    if (m->multilabel) {
-        for (uint32_t c = 0; c < m->ncls; c++)
+    float inv_t = 1.0f / (t > 0 ? t : 1.0f);
+    if (multilabel) {
+        for (uint32_t c = 0; c < k; c++)
             s[c] = 1.0f / (1.0f + expf(-s[c] * inv_t));
     } else {
-        softmax(s, m->ncls, inv_t);
+        softmax(s, k, inv_t);
     }
+}
+
+void kefu_linear_probs(const kefu_linear *m, float *s)
+{
+    kefu_probs(s, m->ncls, m->temperature, m->multilabel);
 }
 
 static uint32_t argmax(const float *s, uint32_t k)

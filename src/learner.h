@@ -100,7 +100,10 @@ void kefu_linear_scores(const kefu_linear *m, const uint32_t *idx,
 void kefu_linear_scores_ex(const kefu_linear *m, const uint32_t *idx,
                            const float *val, size_t nnz, float *scores,
                            bool simd);
-/* Scores -> probabilities in place (softmax / sigmoid with temperature). */
+/* k scores -> probabilities in place: softmax(s / t), or a sigmoid per
+ * class for multi-label models; t <= 0 counts as 1. */
+void kefu_probs(float *scores, uint32_t k, float t, bool multilabel);
+/* kefu_probs with the model's classes, temperature and kind. */
 void kefu_linear_probs(const kefu_linear *m, float *scores);
 
 /*
