@@ -325,8 +325,11 @@ typedef enum kefu_task {
  * Training options.  Initialise with kefu_train_options_init; the struct
  * only grows at the end.  Zero values mean "the model YAML's or the
  * default".  `progress` (may be NULL) is called after each epoch (for the
- * SVM learner, each pass; `loss` is then the mean multi-class hinge loss,
- * and `epochs` is the most passes: it stops earlier once converged).
+ * SVM learner, each pass; `loss` is then the multi-class hinge loss summed
+ * over the examples the pass visited and divided by all examples, so the
+ * passes that skip settled examples read lower than the full passes
+ * between them; `epochs` is the most passes: it stops earlier once
+ * converged).
  * learning_rate applies to the softmax learner only.
  */
 typedef struct kefu_train_options {
