@@ -322,6 +322,34 @@ typedef enum kefu_task {
 } kefu_task;
 
 /**
+ * What training chose for a model's classifier: the calibration and the
+ * out-of-scope decision, whether set in the YAML or tuned on data
+ * (doc/intents.md, Calibration).  Set `size` to sizeof(kefu_classifier_info);
+ * the struct only grows at the end.
+ */
+typedef struct kefu_classifier_info {
+    uint32_t size;
+    uint32_t classes;       /**< intents (`oos` included) or emotion labels */
+    uint32_t features;      /**< rows of weights: n-grams in the dictionary,
+                                 plus lexicon features for emotion labels */
+    uint32_t examples;      /**< training examples */
+    float temperature;      /**< confidences are softmax(scores / temperature)
+                                 (a sigmoid per label for multi-label data) */
+    float threshold;        /**< intents: out of scope below this confidence */
+    float margin;           /**< intents: out of scope below this margin */
+    int32_t oos_index;      /**< intents: index of the trained `oos`, -1 none */
+} kefu_classifier_info;
+
+/**
+ * Fills `info` for the model's intents (task KEFU_TASK_INTENT) or trained
+ * emotion labels (KEFU_TASK_EMOTION; threshold and margin are then 0 and
+ * oos_index -1).  KEFU_E_ARG for NULL, a small `size` or another task;
+ * KEFU_E_STATE when the model has no such classifier.
+ */
+KEFU_API int kefu_model_classifier_info(const kefu_model *model, uint32_t task,
+                                        kefu_classifier_info *info);
+
+/**
  * Training options.  Initialise with kefu_train_options_init; the struct
  * only grows at the end.  Zero values mean "the model YAML's or the
  * default".  `progress` (may be NULL) is called after each epoch (for the

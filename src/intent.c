@@ -1751,6 +1751,30 @@ KEFU_API size_t kefu_model_intent_count(const kefu_model *m)
     return m && m->intent ? m->intent->n : 0;
 }
 
+KEFU_API int kefu_model_classifier_info(const kefu_model *m, uint32_t task,
+                                        kefu_classifier_info *info)
+{
+    const struct kefu_intent_model *im;
+    if (!m || !info || info->size < sizeof(kefu_classifier_info) ||
+        (task != KEFU_TASK_INTENT && task != KEFU_TASK_EMOTION))
+        return KEFU_E_ARG;
+    im = task == KEFU_TASK_INTENT ? m->intent : m->emotion_clf;
+    if (!im)
+        return KEFU_E_STATE;
+    memset((char *)info + sizeof info->size, 0, sizeof *info - sizeof info->size);
+    info->classes = im->n;
+    info->features = im->dict.n + im->nextra;
+    info->examples = im->trained_examples;
+    info->temperature = im->lin.temperature;
+    info->oos_index = -1;
+    if (task == KEFU_TASK_INTENT) {
+        info->threshold = im->cfg.threshold;
+        info->margin = im->cfg.margin;
+        info->oos_index = im->oos_class;
+    }
+    return KEFU_OK;
+}
+
 KEFU_API const char *kefu_model_intent_name(const kefu_model *m, size_t i)
 {
     return m && m->intent && i < m->intent->n ? m->intent->info[i].name : NULL;

@@ -663,6 +663,41 @@ static int l_model_redact(lua_State *L)
     return 2;
 }
 
+/* m:classifier_info([task]) -> {classes=, features=, examples=,
+ * temperature=, threshold=, margin=, oos_index= (1-based, or absent)}: what
+ * training chose for the intents ("intent", the default) or the trained
+ * emotion labels ("emotion") */
+static int l_model_classifier_info(lua_State *L)
+{
+    model_box *b = check_model(L);
+    const char *task = luaL_optstring(L, 2, "intent");
+    kefu_classifier_info ci;
+    uint32_t t;
+    int rc;
+    if (model_dead(b))
+        return closed_error(L, "model");
+    if (!strcmp(task, "intent"))
+        t = KEFU_TASK_INTENT;
+    else if (!strcmp(task, "emotion"))
+        t = KEFU_TASK_EMOTION;
+    else
+        return push_error(L, KEFU_E_ARG, "task must be \"intent\" or \"emotion\"");
+    ci.size = sizeof ci;
+    rc = kefu_model_classifier_info(b->m, t, &ci);
+    if (rc != KEFU_OK)
+        return push_error(L, rc, rc == KEFU_E_STATE ? "the model has no such classifier" : NULL);
+    lua_createtable(L, 0, 7);
+    set_int(L, "classes", ci.classes);
+    set_int(L, "features", ci.features);
+    set_int(L, "examples", ci.examples);
+    set_num(L, "temperature", ci.temperature);
+    set_num(L, "threshold", ci.threshold);
+    set_num(L, "margin", ci.margin);
+    if (ci.oos_index >= 0)
+        set_int(L, "oos_index", (lua_Integer)ci.oos_index + 1);
+    return 1;
+}
+
 /* m:emotion_labels() -> the labels of a model trained on emotion data */
 static int l_model_emotion_label_names(lua_State *L)
 {
@@ -2173,6 +2208,7 @@ static const luaL_Reg model_methods[] = {
     { "entities", l_model_entities },
     { "emotion", l_model_emotion },
     { "emotion_labels", l_model_emotion_label_names },
+    { "classifier_info", l_model_classifier_info },
     { "classify_emotion", l_model_classify_emotion },
     { "redact", l_model_redact },
     { "intents", l_model_intents },

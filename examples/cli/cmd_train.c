@@ -112,11 +112,21 @@ int cmd_train(int argc, char **argv)
     if (rc) {
         cli_report("save", rc, d);
     } else if (!quiet) {
+        kefu_classifier_info ci;
+        ci.size = sizeof ci;
         fprintf(stderr, "trained %zu %s in %.2f s; wrote %s\n",
                 o.task == KEFU_TASK_EMOTION ? kefu_model_emotion_label_count(m) : kefu_model_intent_count(m),
                 o.task == KEFU_TASK_EMOTION ? "emotion labels" : "intents",
                 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
                 outp);
+        if (kefu_model_classifier_info(m, o.task, &ci) == KEFU_OK) {
+            fprintf(stderr, "temperature %.4f", ci.temperature);
+            if (o.task == KEFU_TASK_INTENT)
+                fprintf(stderr, "; out of scope below confidence %.2f or margin %.2f%s",
+                        ci.threshold, ci.margin,
+                        ci.oos_index >= 0 ? ", or when `oos` wins" : "");
+            fprintf(stderr, " (%u examples, %u features)\n", ci.examples, ci.features);
+        }
     }
     kefu_model_free(m);
     kefu_diag_free(d);

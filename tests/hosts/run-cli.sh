@@ -106,6 +106,8 @@ check "train without --val: exit 0, says how it tunes, then the epochs" \
   sh -c "grep -q '^no --val: the training examples tune' '$work/t.err' && grep -q '^epoch' '$work/t.err'"
 "$kefu" train --data "$work/t.tsv" --val "$work/t.tsv" -o "$work/t.kefu" 2> "$work/t.err"
 check "train with --val: no such line" sh -c "! grep -q 'no --val' '$work/t.err' && grep -q 'val accuracy' '$work/t.err'"
+check "train: ends with what it chose (temperature, out-of-scope rule)" \
+  sh -c "tail -n 1 '$work/t.err' | grep -Eq '^temperature [0-9.]+; out of scope below confidence [0-9.]+ or margin [0-9.]+ \([0-9]+ examples, [0-9]+ features\)$'"
 "$kefu" train --data "$work/t.tsv" -o "$work/t.kefu" --quiet 2> "$work/t.err"
 check "train --quiet: nothing on stderr" sh -c "! test -s '$work/t.err'"
 

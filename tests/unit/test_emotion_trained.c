@@ -335,11 +335,25 @@ static void test_single_label_and_round_trip(void **st)
     assert_int_equal(kefu_emotion_classify(s, "furious and heartbroken", 23, NULL, 0), KEFU_OK);
     assert_int_equal(kefu_emotion_label_count(s), 1);
 
-    /* the binary model gives the same labels and probabilities */
+    /* the binary model gives the same labels and probabilities, and
+     * reports the same training outcome */
     assert_int_equal(kefu_model_save(m, path, d), KEFU_OK);
     assert_int_equal(kefu_model_load(&m2, path, NULL, d), KEFU_OK);
     unlink(path);
     assert_int_equal(kefu_model_emotion_label_count(m2), 3);
+    {
+        kefu_classifier_info a, b;
+        a.size = b.size = sizeof a;
+        assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_EMOTION, &a), KEFU_OK);
+        assert_int_equal(kefu_model_classifier_info(m2, KEFU_TASK_EMOTION, &b), KEFU_OK);
+        assert_memory_equal(&a, &b, sizeof a);
+        assert_int_equal(a.classes, 3);
+        assert_true(a.examples > 0 && a.features > 0 && a.temperature > 0);
+        assert_true(a.threshold == 0.0f && a.margin == 0.0f);
+        assert_int_equal(a.oos_index, -1);
+        /* an emotion model has no intent classifier */
+        assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_INTENT, &a), KEFU_E_STATE);
+    }
     assert_int_equal(kefu_scratch_new(&s2, m2, NULL), KEFU_OK);
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         float p1[3], p2[3];

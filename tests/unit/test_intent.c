@@ -484,6 +484,50 @@ static void test_learner_options(void **st)
  * whose model never saw `oos`.  Stratified, every held-out `oos` line is
  * answered by the trained oos class, so recall is 100% at any threshold
  * and the lowest, 0, is chosen. */
+/* kefu_model_classifier_info: what the YAML set and training chose, the
+ * same after a binary round trip; bad arguments change nothing. */
+static void test_classifier_info(void **st)
+{
+    kefu_model *m = load_model(), *m2 = NULL;
+    kefu_diag *d = kefu_diag_new(NULL);
+    const char *path = tmp_path("info.kefu");
+    kefu_classifier_info a, b;
+    (void)st;
+    memset(&a, 0x5a, sizeof a);
+    a.size = sizeof a;
+    assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_INTENT, &a), KEFU_OK);
+    assert_int_equal(a.classes, 4);
+    assert_int_equal(a.examples, 40);
+    assert_true(a.features > 0);
+    assert_true(a.threshold == 0.2f);  /* the YAML's */
+    assert_true(a.margin == 0.0f);     /* the default */
+    /* 40 examples: too few to tune on, the SVM's fixed temperature */
+    assert_true(a.temperature == 0.12f);
+    assert_true(a.oos_index >= 0);
+    assert_string_equal(kefu_model_intent_name(m, (size_t)a.oos_index), "oos");
+    assert_int_equal(kefu_model_save(m, path, d), KEFU_OK);
+    assert_int_equal(kefu_model_load(&m2, path, NULL, d), KEFU_OK);
+    unlink(path);
+    b.size = sizeof b;
+    assert_int_equal(kefu_model_classifier_info(m2, KEFU_TASK_INTENT, &b), KEFU_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+    /* errors: nothing written past size */
+    memset(&b, 0x5a, sizeof b);
+    b.size = sizeof b - 1;
+    assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_INTENT, &b), KEFU_E_ARG);
+    assert_int_equal(b.classes, 0x5a5a5a5a);
+    b.size = sizeof b;
+    assert_int_equal(kefu_model_classifier_info(m, 2, &b), KEFU_E_ARG);
+    assert_int_equal(kefu_model_classifier_info(NULL, KEFU_TASK_INTENT, &b), KEFU_E_ARG);
+    assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_INTENT, NULL), KEFU_E_ARG);
+    /* no trained emotion labels in an intent model */
+    assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_EMOTION, &b), KEFU_E_STATE);
+    assert_int_equal(b.classes, 0x5a5a5a5a);
+    kefu_model_free(m);
+    kefu_model_free(m2);
+    kefu_diag_free(d);
+}
+
 static void test_cross_fitted_tuning(void **st)
 {
     const char *tr = tmp_path("xfit.tsv");
@@ -644,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_train_tsv),
+        cmocka_unit_test(test_classifier_info),
         cmocka_unit_test(test_cross_fitted_tuning),
         cmocka_unit_test(test_old_intent_section),
         cmocka_unit_test(test_learner_options),

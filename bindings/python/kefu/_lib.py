@@ -77,6 +77,13 @@ class ExplainItem(Structure):
                 ("weight", c_float)]
 
 
+class ClassifierInfo(Structure):
+    _fields_ = [("size", c_uint32), ("classes", c_uint32),
+                ("features", c_uint32), ("examples", c_uint32),
+                ("temperature", c_float), ("threshold", c_float),
+                ("margin", c_float), ("oos_index", c_int32)]
+
+
 ProgressFn = CFUNCTYPE(None, c_uint32, c_uint32, c_double, c_double, c_void_p)
 
 
@@ -296,6 +303,7 @@ _fn("kefu_classify_explain", c_size_t, P, POINTER(ExplainItem), c_size_t)
 _fn("kefu_model_intent_count", c_size_t, P)
 _fn("kefu_model_intent_name", S, P, c_size_t)
 _fn("kefu_model_intent_skill", S, P, c_size_t, c_size_t)
+_fn("kefu_model_classifier_info", c_int, P, c_uint32, POINTER(ClassifierInfo))
 # entities, redaction
 _fn("kefu_entities_extract", c_int, P, c_char_p, c_size_t)
 _fn("kefu_entity_count", c_size_t, P)

@@ -488,6 +488,24 @@ class Model(Owner):
             out.append(_s(s))
             j += 1
 
+    def classifier_info(self, task: str = "intent") -> dict:
+        """What training chose for the intents (task="intent") or the
+        trained emotion labels (task="emotion"): classes, features,
+        examples, temperature, and for intents the out-of-scope threshold,
+        margin and the index of `oos` (None when not trained).  StateError
+        when the model has no such classifier."""
+        if task not in ("intent", "emotion"):
+            raise ValueError('task must be "intent" or "emotion", not %r'
+                             % (task,))
+        _need("kefu_model_classifier_info")
+        i = _lib.new(_lib.ClassifierInfo)
+        errors.check(_lib.kefu_model_classifier_info(
+            self._h.get(), {"intent": 0, "emotion": 1}[task], ctypes.byref(i)))
+        return {"classes": i.classes, "features": i.features,
+                "examples": i.examples, "temperature": i.temperature,
+                "threshold": i.threshold, "margin": i.margin,
+                "oos_index": i.oos_index if i.oos_index >= 0 else None}
+
     @property
     def emotion_label_names(self) -> List[str]:
         """Labels of a model trained with task="emotion" ([] otherwise)."""

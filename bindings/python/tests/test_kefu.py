@@ -368,12 +368,31 @@ class TestModel(Base):
         self.assertEqual(set(p.probs), {"anger", "joy"})
         self.assertGreater(p.probs["anger"], p.probs["joy"])
         self.assertEqual(m.emotion_labels("谢谢 太好了").labels, ["joy"])
+        info = m.classifier_info("emotion")
+        self.assertEqual(info["classes"], 2)
+        self.assertIsNone(info["oos_index"])
+        self.assertEqual(info["threshold"], 0.0)
+        with self.assertRaises(kefu.StateError):
+            m.classifier_info()          # no intents in an emotion model
         self.assertEqual(self.model.emotion_label_names, [])
         with self.assertRaises(kefu.StateError):
             self.model.emotion_labels("hello")
         with self.assertRaises(ValueError):
             kefu.Model.train(tsv, task="sentiment")
         m.close()
+
+    def test_classifier_info(self):
+        # TINY: 3 intents, 18 examples (too few to tune on), no oos
+        info = self.model.classifier_info()
+        self.assertEqual(info["classes"], 3)
+        self.assertEqual(info["examples"], 18)
+        self.assertGreater(info["features"], 0)
+        self.assertAlmostEqual(info["temperature"], 0.12, places=6)
+        self.assertIsNone(info["oos_index"])
+        with self.assertRaises(kefu.StateError):
+            self.model.classifier_info("emotion")
+        with self.assertRaises(ValueError):
+            self.model.classifier_info("sentiment")
 
     def test_train_progress_exception_reraised(self):
         tsv = self.write("t2.tsv", "a\thello\na\thi\nb\trefund\nb\t退款\n")
