@@ -484,6 +484,55 @@ static void test_learner_options(void **st)
  * whose model never saw `oos`.  Stratified, every held-out `oos` line is
  * answered by the trained oos class, so recall is 100% at any threshold
  * and the lowest, 0, is chosen. */
+static void last_pass(uint32_t epoch, uint32_t epochs, double loss,
+                      double val_accuracy, void *user)
+{
+    uint32_t *seen = user;
+    (void)loss, (void)val_accuracy;
+    seen[0] = epoch;
+    seen[1] = epochs;
+}
+
+/* The SVM's cap on passes is 100 unless `epochs` is given (it stops once
+ * converged, which with shrinking can take more than the SGD's 25); the
+ * softmax keeps 25; a given number wins for both. */
+static void test_pass_cap(void **st)
+{
+    const char *tr = tmp_path("cap.tsv"), *cfg = tmp_path("cap.yaml");
+    const char *configs[] = {NULL, "kefu: 1\nclassifier: {solver: softmax}\n",
+                             "kefu: 1\nclassifier: {epochs: 7}\n"};
+    const uint32_t caps[] = {100, 25, 7};
+    FILE *f = fopen(tr, "w");
+    (void)st;
+    assert_non_null(f);
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "a\thello there %d\nb\tgoodbye now %d\n", i, i);
+    fclose(f);
+    for (size_t i = 0; i < 3; i++) {
+        kefu_model *m = NULL;
+        kefu_diag *d = kefu_diag_new(NULL);
+        kefu_train_options o;
+        uint32_t seen[2] = {0, 0};
+        if (configs[i]) {
+            f = fopen(cfg, "w");
+            assert_non_null(f);
+            fputs(configs[i], f);
+            fclose(f);
+        }
+        kefu_train_options_init(&o);
+        o.progress = last_pass;
+        o.user = seen;
+        if (kefu_model_train(&m, configs[i] ? cfg : NULL, tr, NULL, &o, NULL, d))
+            fail_msg("%s", kefu_diag_message(d));
+        assert_int_equal(seen[1], caps[i]);
+        assert_true(seen[0] >= 1 && seen[0] <= caps[i]);
+        kefu_model_free(m);
+        kefu_diag_free(d);
+    }
+    unlink(tr);
+    unlink(cfg);
+}
+
 /* kefu_model_classifier_info: what the YAML set and training chose, the
  * same after a binary round trip; bad arguments change nothing. */
 static void test_classifier_info(void **st)
@@ -688,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_train_tsv),
+        cmocka_unit_test(test_pass_cap),
         cmocka_unit_test(test_classifier_info),
         cmocka_unit_test(test_cross_fitted_tuning),
         cmocka_unit_test(test_old_intent_section),
