@@ -128,16 +128,16 @@ assert got == ids, got
 EOF
 check "triage: conversation ids with quotes, backslashes and control characters round-trip" test $? -eq 0
 
-# The default model on messages it never saw (examples/model/heldout/, all
-# four languages; BENCH=default_model reports them, 93.3% on 2026-12-07):
-# a floor well below that, so retraining noise passes and a broken model,
-# feature or text stage does not.
-cat examples/model/heldout/*.tsv > "$work/heldout.tsv"
+# The default model on messages it never saw (examples/model/heldout/N/,
+# every batch and language; BENCH=default_model reports them, 93.3% for
+# batch 1 on 2026-12-07): a floor well below that, so retraining noise
+# passes and a broken model, feature or text stage does not.
+cat examples/model/heldout/*/*.tsv > "$work/heldout.tsv"
 "$kefu" eval -m "$model" "$work/heldout.tsv" --json > "$work/heldout.json"
-python3 - "$work/heldout.json" <<'EOF'
+python3 - "$work/heldout.json" "$(wc -l < "$work/heldout.tsv")" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["n"] == 180 and d["errors"] == 0, d
+assert d["n"] == int(sys.argv[2]) >= 180 and d["errors"] == 0, d
 assert d["accuracy"] >= 0.85, d["accuracy"]
 EOF
 check "eval: the default model answers at least 85% of the held-out messages right" test $? -eq 0
