@@ -2,7 +2,7 @@
 # How well the bundled default model (examples/default-model.yaml, trained
 # on load from its own examples) answers customer messages it never saw:
 # the held-out batches of examples/model/heldout/N/, one file per language
-# (Simplified and Traditional Chinese, English, mixed), six messages per
+# (Simplified and Traditional Chinese, English, mixed), up to six messages per
 # intent (`oos` included).  Each batch was written without seeing the
 # model's answers on it, and no held-out line is ever copied into the
 # model's examples (doc/intents.md, "The default model").  No peer: this
@@ -34,7 +34,7 @@ echo "## Default model on held-out messages"
 echo
 echo "Command: \`sh tests/bench/bench_default_model.sh\` (or \`BENCH=default_model make bench\`), $(date -u +%Y-%m-%d), kefu $(git rev-parse --short HEAD 2>/dev/null || echo '?'), model \`$model\`."
 echo "\`kefu eval -m MODEL FILE --json\` on each file of \`examples/model/heldout/N/\`"
-echo "(six messages per intent, \`oos\` included); the model trains on load, as"
+echo "(six messages per intent in batch 1; batch 2 keeps those unlike batch 1; \`oos\` included); the model trains on load, as"
 echo "a host that loads the YAML gets it."
 echo
 python3 - "$out" "$langs" $batches <<'PYEOF'
