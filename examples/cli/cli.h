@@ -21,6 +21,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_triage(int argc, char **argv);
 int cmd_emotion(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Shared helpers (util.c). */
 

@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"erlang", "Erlang C/A staffing arithmetic (--json for JSON)", cmd_erlang},
     {"emotion", "score emotions of lines of text (JSON lines out)", cmd_emotion},
     {"redact", "mask phone, ID and card numbers, e-mail in lines of text", cmd_redact},
+    {"info", "what a model holds and what training chose (one JSON object)", cmd_info},
 };
 
 static void usage(FILE *out)

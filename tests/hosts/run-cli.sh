@@ -128,6 +128,26 @@ assert got == ids, got
 EOF
 check "triage: conversation ids with quotes, backslashes and control characters round-trip" test $? -eq 0
 
+# info: one JSON object describing the model
+"$kefu" info -m "$model" > "$work/info.json"
+python3 - "$work/info.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+assert d["name"] == "kefu-default", d["name"]
+names = [i["name"] for i in d["intents"]]
+assert len(names) == d["intent_classifier"]["classes"] >= 2 and "oos" in names, names
+assert all(isinstance(i["skills"], list) for i in d["intents"])
+c = d["intent_classifier"]
+assert c["oos"] == "oos" and 0 <= c["threshold"] <= 1 and c["temperature"] > 0, c
+assert c["examples"] > 1000 and c["features"] > 0, c
+assert d["emotion_classifier"] is None and d["emotion_labels"] == []
+assert "phone" in d["entities"] and len(d["rules"]) > 0, d
+EOF
+check "info: the default model's intents, classifier, entities and rules as JSON" test $? -eq 0
+"$kefu" info -m "$work/missing.kefu" > "$work/info.out" 2> "$work/info.err"
+check "info: a missing model exits 1 with a message, nothing on stdout" \
+  sh -c "test $? -eq 1 && ! test -s '$work/info.out' && grep -q 'missing.kefu' '$work/info.err'"
+
 # The default model on messages it never saw (examples/model/heldout/N/,
 # every batch and language; BENCH=default_model reports them, 93.3% for
 # batch 1 on 2026-12-07): a floor well below that, so retraining noise
