@@ -1,7 +1,8 @@
 """heldout_overlap.py LIMIT - fails (exit 1) when a held-out message of the
 default model (examples/model/heldout/*/*.tsv) is a copy or a light edit of
-one of the model's examples (examples/model/intents-*.yaml): difflib
-similarity of the lower-cased texts at LIMIT or above.  Prints the closest
+one of the model's examples (examples/model/intents-*.yaml), or of a
+message of another held-out batch: difflib similarity of the lower-cased
+texts at LIMIT or above.  Prints the closest
 pair either way.  Standard library only; the examples are read as the YAML
 list items they are written as (one `- text` per line)."""
 import difflib
@@ -54,6 +55,17 @@ def main():
             worst = (best[0], where, h, best[1])
     print("closest: %.2f, %s %r and the example %r (%d messages, %d examples)"
           % (worst + (len(ho), len(ex))))
+    # batches must not repeat each other either (their writers converge)
+    for i, (wi, hi) in enumerate(ho):
+        sm = difflib.SequenceMatcher(None, "", hi)
+        for wj, hj in ho[:i]:
+            if wj.split("/")[-2] == wi.split("/")[-2]:
+                continue
+            sm.set_seq1(hj)
+            if sm.real_quick_ratio() >= limit and sm.quick_ratio() >= limit \
+                    and sm.ratio() >= limit:
+                bad += 1
+                print("%s: %.2f similar to %s" % (wi, sm.ratio(), wj))
     return 1 if bad else 0
 
 

@@ -161,7 +161,8 @@ assert d["n"] == int(sys.argv[2]) >= 180 and d["errors"] == 0, d
 assert d["accuracy"] >= 0.85, d["accuracy"]
 EOF
 check "eval: the default model answers at least 85% of the held-out messages right" test $? -eq 0
-# ... and none of them is a copy or a light edit of one of its examples
+# ... and none of them is a copy or a light edit of one of its examples or
+# of a message of another batch
 python3 tests/hosts/heldout_overlap.py 0.75 > "$work/overlap.txt"
-check "held-out messages are not (near) copies of the default model's examples" test $? -eq 0
+check "held-out messages are not (near) copies of the default model's examples or of each other" test $? -eq 0
 finish
