@@ -451,11 +451,16 @@ static inline int emit_word(kefu_text *t, uint32_t cp, int *pending_space,
                             uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1)
 {
     if (*pending_space) {
-        uint32_t pb = t->cps[t->ncps - 1].byte_end;
-        uint32_t pc = t->cps[t->ncps - 1].char_end;
+        const kefu_ncp *prev = &t->cps[t->ncps - 1];
         int rc;
         *pending_space = 0;
-        rc = emit_cp(t, ' ', pb, b0, pc, c0);
+        if (prev->byte_start == b0)
+            /* a space inside what one original character normalises to
+             * (U+FDFA becomes four words): it takes the character's span,
+             * so the token that holds the character holds all of it */
+            rc = emit_cp(t, ' ', b0, b1, c0, c1);
+        else
+            rc = emit_cp(t, ' ', prev->byte_end, b0, prev->char_end, c0);
         if (rc)
             return rc;
     }

@@ -166,8 +166,21 @@ static void test_expanding_character(void **st)
         {"、ι", -1, 7, 12, 5, 7},
         {"b", KEFU_TOKEN_WORD, 12, 13, 7, 8},
     };
+    /* U+FDFA normalises to four words with spaces between them: still
+     * one token, spaces included, with the character's span; the word
+     * before it joins it, the one after does not (found by fuzz_text) */
+    static const want_tok want2[] = {
+        {"aصلى الله عليه وسلم", KEFU_TOKEN_WORD, 0, 4, 0, 2},
+        {"b", KEFU_TOKEN_WORD, 4, 5, 2, 3},
+        {"c", KEFU_TOKEN_WORD, 6, 7, 4, 5},
+    };
+    static const want_tok want3[] = {
+        {"صلى الله عليه وسلم", KEFU_TOKEN_WORD, 1, 4, 1, 2},
+    };
     (void)st;
     expect_tokens("a ㈀x 、\xcd\x85" "b", want, 5);
+    expect_tokens("a\xef\xb7\xba" "b c", want2, 3);
+    expect_tokens(" \xef\xb7\xba ", want3, 1);
 }
 
 static void test_invalid_utf8(void **st)
