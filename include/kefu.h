@@ -158,8 +158,8 @@ typedef enum kefu_token_kind {
  * Offsets refer to the original input: bytes and code points, end exclusive.
  * Tokens follow each other without overlapping: a token never splits one
  * original character, so what normalisation makes of one character (a
- * base and its combining marks; U+3200 "㈀" becomes "(ᄀ)") stays in one
- * token.
+ * base and its combining marks; U+3200 "㈀" becomes "(ᄀ)"; U+FDFA becomes
+ * four words, the spaces between them included) stays in one token.
  */
 typedef struct kefu_token {
     uint32_t size;
