@@ -381,7 +381,19 @@ static void cs_subproblem(double a, uint32_t y, double c, uint32_t k,
     memcpy(d, bv, k * sizeof *d);
     if (y < k)
         d[y] += a * c;
-    qsort(d, k, sizeof *d, cmp_desc);
+    if (k <= 32) {
+        /* after shrinking most sub-problems are a few classes: insertion
+         * sort beats qsort's calls through a pointer there */
+        for (uint32_t i = 1; i < k; i++) {
+            double v = d[i];
+            uint32_t j = i;
+            for (; j > 0 && d[j - 1] < v; j--)
+                d[j] = d[j - 1];
+            d[j] = v;
+        }
+    } else {
+        qsort(d, k, sizeof *d, cmp_desc);
+    }
     beta = d[0] - a * c;
     for (r = 1; r < k && beta < r * d[r]; r++)
         beta += d[r];

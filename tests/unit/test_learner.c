@@ -129,28 +129,28 @@ static void test_svm(void **st)
 }
 
 /* Shrinking (classes and examples leave the passes once they sit at their
- * bound) must not change the solution: on noisy data with eight classes
- * the weights match those of passes over everything, both solved to a
- * tight tolerance (the primal solution is unique). */
-static void test_svm_shrinking(void **st)
+ * bound) must not change the solution: on noisy data the weights match
+ * those of passes over everything, both solved to a tight tolerance (the
+ * primal solution is unique).  8 classes, and 40, whose sub-problems are
+ * sorted by qsort until shrinking leaves 32 or fewer (insertion sort). */
+static void svm_shrinking_with(uint32_t k, uint32_t per_class)
 {
     kefu_mem mem;
     kefu_dataset ds = {0};
     kefu_linear a, b;
     kefu_learn_opts o;
-    uint32_t pa = 0, pb = 0;
+    uint32_t pa = 0, pb = 0, nf = k + 40;
     uint64_t rng = 11;
     double wmax = 0, dmax = 0;
-    (void)st;
     kefu_mem_init(&mem, NULL);
-    for (int i = 0; i < 400; i++) {
+    for (uint32_t i = 0; i < per_class * k; i++) {
         /* a word of the class, two of 40 shared ones, a tenth mislabelled */
-        uint32_t y = (uint32_t)(i % 8);
-        uint32_t idx[3] = {y, 8 + (uint32_t)(kefu_rng_next(&rng) % 20),
-                           28 + (uint32_t)(kefu_rng_next(&rng) % 20)};
+        uint32_t y = i % k;
+        uint32_t idx[3] = {y, k + (uint32_t)(kefu_rng_next(&rng) % 20),
+                           k + 20 + (uint32_t)(kefu_rng_next(&rng) % 20)};
         float val[3] = {0.5f, 0.6f, 0.6f};
         if (kefu_rng_next(&rng) % 10 == 0)
-            y = (y + 1) % 8;
+            y = (y + 1) % k;
         assert_int_equal(kefu_dataset_add(&ds, idx, val, 3, &y, 1, &mem), KEFU_OK);
     }
     kefu_learn_opts_default(&o);
@@ -159,24 +159,31 @@ static void test_svm_shrinking(void **st)
     o.epochs = 5000;
     o.progress = count_pass;
     o.user = &pa;
-    assert_int_equal(kefu_learn(&a, 48, 8, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_int_equal(kefu_learn(&a, nf, k, &ds, NULL, &o, &mem), KEFU_OK);
     o.no_shrink = 1;
     o.user = &pb;
-    assert_int_equal(kefu_learn(&b, 48, 8, &ds, NULL, &o, &mem), KEFU_OK);
+    assert_int_equal(kefu_learn(&b, nf, k, &ds, NULL, &o, &mem), KEFU_OK);
     assert_true(pa < 5000 && pb < 5000); /* both converged */
-    for (size_t i = 0; i < 48 * 8; i++) {
+    for (size_t i = 0; i < (size_t)nf * k; i++) {
         wmax = fmax(wmax, fabs(b.w[i]));
         dmax = fmax(dmax, fabs(a.w[i] - b.w[i]));
     }
-    for (size_t c = 0; c < 8; c++)
+    for (size_t c = 0; c < k; c++)
         dmax = fmax(dmax, fabs(a.b[c] - b.b[c]));
-    print_message("shrinking: %u passes, without: %u; largest weight %.4f, "
-                  "largest difference %.6f\n", pa, pb, wmax, dmax);
+    print_message("%u classes, shrinking: %u passes, without: %u; largest weight "
+                  "%.4f, largest difference %.6f\n", k, pa, pb, wmax, dmax);
     assert_true(wmax > 0.1);
     assert_true(dmax < 1e-3 * wmax);
     kefu_linear_release(&a, &mem);
     kefu_linear_release(&b, &mem);
     kefu_dataset_release(&ds, &mem);
+}
+
+static void test_svm_shrinking(void **st)
+{
+    (void)st;
+    svm_shrinking_with(8, 50);
+    svm_shrinking_with(40, 10);
 }
 
 /* A small cost leaves margin violations: the weights are smaller than
