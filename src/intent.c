@@ -1046,10 +1046,10 @@ static int train(struct kefu_intent_model *im, const struct kefu_model *m,
     kefu_dataset tr, va;
     kefu_learn_opts lo = b->cfg.learn;
     float temperature = 1.0f, *off = NULL, *raw = NULL;
-    if (lo.solver == KEFU_SOLVER_SVM && !b->cfg.epochs_set)
-        lo.epochs = SVM_MAX_PASSES;
     bool choose;
     int rc;
+    if (lo.solver == KEFU_SOLVER_SVM && !b->cfg.epochs_set)
+        lo.epochs = SVM_MAX_PASSES;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
     for (size_t i = 0; i < b->nex; i++)
