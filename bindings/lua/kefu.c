@@ -296,6 +296,18 @@ static double opt_field_number(lua_State *L, int t, const char *k, double def)
     return v;
 }
 
+/* The kefu_task named "intent" or "emotion" into *out; 0 for another name. */
+static int task_of(const char *name, uint32_t *out)
+{
+    if (!strcmp(name, "intent"))
+        *out = KEFU_TASK_INTENT;
+    else if (!strcmp(name, "emotion"))
+        *out = KEFU_TASK_EMOTION;
+    else
+        return 0;
+    return 1;
+}
+
 /* kefu.train(train_tsv [, {val=, config=, epochs=, learning_rate=, seed=,
  *   task="intent"|"emotion", progress=function(epoch, epochs, loss, acc)}]) */
 static int l_train(lua_State *L)
@@ -326,9 +338,7 @@ static int l_train(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    if (!strcmp(task, "emotion"))
-        o.task = KEFU_TASK_EMOTION;
-    else if (strcmp(task, "intent"))
+    if (!task_of(task, &o.task))
         return push_error(L, KEFU_E_ARG, "task must be \"intent\" or \"emotion\"");
     model_box *b = new_model_box(L);
     kefu_diag *d = new_diag(L);
@@ -676,11 +686,7 @@ static int l_model_classifier_info(lua_State *L)
     int rc;
     if (model_dead(b))
         return closed_error(L, "model");
-    if (!strcmp(task, "intent"))
-        t = KEFU_TASK_INTENT;
-    else if (!strcmp(task, "emotion"))
-        t = KEFU_TASK_EMOTION;
-    else
+    if (!task_of(task, &t))
         return push_error(L, KEFU_E_ARG, "task must be \"intent\" or \"emotion\"");
     ci.size = sizeof ci;
     rc = kefu_model_classifier_info(b->m, t, &ci);

@@ -29,6 +29,14 @@ def _s(b) -> str:
     return b.decode("utf-8", "replace") if b else ""
 
 
+def _task(task: str) -> int:
+    """kefu_task of "intent" or "emotion"."""
+    tasks = {"intent": 0, "emotion": 1}
+    if task not in tasks:
+        raise ValueError('task must be "intent" or "emotion", not %r' % (task,))
+    return tasks[task]
+
+
 def _need(name):
     if not _lib.has(name):
         raise errors.StateError(errors.E_STATE,
@@ -432,10 +440,7 @@ class Model(Owner):
         each epoch; an exception it raises is re-raised after training."""
         o = _lib.TrainOptions()
         _lib.kefu_train_options_init(ctypes.byref(o))
-        if task not in ("intent", "emotion"):
-            raise ValueError('task must be "intent" or "emotion", not %r'
-                             % (task,))
-        o.task = {"intent": 0, "emotion": 1}[task]
+        o.task = _task(task)
         o.epochs = epochs
         o.learning_rate = learning_rate
         o.seed = seed
@@ -494,13 +499,11 @@ class Model(Owner):
         examples, temperature, and for intents the out-of-scope threshold,
         margin and the index of `oos` (None when not trained).  StateError
         when the model has no such classifier."""
-        if task not in ("intent", "emotion"):
-            raise ValueError('task must be "intent" or "emotion", not %r'
-                             % (task,))
+        t = _task(task)
         _need("kefu_model_classifier_info")
         i = _lib.new(_lib.ClassifierInfo)
-        errors.check(_lib.kefu_model_classifier_info(
-            self._h.get(), {"intent": 0, "emotion": 1}[task], ctypes.byref(i)))
+        errors.check(_lib.kefu_model_classifier_info(self._h.get(), t,
+                                                     ctypes.byref(i)))
         return {"classes": i.classes, "features": i.features,
                 "examples": i.examples, "temperature": i.temperature,
                 "threshold": i.threshold, "margin": i.margin,
