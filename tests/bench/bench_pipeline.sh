@@ -20,8 +20,8 @@ TS=""; command -v taskset >/dev/null 2>&1 && TS="taskset -c 0"
 echo "## Pipeline"
 echo
 echo "Command: \`sh tests/bench/bench_pipeline.sh\` (or \`BENCH=pipeline make bench\`), $(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)."
-nint=$(echo hello | build/default/bin/kefu classify -m examples/default-model.yaml --top 1000 - |
-  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["top"]))' 2>/dev/null || echo '?')
+nint=$(build/default/bin/kefu info -m examples/default-model.yaml |
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["intents"]))' 2>/dev/null || echo '?')
 echo "Model: examples/default-model.yaml ($nint intents, \`oos\` included, trained on load; its entities; the default rule pack)."
 echo "Texts: the $n validation texts of clinc150, banking77, smp2017 and cais (English and Chinese), one core, best of 5 passes; a new session every 8 messages."
 echo
