@@ -147,6 +147,13 @@ check "info: the default model's intents, classifier, entities and rules as JSON
 "$kefu" info -m "$work/missing.kefu" > "$work/info.out" 2> "$work/info.err"
 check "info: a missing model exits 1 with a message, nothing on stdout" \
   sh -c "test $? -eq 1 && ! test -s '$work/info.out' && grep -q 'missing.kefu' '$work/info.err'"
+"$kefu" info > "$work/info.out" 2> "$work/info.err"
+check "info: no -m exits 2 with the usage, nothing on stdout" \
+  sh -c "test $? -eq 2 && ! test -s '$work/info.out' && grep -q 'usage: kefu info' '$work/info.err'"
+printf 'kefu: 1\nintents: [oops\n' > "$work/bad.yaml"
+"$kefu" info -m "$work/bad.yaml" > "$work/info.out" 2> "$work/info.err"
+check "info: malformed YAML exits 1 naming file:line:column" \
+  sh -c "test $? -eq 1 && ! test -s '$work/info.out' && grep -Eq 'bad.yaml:[0-9]+:[0-9]+' '$work/info.err'"
 
 # The default model on messages it never saw (examples/model/heldout/N/,
 # every batch and language; BENCH=default_model reports them, 93.3% for

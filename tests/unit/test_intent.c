@@ -569,9 +569,20 @@ static void test_classifier_info(void **st)
     assert_int_equal(kefu_model_classifier_info(m, 2, &b), KEFU_E_ARG);
     assert_int_equal(kefu_model_classifier_info(NULL, KEFU_TASK_INTENT, &b), KEFU_E_ARG);
     assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_INTENT, NULL), KEFU_E_ARG);
-    /* no trained emotion labels in an intent model */
+    /* no trained emotion labels in an intent model, no intents in a
+     * model of entities only */
     assert_int_equal(kefu_model_classifier_info(m, KEFU_TASK_EMOTION, &b), KEFU_E_STATE);
     assert_int_equal(b.classes, 0x5a5a5a5a);
+    {
+        const char *y = "kefu: 1\nentities:\n  phone: {builtin: phone}\n";
+        kefu_model *e = NULL;
+        assert_int_equal(kefu_model_load_buffer(&e, y, strlen(y), "e.yaml", NULL,
+                                                NULL, NULL), KEFU_OK);
+        assert_int_equal(kefu_model_classifier_info(e, KEFU_TASK_INTENT, &b),
+                         KEFU_E_STATE);
+        assert_int_equal(b.classes, 0x5a5a5a5a);
+        kefu_model_free(e);
+    }
     kefu_model_free(m);
     kefu_model_free(m2);
     kefu_diag_free(d);
