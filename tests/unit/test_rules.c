@@ -1214,6 +1214,20 @@ static void test_default_pack(void **st)
     pack_expect(&p, "high_risk_transaction", "fraud words");
     SETS(p.f, "intent", "fraud_report");
     pack_expect(&p, "high_risk_transaction", "fraud intent");
+    /* what scammers tell their victims, repeated to the bank */
+    SETS(p.f, "text", "对方说要把钱转到安全账户");
+    pack_expect(&p, "high_risk_transaction", "安全账户");
+    SETS(p.f, "text", "公检法的人打电话说我涉嫌洗钱");
+    pack_expect(&p, "high_risk_transaction", "公检法, 涉嫌洗钱");
+    SETS(p.f, "text", "the caller said my account would be frozen if i don't move the money now");
+    pack_expect(&p, "high_risk_transaction", "caller said, frozen if");
+    SETS(p.f, "text", "someone called me and said to buy gift cards");
+    pack_expect(&p, "high_risk_transaction", "someone called and said");
+    SETS(p.f, "text", "move my savings to a safe account today");
+    pack_expect(&p, "high_risk_transaction", "safe account");
+    SETS(p.f, "text", "my account is frozen, 账户被冻结了, the caller was rude, "
+                      "a safe-ish accountant, recall said");
+    pack_expect(&p, "", "near misses of scam phrases");
     {   /* the actions: lock and a risk specialist */
         kefu_rule_action a = {.size = sizeof a};
         SETS(p.f, "intent", "fraud_report");
