@@ -350,8 +350,9 @@ KEFU_API int kefu_model_classifier_info(const kefu_model *model, uint32_t task,
                                         kefu_classifier_info *info);
 
 /**
- * Training options.  Initialise with kefu_train_options_init; the struct
- * only grows at the end.  Zero values mean "the model YAML's or the
+ * Training options.  Initialise with kefu_train_options_init (a macro:
+ * it passes the caller's sizeof, see kefu_train_options_init_size); the
+ * struct only grows at the end.  Zero values mean "the model YAML's or the
  * default".  `progress` (may be NULL) is called after each epoch (for the
  * SVM learner, each pass; `loss` is then the multi-class hinge loss summed
  * over the examples the pass visited and divided by all examples, so the
@@ -371,7 +372,20 @@ typedef struct kefu_train_options {
     void *user;
 } kefu_train_options;
 
+/**
+ * Zeroes the first `size` bytes of `opts`, sets opts->size to `size` and
+ * the defaults of the fields those bytes hold; writes nothing past them.
+ * `size` is the caller's sizeof(kefu_train_options): a program built
+ * against this header keeps working when a later library grows the
+ * struct.  C callers use the macro; FFI callers pass their struct's size.
+ */
+KEFU_API void kefu_train_options_init_size(kefu_train_options *opts,
+                                           uint32_t size);
+/* The function under the macro's name, for programs built against 0.1.0:
+ * initialises the struct as 0.1.0 declared it, whatever it grows to. */
 KEFU_API void kefu_train_options_init(kefu_train_options *opts);
+#define kefu_train_options_init(opts) \
+    kefu_train_options_init_size((opts), (uint32_t)sizeof *(opts))
 
 /**
  * Trains a model from a TSV file of `label<TAB>text` lines, with an
@@ -839,7 +853,8 @@ typedef struct kefu_session kefu_session;
 #define KEFU_TURN_TRACE 1u   /**< record a rule trace for this turn */
 
 /**
- * What the host knows about one message.  Initialise with kefu_turn_init;
+ * What the host knows about one message.  Initialise with kefu_turn_init
+ * (a macro passing the caller's sizeof, as kefu_train_options_init does);
  * the struct only grows at the end.  Strings are NUL-terminated, may be
  * NULL, and are read during the call only.
  */
@@ -858,7 +873,13 @@ typedef struct kefu_turn {
     uint32_t bot_failed;         /**< 1: the bot failed to answer the last turn */
 } kefu_turn;
 
+/** As kefu_train_options_init_size, for kefu_turn: writes only `size`
+ * bytes; external_emotion and wait_ms start at -1 (unknown). */
+KEFU_API void kefu_turn_init_size(kefu_turn *turn, uint32_t size);
+/* As kefu_train_options_init: the 0.1.0 struct, for 0.1.0 programs. */
 KEFU_API void kefu_turn_init(kefu_turn *turn);
+#define kefu_turn_init(turn) \
+    kefu_turn_init_size((turn), (uint32_t)sizeof *(turn))
 
 /**
  * Everything one message produced.  Set `size`; the struct only grows at

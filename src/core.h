@@ -14,6 +14,10 @@
 
 #define KEFU_UNUSED(x) ((void)(x))
 #define KEFU_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Whether the first `size` bytes of a public struct (a caller's sizeof,
+ * perhaps of an older header's struct) hold `field`. */
+#define KEFU_COVERS(size, type, field) \
+    ((size) >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---- allocation ---- */
 

@@ -1604,8 +1604,7 @@ static int check_request(struct kefu_router *r, const kefu_route_request *q,
                          uint32_t *qi)
 {
     int rc;
-    if (!q || q->size < offsetof(kefu_route_request, levels) +
-                            sizeof q->levels)
+    if (!q || !KEFU_COVERS(q->size, kefu_route_request, levels))
         return rt_fail(r, KEFU_E_ARG, "request is NULL or its size is wrong");
     if ((rc = find_queue(r, q->queue, qi)))
         return rc;

@@ -69,17 +69,25 @@ struct kefu_session {
     size_t list_len[MAX_SLOTS];
 };
 
-/* Growing kefu_turn: see kefu_train_options_init (train.c); here too
- * kefu_session_turn would have to accept the older size, which it now
- * refuses (turn->size < sizeof(kefu_turn)). */
-KEFU_API void kefu_turn_init(kefu_turn *t)
+/* Writes only the caller's `size` bytes (see kefu_train_options_init_size
+ * in train.c).  When kefu_turn grows, kefu_session_turn must accept the
+ * older size, which it now refuses (turn->size < sizeof(kefu_turn)). */
+KEFU_API void kefu_turn_init_size(kefu_turn *t, uint32_t size)
 {
-    if (!t)
+    if (!t || size < sizeof t->size)
         return;
-    memset(t, 0, sizeof *t);
-    t->size = sizeof *t;
-    t->external_emotion = -1;
-    t->wait_ms = -1;
+    memset(t, 0, size);
+    t->size = size;
+    if (KEFU_COVERS(size, kefu_turn, external_emotion))
+        t->external_emotion = -1;
+    if (KEFU_COVERS(size, kefu_turn, wait_ms))
+        t->wait_ms = -1;
+}
+
+/* the 0.1.0 struct (see kefu_train_options_init in train.c) */
+KEFU_API void(kefu_turn_init)(kefu_turn *t)
+{
+    kefu_turn_init_size(t, offsetof(kefu_turn, bot_failed) + sizeof t->bot_failed);
 }
 
 KEFU_API int kefu_session_new(kefu_session **out, const kefu_model *model,

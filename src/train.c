@@ -10,20 +10,28 @@
 #include "text.h"
 
 /*
- * Growing kefu_train_options (or kefu_turn, session.c): binaries built
- * against the older header call this with a struct of the older size, so
- * this function must go on writing only that many bytes; new callers need
- * an init that is told their size (kefu_train_options_init_size(o,
- * sizeof *o) behind a macro), and kefu_model_train must take the older
- * size and read the new fields only when opts->size covers them.
+ * The caller says how big its struct is: a program built against an older
+ * header, whose struct is smaller, is never written past its end.  When
+ * the struct grows, kefu_model_train must accept the older size and read
+ * the new fields only when opts->size covers them (kefu_turn: the same in
+ * session.c).
  */
-KEFU_API void kefu_train_options_init(kefu_train_options *o)
+KEFU_API void kefu_train_options_init_size(kefu_train_options *o, uint32_t size)
 {
-    if (!o)
+    if (!o || size < sizeof o->size)
         return;
-    memset(o, 0, sizeof *o);
-    o->size = sizeof *o;
-    o->task = KEFU_TASK_INTENT;
+    memset(o, 0, size);
+    o->size = size;
+    if (KEFU_COVERS(size, kefu_train_options, task))
+        o->task = KEFU_TASK_INTENT;
+}
+
+/* (parenthesised: the header's macro of that name passes the caller's
+ * size; this symbol serves programs built before the macro existed) */
+KEFU_API void(kefu_train_options_init)(kefu_train_options *o)
+{
+    kefu_train_options_init_size(o, offsetof(kefu_train_options, user) +
+                                        sizeof o->user);
 }
 
 /* Adds every line of a TSV file as an example. */

@@ -74,6 +74,75 @@ static void test_failing_allocator(void **st)
     assert_null(kefu_diag_new(&a));
 }
 
+/*
+ * The init functions of the public structs write only the caller's size:
+ * a program built against an older, smaller struct is never written past
+ * its end by a newer library.  Guard bytes after the given size must
+ * stay as they were.
+ */
+static void test_init_writes_only_callers_size(void **st)
+{
+    _Alignas(max_align_t) unsigned char
+        buf[sizeof(kefu_turn) + sizeof(kefu_train_options) + 64];
+    kefu_turn *t = (kefu_turn *)(void *)buf;
+    kefu_train_options *o = (kefu_train_options *)(void *)buf;
+    kefu_turn whole;
+    uint32_t part = (uint32_t)offsetof(kefu_turn, external_emotion);
+    (void)st;
+    /* the macros pass the caller's sizeof and set the defaults */
+    kefu_turn_init(&whole);
+    assert_int_equal(whole.size, sizeof whole);
+    assert_int_equal(whole.external_emotion, -1);
+    assert_int_equal(whole.wait_ms, -1);
+    assert_null(whole.channel);
+    /* an older, shorter kefu_turn: the bytes past it are not touched */
+    memset(buf, 0xAA, sizeof buf);
+    kefu_turn_init_size(t, part);
+    assert_int_equal(t->size, part);
+    assert_int_equal(t->time_ms, 0);
+    for (size_t i = part; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+    /* the whole struct, in a larger buffer */
+    memset(buf, 0xAA, sizeof buf);
+    kefu_turn_init_size(t, sizeof(kefu_turn));
+    assert_int_equal(t->wait_ms, -1);
+    for (size_t i = sizeof(kefu_turn); i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+    /* training options: the same */
+    memset(buf, 0xAA, sizeof buf);
+    kefu_train_options_init_size(o, (uint32_t)offsetof(kefu_train_options, epochs));
+    assert_int_equal(o->task, KEFU_TASK_INTENT);
+    for (size_t i = offsetof(kefu_train_options, epochs); i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+    memset(buf, 0xAA, sizeof buf);
+    kefu_train_options_init(o);
+    assert_int_equal(o->size, sizeof *o);
+    assert_int_equal(o->epochs, 0);
+    assert_null(o->progress);
+    for (size_t i = sizeof *o; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+    /* the functions under the macros' names (programs built against
+     * 0.1.0 call them): the 0.1.0 structs, today the whole of them */
+    memset(buf, 0xAA, sizeof buf);
+    (kefu_turn_init)(t);
+    assert_int_equal(t->size, sizeof(kefu_turn));
+    assert_int_equal(t->external_emotion, -1);
+    (kefu_train_options_init)(o);
+    assert_int_equal(o->size, sizeof(kefu_train_options));
+    assert_null(o->user);
+    for (size_t i = sizeof(kefu_turn) > sizeof *o ? sizeof(kefu_turn) : sizeof *o;
+         i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+    /* too small to hold even `size`, or NULL: nothing is written */
+    memset(buf, 0xAA, sizeof buf);
+    kefu_turn_init_size(t, 3);
+    kefu_train_options_init_size(o, 0);
+    kefu_turn_init_size(NULL, sizeof(kefu_turn));
+    kefu_train_options_init_size(NULL, sizeof(kefu_train_options));
+    for (size_t i = 0; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xAA);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_hash64_is_stable),
         cmocka_unit_test(test_buffers),
         cmocka_unit_test(test_failing_allocator),
+        cmocka_unit_test(test_init_writes_only_callers_size),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

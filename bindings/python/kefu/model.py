@@ -439,7 +439,7 @@ class Model(Owner):
         `progress(epoch, epochs, loss, val_accuracy_or_None)` is called after
         each epoch; an exception it raises is re-raised after training."""
         o = _lib.TrainOptions()
-        _lib.kefu_train_options_init(ctypes.byref(o))
+        _lib.kefu_train_options_init_size(ctypes.byref(o), ctypes.sizeof(o))
         o.task = _task(task)
         o.epochs = epochs
         o.learning_rate = learning_rate

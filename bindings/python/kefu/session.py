@@ -149,7 +149,7 @@ class Session(Owner):
         if facts:
             self.facts.update(facts)
         t = _lib.Turn()
-        _lib.kefu_turn_init(ctypes.byref(t))
+        _lib.kefu_turn_init_size(ctypes.byref(t), ctypes.sizeof(t))
         t.flags = 1 if trace else 0
         t.time_ms = int(time_ms)
         keep = []
