@@ -58,6 +58,7 @@ static const char *texts[] = {
     "the app keeps crashing when i pay",
     "what is the shipping fee to shanghai",
     "i want compensation for the late delivery",
+    "the caller said my account will be frozen unless i pay",
 };
 
 #define N_INT (sizeof intents / sizeof *intents)

@@ -43,11 +43,12 @@ const facts = lines.slice(1).map((l) => {
 
 // ---- the default pack (examples/default-rules.yaml), rule for rule ----
 const FRAUD = '盗刷|被盗|诈骗|被骗|冒用|unauthori[sz]ed|fraud|scam'
+const SCAM = '安全账户|公检法|涉嫌洗钱|刷单返利|冒充(客服|警察|公安)|\\b(safe account|caller (said|told me)|(someone|somebody|a man|a woman|they) called (me )?(and )?(said|told me)|be frozen (if|unless))\\b'
 const COMPLAINT = '投诉|赔偿|举报|曝光|消协|12315|\\b(complain(t|ts|ed|ing)?|compensat(e|ion)|report you|refund (me )?now|sue you|lawyer)\\b'
 const RISKY = ['fraud', 'suspected_fraud', 'disputed_charge', 'aml']
 
 const defaultCel = [
-  `intent == "fraud_report" || customer_risk.exists(r, r in ["fraud", "suspected_fraud", "disputed_charge", "aml"]) || (intent in ["transfer_money", "billing_dispute"] && transfer_amount >= 50000.0) || text.matches("${FRAUD}")`,
+  `intent == "fraud_report" || customer_risk.exists(r, r in ["fraud", "suspected_fraud", "disputed_charge", "aml"]) || (intent in ["transfer_money", "billing_dispute"] && transfer_amount >= 50000.0) || text.matches("${FRAUD}") || text.matches("${SCAM.replaceAll('\\', '\\\\')}")`,
   'session_human_requests >= 3.0',
   'emotion_anger > 80.0',
   `intent == "complaint" || text.matches("${COMPLAINT.replaceAll('\\', '\\\\')}")`,
@@ -65,7 +66,8 @@ const defaultJre = [
     {any: RISKY.map((r) => c('customer_risk', 'contains', r))},
     {all: [c('intent', 'in', ['transfer_money', 'billing_dispute']),
       c('transfer_amount', 'greaterThanInclusive', 50000)]},
-    c('text', 'matches', FRAUD)]},
+    c('text', 'matches', FRAUD),
+    c('text', 'matches', SCAM)]},
   {all: [c('session_human_requests', 'greaterThanInclusive', 3)]},
   {all: [c('emotion_anger', 'greaterThan', 80)]},
   {any: [c('intent', 'equal', 'complaint'), c('text', 'matches', COMPLAINT)]},

@@ -479,10 +479,46 @@ static void test_default_model_patterns(void **state)
     assert_int_equal(filtered, 53);
 }
 
+/* The default rule pack's `text matches` patterns: every one gets a
+ * filter, so a message without any of their literals never runs PCRE2
+ * for them (a branch that starts with an optional group, such as
+ * "(the )?caller", would leave a pattern without one). */
+static void test_default_rule_patterns(void **state)
+{
+    char path[512], pat[1024];
+    size_t len;
+    unsigned total = 0;
+    char *src, *p;
+    (void)state;
+    snprintf(path, sizeof path, "%s/examples/default-rules.yaml", KEFU_SOURCE_DIR);
+    src = tu_read_file(path, &len);
+    assert_non_null(src);
+    for (p = strstr(src, "matches \""); p; p = strstr(p, "matches \"")) {
+        size_t n = 0;
+        kefu_prefilter *f;
+        p += strlen("matches \"");
+        while (*p && *p != '"') {
+            if (p[0] == '\\' && p[1]) /* the rule language's escapes */
+                p++;
+            assert_true(n + 1 < sizeof pat);
+            pat[n++] = *p++;
+        }
+        pat[n] = '\0';
+        f = build_opts(pat, KEFU_PREFILTER_FOLDED);
+        total++;
+        if (!f)
+            fail_msg("default-rules.yaml: no filter for %s", pat);
+        kefu_prefilter_free(&mem, f);
+    }
+    free(src);
+    assert_int_equal(total, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literal_sets),
+        cmocka_unit_test(test_default_rule_patterns),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_every_offset),
         cmocka_unit_test(test_start),
