@@ -34,22 +34,30 @@ KEFU_API void(kefu_train_options_init)(kefu_train_options *o)
                                         sizeof o->user);
 }
 
-/* Adds every line of a TSV file as an example. */
+/* Adds every line of a TSV file as an example; a file without any is
+ * KEFU_E_EMPTY (a mistake, not a model without these examples). */
 static int read_tsv(struct kefu_model *m, uint32_t kind, const char *path,
                     bool validation, kefu_diag *diag)
 {
     char *data = NULL;
-    size_t len = 0, bad;
+    size_t len = 0, bad, added = 0;
     uint32_t line = 0;
     int rc = kefu_read_file(&m->mem, path, &data, &len, diag);
     const char *p, *end;
     if (rc)
         return rc;
     if (kefu_utf8_validate(data, len, &bad)) {
+        size_t start = 0;
+        uint32_t col = 1; /* in characters, as YAML positions are */
         for (size_t i = 0; i < bad; i++)
-            line += data[i] == '\n';
+            if (data[i] == '\n') {
+                line++;
+                start = i + 1;
+            }
+        for (size_t i = start; i < bad; i++)
+            col += ((unsigned char)data[i] & 0xC0) != 0x80;
         kefu_dealloc(&m->mem, data);
-        return kefu_diag_setf(diag, KEFU_E_UTF8, path, line + 1, 0, bad,
+        return kefu_diag_setf(diag, KEFU_E_UTF8, path, line + 1, col, bad,
                               "invalid UTF-8 at byte %zu", bad);
     }
     for (p = data, end = data + len; p < end && !rc;) {
@@ -71,6 +79,7 @@ static int read_tsv(struct kefu_model *m, uint32_t kind, const char *path,
         else {
             rc = kefu_clf_add_example(m, kind, p, (size_t)(tab - p), tab + 1,
                                       (size_t)(p + n - tab - 1), validation);
+            added += !rc;
             if (rc == KEFU_E_NOMEM)
                 kefu_diag_msg(diag, rc, "out of memory");
             else if (rc == KEFU_E_SYNTAX)
@@ -81,6 +90,9 @@ static int read_tsv(struct kefu_model *m, uint32_t kind, const char *path,
         p = eol + 1;
     }
     kefu_dealloc(&m->mem, data);
+    if (!rc && !added)
+        rc = kefu_diag_setf(diag, KEFU_E_EMPTY, path, 0, 0, UINT64_MAX,
+                            "no 'label<TAB>text' lines");
     return rc;
 }
 

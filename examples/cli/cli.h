@@ -47,6 +47,14 @@ void cli_json_string(FILE *out, const char *s, size_t len);
 void cli_json_fixed4(FILE *out, double x);
 /* Prints "kefu: file:line:col: message" for a failed load/call. */
 void cli_report(const char *what, int status, const kefu_diag *diag);
+/* An option's value as a whole decimal number in [lo, hi] (cli_count) or
+ * a finite number in [lo, hi] (cli_number; hi may be INFINITY); anything else, a sign or
+ * trailing characters included, prints "kefu CMD: bad value 'S' for OPT
+ * (...)" on stderr and returns -1 (the command then exits 2). */
+int cli_count(const char *cmd, const char *opt, const char *s, uint64_t lo,
+              uint64_t hi, uint64_t *out);
+int cli_number(const char *cmd, const char *opt, const char *s, double lo,
+               double hi, double *out);
 /* Loads a model, reporting a failure (file:line:column) on stderr. */
 kefu_model *cli_load_model(const char *path);
 /* Prints {"error": "file:line:col: message", "status": N} and a newline. */

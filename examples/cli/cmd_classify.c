@@ -14,6 +14,7 @@ int cmd_classify(int argc, char **argv)
 {
     const char *model = NULL, *path = NULL;
     unsigned top = 3, explain = 0;
+    uint64_t count;
     kefu_model *m = NULL;
     kefu_scratch *s = NULL;
     kefu_diag *d;
@@ -27,14 +28,20 @@ int cmd_classify(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: kefu classify -m MODEL [--top K] [--explain N] [FILE|-]\n");
+            printf("usage: kefu classify -m MODEL [--top K] [--explain N] [FILE|-]\n"
+                   "--top: intents listed per line, 1 to 1000 (default 3); --explain:\n"
+                   "features and patterns behind the answer, 0 to 64 (default 0)\n");
             return 0;
         } else if (!strcmp(a, "-m") && i + 1 < argc) {
             model = argv[++i];
         } else if (!strcmp(a, "--top") && i + 1 < argc) {
-            top = (unsigned)atoi(argv[++i]);
+            if (cli_count("classify", a, argv[++i], 1, 1000, &count))
+                return 2;
+            top = (unsigned)count;
         } else if (!strcmp(a, "--explain") && i + 1 < argc) {
-            explain = (unsigned)atoi(argv[++i]);
+            if (cli_count("classify", a, argv[++i], 0, 64, &count))
+                return 2;
+            explain = (unsigned)count;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "kefu classify: unknown option '%s'\n", a);
             return 2;
@@ -106,7 +113,7 @@ int cmd_classify(int argc, char **argv)
         cli_buf_puts(&o, "]");
         if (explain) {
             kefu_explain_item items[64];
-            size_t k = explain > 64 ? 64 : explain, got;
+            size_t k = explain, got;
             for (size_t i = 0; i < k; i++)
                 items[i].size = sizeof items[i];
             /* entity extraction above re-ran the text stage on the same

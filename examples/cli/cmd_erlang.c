@@ -15,18 +15,6 @@
 
 #include "cli.h"
 
-static int number(const char *opt, const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "kefu erlang: bad value '%s' for %s\n", s, opt);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: kefu erlang --arrival-rate PER_S --aht S --agents N "
@@ -77,7 +65,7 @@ int cmd_erlang(int argc, char **argv)
             fprintf(stderr, "kefu erlang: %s needs a value\n", a);
             return 2;
         }
-        if (number(a, argv[++i], dst))
+        if (cli_number("erlang", a, argv[++i], 0, INFINITY, dst))
             return 2;
     }
     if (lambda <= 0 || aht <= 0 || agents < 1 || target < 0 ||

@@ -5,10 +5,13 @@
  * model.  Also accepts a YAML model with examples as --data (or --config
  * alone).  Progress goes to stderr.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,6 +24,34 @@ static void progress(uint32_t epoch, uint32_t epochs, double loss,
                 epoch, epochs, loss, 100 * val_acc);
     else
         fprintf(stderr, "epoch %3u/%u  loss %.4f\n", epoch, epochs, loss);
+}
+
+/* Whether the model can be written to `path` (its folder exists and is
+ * writable, and so is the file if it exists): checked before training, so
+ * a mistyped -o fails in a moment, not after the training. */
+static int writable(const char *path)
+{
+    char dir[4096];
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir)
+        return 0;
+    if (slash) {
+        memcpy(dir, path, n ? n : 1); /* "/model" is in "/" */
+        dir[n ? n : 1] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    if (access(dir, W_OK | X_OK))
+        return 0;
+    if (stat(path, &st))
+        return errno == ENOENT;
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        return 0;
+    }
+    return !access(path, W_OK);
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -37,6 +68,8 @@ int cmd_train(int argc, char **argv)
     kefu_diag *d;
     int quiet = 0, rc;
     struct timespec t0, t1;
+    uint64_t n;
+    double x;
 
     kefu_train_options_init(&o);
     for (int i = 1; i < argc; i++) {
@@ -48,7 +81,9 @@ int cmd_train(int argc, char **argv)
                    "                  [--epochs N] [--lr X] [--seed K] "
                    "[--task intent|emotion] [--quiet]\n"
                    "TRAIN.tsv has label<TAB>text lines; a YAML model with "
-                   "examples works as --data too.\n");
+                   "examples works as --data too.\n"
+                   "--epochs 1 to 1000, --lr 1e-6 to 100, --seed 0 to 2^63-1 "
+                   "(0: the model's).\n");
             return 0;
         }
         if (!strcmp(a, "--quiet")) {
@@ -63,10 +98,19 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(a, "--val")) val = v;
         else if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outp = v;
-        else if (!strcmp(a, "--epochs")) o.epochs = (uint32_t)atoi(v);
-        else if (!strcmp(a, "--lr")) o.learning_rate = (float)atof(v);
-        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--task")) {
+        else if (!strcmp(a, "--epochs")) {
+            if (cli_count("train", a, v, 1, 1000, &n))
+                return 2;
+            o.epochs = (uint32_t)n;
+        } else if (!strcmp(a, "--lr")) {
+            if (cli_number("train", a, v, 1e-6, 100, &x))
+                return 2;
+            o.learning_rate = (float)x;
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_count("train", a, v, 0, INT64_MAX, &n))
+                return 2;
+            o.seed = n;
+        } else if (!strcmp(a, "--task")) {
             if (!strcmp(v, "intent")) o.task = KEFU_TASK_INTENT;
             else if (!strcmp(v, "emotion")) o.task = KEFU_TASK_EMOTION;
             else {
@@ -90,6 +134,10 @@ int cmd_train(int argc, char **argv)
         }
         config = data;
         data = NULL;
+    }
+    if (!writable(outp)) {
+        fprintf(stderr, "kefu train: cannot write %s: %s\n", outp, strerror(errno));
+        return 1;
     }
     if (!quiet) {
         o.progress = progress;

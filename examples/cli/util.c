@@ -196,3 +196,38 @@ kefu_model *cli_load_model(const char *path)
     kefu_diag_free(d);
     return m;
 }
+
+int cli_count(const char *cmd, const char *opt, const char *s, uint64_t lo,
+              uint64_t hi, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = 0;
+    errno = 0;
+    if (*s >= '0' && *s <= '9')
+        v = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno == ERANGE || v < lo || v > hi) {
+        fprintf(stderr, "kefu %s: bad value '%s' for %s (a whole number, %llu to %llu)\n",
+                cmd, s, opt, (unsigned long long)lo, (unsigned long long)hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_number(const char *cmd, const char *opt, const char *s, double lo,
+               double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v) || v < lo || v > hi) {
+        if (isinf(hi))
+            fprintf(stderr, "kefu %s: bad value '%s' for %s (a number, at least %g)\n",
+                    cmd, s, opt, lo);
+        else
+            fprintf(stderr, "kefu %s: bad value '%s' for %s (a number, %g to %g)\n",
+                    cmd, s, opt, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -110,6 +110,30 @@ check "train: ends with what it chose (temperature, out-of-scope rule)" \
   sh -c "tail -n 1 '$work/t.err' | grep -Eq '^temperature [0-9.]+; out of scope below confidence [0-9.]+ or margin [0-9.]+ \([0-9]+ examples, [0-9]+ features\)$'"
 "$kefu" train --data "$work/t.tsv" -o "$work/t.kefu" --quiet 2> "$work/t.err"
 check "train --quiet: nothing on stderr" sh -c "! test -s '$work/t.err'"
+# an output that cannot be written fails before any training
+"$kefu" train --data "$work/t.tsv" -o "$work/no-such-dir/t.kefu" 2> "$work/t.err"
+check "train: -o in a missing folder exits 1 before training" \
+  sh -c "test $? -eq 1 && grep -q 'cannot write .*no-such-dir/t.kefu: No such file' '$work/t.err' && ! grep -q '^epoch' '$work/t.err'"
+"$kefu" train --data "$work/t.tsv" -o "$work" 2> "$work/t.err"
+check "train: -o a folder exits 1 before training" \
+  sh -c "test $? -eq 1 && grep -q 'Is a directory' '$work/t.err' && ! grep -q '^epoch' '$work/t.err'"
+# numbers of options are checked, not read as 0
+for bad in "train --epochs 5x" "train --epochs 0" "train --seed -1" "train --lr abc" \
+           "classify --top 0" "classify --top 1001" "classify --explain x" "erlang --aht -3"; do
+  set -- $bad
+  case $1 in
+    train) "$kefu" train --data "$work/t.tsv" -o "$work/t2.kefu" "$2" "$3" ;;
+    classify) "$kefu" classify -m "$model" "$2" "$3" < /dev/null ;;
+    erlang) "$kefu" erlang "$2" "$3" ;;
+  esac > "$work/o.out" 2> "$work/o.err"
+  check "$1 $2 $3: exit 2, says which value is bad" \
+    sh -c "test $? -eq 2 && grep -q \"bad value '$3' for $2\" '$work/o.err' && ! test -s '$work/o.out'"
+done
+# an empty training file is an error, not a model of nothing
+: > "$work/empty.tsv"
+"$kefu" train --data "$work/empty.tsv" -o "$work/t2.kefu" --quiet 2> "$work/t.err"
+check "train: an empty TSV exits 1 naming it" \
+  sh -c "test $? -eq 1 && grep -q \"empty.tsv: no 'label<TAB>text' lines\" '$work/t.err'"
 
 python3 - "$work/conv.jsonl" <<'EOF'
 import json, sys

@@ -688,6 +688,24 @@ static void test_train_tsv(void **st)
     assert_non_null(strstr(kefu_diag_file(d), "bad.tsv"));
     assert_null(m);
     assert_int_equal(kefu_model_train(&m, NULL, "/nonexistent.tsv", NULL, &o, NULL, d), KEFU_E_IO);
+    /* invalid UTF-8: line and column (in characters) of the bad byte */
+    f = fopen(bad, "w");
+    fprintf(f, "greet\thello\ngreet\th\xc3\xa9l\xfflo\n");
+    fclose(f);
+    assert_int_equal(kefu_model_train(&m, NULL, bad, NULL, &o, NULL, d), KEFU_E_UTF8);
+    assert_int_equal(kefu_diag_line(d), 2);
+    assert_int_equal(kefu_diag_column(d), 10);
+    assert_null(m);
+    /* a training or validation file without examples (empty, or blank
+     * lines only) is a mistake, not a file to skip */
+    f = fopen(bad, "w");
+    fprintf(f, "\n\r\n");
+    fclose(f);
+    assert_int_equal(kefu_model_train(&m, NULL, bad, NULL, &o, NULL, d), KEFU_E_EMPTY);
+    assert_non_null(strstr(kefu_diag_file(d), "bad.tsv"));
+    assert_int_equal(kefu_model_train(&m, NULL, tr, bad, &o, NULL, d), KEFU_E_EMPTY);
+    assert_non_null(strstr(kefu_diag_file(d), "bad.tsv"));
+    assert_null(m);
     o.task = 99;
     assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
     unlink(tr);
