@@ -351,6 +351,7 @@ static void handle(worker *w, char *line, sbuf *out)
     kefu_conversation_info info;
     conv *c;
     int n = split_tabs(line, f, 7), rc;
+    char *end1 = NULL, *end2 = NULL;
 
     kefu_turn_init(&turn);
     if (n == 3) {
@@ -360,7 +361,7 @@ static void handle(worker *w, char *line, sbuf *out)
         id = f[0];
         channel = f[2];
         turn.customer_tier = f[3][0] ? f[3] : NULL;
-        turn.customer_value = atof(f[4]);
+        turn.customer_value = strtod(f[4], &end2);
         if (f[5][0]) {
             risk[0] = f[5];
             turn.customer_risk = risk;
@@ -373,8 +374,14 @@ static void handle(worker *w, char *line, sbuf *out)
         w->errors++;
         return;
     }
-    turn.time_ms = strtoll(f[1], NULL, 10);
+    turn.time_ms = strtoll(f[1], &end1, 10);
     turn.channel = channel;
+    if (!f[1][0] || *end1 || (end2 && (!f[4][0] || *end2))) {
+        out->n = 0;
+        sb_str(out, "{\"error\":\"time_ms and value must be numbers\"}\n");
+        w->errors++;
+        return;
+    }
 
     out->n = 0;
     if (!(c = find_conv(w, id))) {

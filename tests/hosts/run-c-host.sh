@@ -124,6 +124,11 @@ printf 'x\t0\tonly three\nbroken line\ny\t5\t我要投诉\n' | "$host" -m $model
 rc=$?
 check "a malformed line is an error line, the others are answered" \
   sh -c "test $rc -eq 1 && grep -c '\"error\"' '$work/bad.out' | grep -qx 1 && grep -c '\"intent\"' '$work/bad.out' | grep -qx 2"
+# ... and so is a line whose time or customer value is not a number
+printf 'x\t12a\thello\ny\t5\tchat\tgold\tmany\t\thello\nz\t7\thello\n' | "$host" -m $model -w 2 > "$work/bad.out" 2>/dev/null
+rc=$?
+check "a time or value that is not a number is an error line, not 0" \
+  sh -c "test $rc -eq 1 && grep -c 'must be numbers' '$work/bad.out' | grep -qx 2 && grep -c '\"intent\"' '$work/bad.out' | grep -qx 1"
 
 # Valgrind: no invalid access, no leak (200 messages, 3 workers).
 if command -v valgrind >/dev/null 2>&1; then
