@@ -359,7 +359,9 @@ KEFU_API int kefu_model_classifier_info(const kefu_model *model, uint32_t task,
  * passes that skip settled examples read lower than the full passes
  * between them; `epochs` is the most passes: it stops earlier once
  * converged).
- * learning_rate applies to the softmax learner only.
+ * learning_rate applies to the softmax learner only.  epochs above 1000,
+ * or a learning_rate other than 0 outside 1e-6..100 (the YAML's ranges),
+ * are KEFU_E_ARG.
  */
 typedef struct kefu_train_options {
     uint32_t size;

@@ -486,8 +486,8 @@ int kefu_classifier_parse_section(struct kefu_model *m, const kefu_ynode *n,
         dst = (float)d;                                                       \
         cs->set |= bit;                                                       \
     }
-    INT_KEY("epochs", 1, 1000, c->learn.epochs, CS_EPOCHS)
-    NUM_KEY("learning_rate", 1e-6, 100, c->learn.lr, CS_LR)
+    INT_KEY("epochs", 1, KEFU_EPOCHS_MAX, c->learn.epochs, CS_EPOCHS)
+    NUM_KEY("learning_rate", KEFU_LR_MIN, KEFU_LR_MAX, c->learn.lr, CS_LR)
     NUM_KEY("l2", 0, 1, c->learn.l2, CS_L2)
     INT_KEY("seed", 0, INT64_MAX, c->learn.seed, CS_SEED)
     INT_KEY("min_df", 1, 1000, c->min_df, CS_MIN_DF)

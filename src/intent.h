@@ -52,6 +52,10 @@ typedef struct kefu_classifier_cfg {
  * data (whose features add the emotion lexicon's scores to the n-grams). */
 enum { KEFU_CLF_INTENT = 0, KEFU_CLF_EMOTION = 1 };
 #define KEFU_CLF_MAX_LABELS 4   /* labels of one multi-label example */
+/* Ranges of the learner's settings, in the YAML and in kefu_train_options */
+#define KEFU_EPOCHS_MAX 1000
+#define KEFU_LR_MIN 1e-6
+#define KEFU_LR_MAX 100
 #define KEFU_CLF_EXTRA 16       /* lexicon features of the emotion kind */
 
 struct kefu_intent_model {

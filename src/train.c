@@ -126,6 +126,14 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
         return kefu_diag_msg(diag, KEFU_E_ARG, "kefu_train_options.size is too small");
     if (opts->task != KEFU_TASK_INTENT && opts->task != KEFU_TASK_EMOTION)
         return kefu_diag_msg(diag, KEFU_E_ARG, "unknown task %u", opts->task);
+    if (opts->epochs > KEFU_EPOCHS_MAX)
+        return kefu_diag_msg(diag, KEFU_E_ARG, "epochs %u is more than %d",
+                             opts->epochs, KEFU_EPOCHS_MAX);
+    if (opts->learning_rate != 0 && !(opts->learning_rate >= KEFU_LR_MIN &&
+                                      opts->learning_rate <= KEFU_LR_MAX))
+        return kefu_diag_msg(diag, KEFU_E_ARG, "learning_rate %g is not 0 "
+                             "(the default) or %g to %g", opts->learning_rate,
+                             KEFU_LR_MIN, (double)KEFU_LR_MAX);
     kind = opts->task == KEFU_TASK_EMOTION ? KEFU_CLF_EMOTION : KEFU_CLF_INTENT;
     m = kefu_model_begin(alloc);
     if (!m)
@@ -151,7 +159,7 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
             b->cfg.learn.epochs = opts->epochs;
             b->cfg.epochs_set = 1;
         }
-        if (opts->learning_rate > 0)
+        if (opts->learning_rate != 0)
             b->cfg.learn.lr = opts->learning_rate;
         if (opts->seed)
             b->cfg.learn.seed = opts->seed;

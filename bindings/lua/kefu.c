@@ -65,7 +65,14 @@ static int64_t check_i64(lua_State *L, int idx)
     if (lua_isinteger(L, idx))
         return (int64_t)lua_tointeger(L, idx);
 #endif
-    return (int64_t)luaL_checknumber(L, idx);
+    {
+        double v = luaL_checknumber(L, idx);
+        /* a double outside int64_t's range (or NaN) cannot be cast; a
+         * fraction is dropped, as a C cast does */
+        if (!(v > -9223372036854775809.0 && v < 9223372036854775808.0))
+            return luaL_argerror(L, idx, "a number in the int64 range expected");
+        return (int64_t)v;
+    }
 }
 
 static int64_t opt_i64(lua_State *L, int idx, int64_t def)
@@ -296,6 +303,25 @@ static double opt_field_number(lua_State *L, int t, const char *k, double def)
     return v;
 }
 
+/* An optional integer field of table t, its fraction dropped (as a C
+ * cast does); outside [lo, hi] or NaN a Lua error naming it, instead of a
+ * C cast of an out-of-range double (undefined behaviour). */
+static int64_t opt_field_int(lua_State *L, int t, const char *k, int64_t def,
+                             double lo, double hi)
+{
+    double v = opt_field_number(L, t, k, (double)def);
+    if (!(v > lo - 1 && v < hi + 1)) {
+        char msg[160]; /* luaL_error's format has no precision */
+        snprintf(msg, sizeof msg, "%s must be a number from %.0f to %.0f, not %g",
+                 k, lo, hi, v);
+        return (int64_t)luaL_error(L, "%s", msg);
+    }
+    return (int64_t)v;
+}
+#define U32_RANGE 0.0, 4294967295.0
+#define I32_RANGE -2147483648.0, 2147483647.0
+#define EXACT_RANGE -9007199254740992.0, 9007199254740992.0 /* +-2^53 */
+
 /* The kefu_task named "intent" or "emotion" into *out; 0 for another name. */
 static int task_of(const char *name, uint32_t *out)
 {
@@ -323,9 +349,9 @@ static int l_train(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
         val = opt_field_string(L, 2, "val");
         config = opt_field_string(L, 2, "config");
-        o.epochs = (uint32_t)opt_field_number(L, 2, "epochs", 0);
+        o.epochs = (uint32_t)opt_field_int(L, 2, "epochs", 0, U32_RANGE);
         o.learning_rate = (float)opt_field_number(L, 2, "learning_rate", 0);
-        o.seed = (uint64_t)opt_field_number(L, 2, "seed", 0);
+        o.seed = (uint64_t)opt_field_int(L, 2, "seed", 0, 0.0, 9007199254740992.0);
         const char *t = opt_field_string(L, 2, "task");
         if (t)
             task = t;
@@ -1407,11 +1433,11 @@ static int l_session_turn(lua_State *L)
 
     kefu_turn_init(&t);
     if (lua_istable(L, 3)) {
-        t.time_ms = (int64_t)opt_field_number(L, 3, "time_ms", 0);
+        t.time_ms = opt_field_int(L, 3, "time_ms", 0, EXACT_RANGE);
         t.channel = opt_field_string(L, 3, "channel");
-        t.external_emotion = (int32_t)opt_field_number(L, 3, "external_emotion", -1);
-        t.wait_ms = (int64_t)opt_field_number(L, 3, "wait_ms", -1);
-        t.contacts_7d = (uint32_t)opt_field_number(L, 3, "contacts_7d", 0);
+        t.external_emotion = (int32_t)opt_field_int(L, 3, "external_emotion", -1, I32_RANGE);
+        t.wait_ms = opt_field_int(L, 3, "wait_ms", -1, EXACT_RANGE);
+        t.contacts_7d = (uint32_t)opt_field_int(L, 3, "contacts_7d", 0, U32_RANGE);
         lua_getfield(L, 3, "bot_failed");
         t.bot_failed = lua_toboolean(L, -1) ? 1 : 0;
         lua_getfield(L, 3, "trace");
@@ -1760,14 +1786,14 @@ static int l_router_queue_step(lua_State *L)
     int64_t now = check_i64(L, 2), after = check_i64(L, 4);
     uint32_t q = check_u32(L, 3), drop = 0, tier = 0, any = 0, over = 0;
     if (lua_istable(L, 5)) {
-        drop = (uint32_t)opt_field_number(L, 5, "level_drop", 0);
+        drop = (uint32_t)opt_field_int(L, 5, "level_drop", 0, U32_RANGE);
         lua_getfield(L, 5, "min_tier");
         tier = check_enum(L, -1, tiers, 0);
         lua_pop(L, 1);
         lua_getfield(L, 5, "any_agent");
         any = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        over = (uint32_t)opt_field_number(L, 5, "overflow_queue", 0);
+        over = (uint32_t)opt_field_int(L, 5, "overflow_queue", 0, U32_RANGE);
     }
     return router_result(L, r, kefu_router_queue_step(r, now, q, after, drop,
                                                       tier, any, over));
@@ -1861,7 +1887,7 @@ static int l_router_submit(lua_State *L)
     luaL_checktype(L, 4, LUA_TTABLE);
     memset(&q, 0, sizeof q);
     q.size = sizeof q;
-    q.queue = (uint32_t)opt_field_number(L, 4, "queue", 0);
+    q.queue = (uint32_t)opt_field_int(L, 4, "queue", 0, U32_RANGE);
     lua_getfield(L, 4, "channel");
     q.channel = check_enum(L, -1, channels, KEFU_CHANNEL_CHAT);
     lua_getfield(L, 4, "language");
@@ -1869,8 +1895,8 @@ static int l_router_submit(lua_State *L)
     lua_getfield(L, 4, "tier");
     q.tier = check_enum(L, -1, tiers, 0);
     lua_pop(L, 3);
-    q.priority = (int32_t)opt_field_number(L, 4, "priority", 0);
-    q.preferred_agent = (uint32_t)opt_field_number(L, 4, "preferred_agent", 0);
+    q.priority = (int32_t)opt_field_int(L, 4, "priority", 0, I32_RANGE);
+    q.preferred_agent = (uint32_t)opt_field_int(L, 4, "preferred_agent", 0, U32_RANGE);
     lua_getfield(L, 4, "skills");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);

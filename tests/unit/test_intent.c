@@ -2,6 +2,7 @@
  * explain, binary models, threads. */
 #include "testutil.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -708,6 +709,19 @@ static void test_train_tsv(void **st)
     assert_null(m);
     o.task = 99;
     assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    /* the YAML's ranges hold for the options too: a binding passing -1
+     * as epochs gets an error, not four billion epochs */
+    o.task = KEFU_TASK_INTENT;
+    o.epochs = UINT32_MAX;
+    assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    assert_non_null(strstr(kefu_diag_message(d), "epochs"));
+    o.epochs = 5;
+    o.learning_rate = -0.5f;
+    assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    o.learning_rate = NAN;
+    assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    assert_non_null(strstr(kefu_diag_message(d), "learning_rate"));
+    assert_null(m);
     unlink(tr);
     unlink(va);
     unlink(bad);

@@ -358,6 +358,13 @@ class TestModel(Base):
         self.assertIn(cm.exception.status, (-8, -9))
         with self.assertRaises(kefu.FileError):
             m.save(os.path.join(self.tmp, "no", "such", "dir", "m.kefu"))
+        # out-of-range options are refused by the library (ctypes would
+        # pass -1 as 4294967295 epochs)
+        for bad in ({"epochs": -1}, {"epochs": 1001}, {"learning_rate": -1.0},
+                    {"learning_rate": float("nan")}):
+            with self.assertRaises(kefu.Error) as cm:
+                kefu.Model.train(tsv, **bad)
+            self.assertEqual(cm.exception.status, -2, bad)
         for x in (m, m2, m3):
             x.close()
 
