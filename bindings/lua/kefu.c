@@ -15,6 +15,7 @@
  *  - luaopen_kefu only builds tables (Kamailio runs it in every process);
  *    the text scratch is created on first use.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -318,6 +319,15 @@ static int64_t opt_field_int(lua_State *L, int t, const char *k, int64_t def,
     }
     return (int64_t)v;
 }
+/* An optional number field for a float: beyond float's range an error
+ * (the cast would be undefined), NaN passed on for the library to refuse. */
+static float opt_field_float(lua_State *L, int t, const char *k, double def)
+{
+    double v = opt_field_number(L, t, k, def);
+    if (v < -FLT_MAX || v > FLT_MAX)
+        return (float)luaL_error(L, "%s is beyond the range of a float", k);
+    return (float)v;
+}
 #define U32_RANGE 0.0, 4294967295.0
 #define I32_RANGE -2147483648.0, 2147483647.0
 #define EXACT_RANGE -9007199254740992.0, 9007199254740992.0 /* +-2^53 */
@@ -350,7 +360,7 @@ static int l_train(lua_State *L)
         val = opt_field_string(L, 2, "val");
         config = opt_field_string(L, 2, "config");
         o.epochs = (uint32_t)opt_field_int(L, 2, "epochs", 0, U32_RANGE);
-        o.learning_rate = (float)opt_field_number(L, 2, "learning_rate", 0);
+        o.learning_rate = opt_field_float(L, 2, "learning_rate", 0);
         o.seed = (uint64_t)opt_field_int(L, 2, "seed", 0, 0.0, 9007199254740992.0);
         const char *t = opt_field_string(L, 2, "task");
         if (t)
@@ -1045,9 +1055,12 @@ static int set_fact(lua_State *L, kefu_facts *facts, const kefu_ruleset *rs,
     case LUA_TBOOLEAN:
         return kefu_facts_set_bool(facts, k, klen, lua_toboolean(L, -1));
     case LUA_TNUMBER:
-        if (ft == KEFU_FACT_DURATION)
-            return kefu_facts_set_duration(facts, k, klen,
-                                           (int64_t)lua_tonumber(L, -1));
+        if (ft == KEFU_FACT_DURATION) {
+            double ms = lua_tonumber(L, -1);
+            if (!(ms > -9223372036854775809.0 && ms < 9223372036854775808.0))
+                return KEFU_E_ARG; /* no int64_t: the cast would be undefined */
+            return kefu_facts_set_duration(facts, k, klen, (int64_t)ms);
+        }
         return kefu_facts_set_number(facts, k, klen, lua_tonumber(L, -1));
     case LUA_TSTRING: {
         size_t n;
@@ -2134,8 +2147,8 @@ static int l_track_update(lua_State *L)
     memset(&e, 0, sizeof e);
     e.size = sizeof e;
     for (int c = 0; c < KEFU_EMOTION_COUNT; c++)
-        e.score[c] = (float)opt_field_number(L, 2, kefu_emotion_category_name(c), 0);
-    e.negativity = (float)opt_field_number(L, 2, "negativity", 0);
+        e.score[c] = opt_field_float(L, 2, kefu_emotion_category_name(c), 0);
+    e.negativity = opt_field_float(L, 2, "negativity", 0);
     int rc = kefu_emotion_track_update(t, &e, opt_i64(L, 3, 0),
                                        (int32_t)luaL_optinteger(L, 4, -1));
     if (rc != KEFU_OK)

@@ -277,6 +277,8 @@ test("train, save, load binary", function()
   assert(not okp and tostring(perr):find("epochs must be a number"), tostring(perr))
   okp, perr = pcall(kefu.train, tsv, {epochs = 0/0})
   assert(not okp and tostring(perr):find("epochs"), tostring(perr))
+  okp, perr = pcall(kefu.train, tsv, {learning_rate = -1e300})
+  assert(not okp and tostring(perr):find("learning_rate"), tostring(perr))
   r, emsg, ecode = kefu.train(tsv, {epochs = 5000})
   eq(r, nil); eq(ecode, kefu.E_ARG); assert(emsg:find("epochs"), emsg)
   tm:close(); m2:close(); m3:close()
@@ -572,6 +574,8 @@ test("emotion track", function()
   assert(g.peak.anger > 50)
   eq(g.peak_turn, 4)
   eq(select(3, t:update({anger = 10}, 0, 500)), kefu.E_ARG)
+  local okp, perr = pcall(t.update, t, {anger = 1e300}, 0)
+  assert(not okp and tostring(perr):find("anger is beyond"), tostring(perr))
   eq(select(3, t:set("trend_turns", 99)), kefu.E_ARG)
   assert(t:set("trend_turns", 5))
   t:reset()
@@ -595,6 +599,7 @@ end)
 local SESSION_MODEL = TINY .. [[
 facts:
   vip: bool
+  hold: duration
 rules:
   mode: all
   list:
@@ -638,6 +643,9 @@ test("session: turns, counters, rules, route", function()
   r = assert(s:turn("refund please", {time_ms = 3001, facts = {vip = false}}))
   assert(not table.concat(r.rules, ","):find("vip_refund"))
   eq(select(3, s:set_fact("no.such", 1)), kefu.E_UNKNOWN)
+  assert(s:set_fact("hold", 90000))
+  eq(select(3, s:set_fact("hold", 1e300)), kefu.E_ARG)
+  assert(s:set_fact("hold", nil))
   assert(s:set_fact("vip", nil))
   -- errors leave the session unchanged
   local blob = s:dump()
