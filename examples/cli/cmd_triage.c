@@ -53,38 +53,152 @@ static void js(const char *s)
     cli_json_string(stdout, s, strlen(s));
 }
 
-/* Sets the host facts of a "facts" object (numbers, booleans, strings,
- * lists of strings); returns 0 or an error message. */
-static const char *set_host_facts(kefu_facts *f, const jval *facts)
+#define MAX_LIST 256  /* items of a list fact */
+#define MAX_RISK 32   /* customer risk flags */
+#define EXACT 9007199254740992.0 /* 2^53: whole numbers a double holds */
+
+static char errbuf[400];
+
+/*
+ * Sets the facts of a "facts" object (numbers, booleans, strings, lists
+ * of strings or of numbers; null unsets).  KEFU_OK, or a status with the
+ * message in msg: the library's own (unknown fact, wrong type ...), or
+ * for JSON the library cannot be given (a mixed list, a duration beyond
+ * int64_t) this host's.
+ */
+static int set_host_facts(kefu_facts *f, const kefu_ruleset *rs,
+                          const jval *facts, char *msg, size_t cap)
 {
-    static char msg[300];
-    for (size_t i = 0; facts && i < facts->n; i++) {
+    for (size_t i = 0; i < facts->n; i++) {
         const char *k = facts->keys[i];
+        size_t klen = strlen(k);
         const jval *v = facts->items[i];
-        int rc;
-        switch (v->type) {
-        case J_NUM: rc = kefu_facts_set_number(f, k, strlen(k), v->num); break;
-        case J_BOOL: rc = kefu_facts_set_bool(f, k, strlen(k), v->num != 0); break;
-        case J_STR: rc = kefu_facts_set_string(f, k, strlen(k), v->str, v->len); break;
-        case J_NULL: rc = kefu_facts_unset(f, k, strlen(k)); break;
-        case J_ARR: {
-            const char *items[256];
-            size_t n = 0;
-            for (size_t j = 0; j < v->n && n < 256; j++)
+        int rc = KEFU_E_TYPE, own = 0; /* own: the message is this host's */
+        if (v->type == J_NULL) {
+            rc = kefu_facts_unset(f, k, klen);
+        } else if (v->type == J_BOOL) {
+            rc = kefu_facts_set_bool(f, k, klen, v->num != 0);
+        } else if (v->type == J_STR) {
+            rc = kefu_facts_set_string(f, k, klen, v->str, v->len);
+        } else if (v->type == J_NUM &&
+                   kefu_ruleset_fact_type(rs, k, klen) == KEFU_FACT_DURATION) {
+            if (v->num >= -EXACT && v->num <= EXACT)
+                rc = kefu_facts_set_duration(f, k, klen, (int64_t)v->num);
+            else
+                own = snprintf(msg, cap, "fact '%s': %g ms is out of range", k, v->num);
+        } else if (v->type == J_NUM) {
+            rc = kefu_facts_set_number(f, k, klen, v->num);
+        } else if (v->type == J_ARR && v->n <= MAX_LIST) {
+            const char *items[MAX_LIST];
+            double nums[MAX_LIST];
+            size_t nstr = 0, nnum = 0;
+            for (size_t j = 0; j < v->n; j++) {
                 if (v->items[j]->type == J_STR)
-                    items[n++] = v->items[j]->str;
-            rc = kefu_facts_set_strings(f, k, strlen(k), items, NULL, n);
-            break;
+                    items[nstr++] = v->items[j]->str;
+                else if (v->items[j]->type == J_NUM)
+                    nums[nnum++] = v->items[j]->num;
+            }
+            if (nnum == v->n && nnum)
+                rc = kefu_facts_set_numbers(f, k, klen, nums, nnum);
+            else if (nstr == v->n)
+                rc = kefu_facts_set_strings(f, k, klen, items, NULL, nstr);
+            else
+                own = snprintf(msg, cap, "fact '%s': a list of strings or of "
+                               "numbers is expected", k);
+        } else {
+            own = snprintf(msg, cap, "fact '%s': a number, boolean, string, "
+                           "list (at most %d items) or null is expected", k, MAX_LIST);
         }
-        default: rc = KEFU_E_TYPE;
+        if (rc && !own) {
+            const kefu_diag *d = kefu_facts_diag(f);
+            if (kefu_diag_status(d) == rc && kefu_diag_message(d)[0])
+                snprintf(msg, cap, "%s", kefu_diag_message(d));
+            else
+                snprintf(msg, cap, "fact '%s': %s", k, kefu_strerror(rc));
         }
-        if (rc) {
-            snprintf(msg, sizeof msg, "fact '%s': %s", k,
-                     kefu_diag_message(kefu_facts_diag(f))[0]
-                         ? kefu_diag_message(kefu_facts_diag(f))
-                         : kefu_strerror(rc));
-            return msg;
+        if (rc)
+            return rc;
+    }
+    return KEFU_OK;
+}
+
+/* A number field of `o` in [lo, hi] into *out (left alone when absent);
+ * 0 or an error message. */
+static const char *num_field(const jval *o, const char *key, double lo,
+                             double hi, double *out)
+{
+    const jval *x = json_get(o, key);
+    if (!x)
+        return NULL;
+    if (x->type != J_NUM || !(x->num >= lo && x->num <= hi)) {
+        snprintf(errbuf, sizeof errbuf, "\"%s\" must be a number from %.16g to %.16g",
+                 key, lo, hi);
+        return errbuf;
+    }
+    *out = x->num;
+    return NULL;
+}
+
+static const char *str_field(const jval *o, const char *key, const char **out)
+{
+    const jval *x = json_get(o, key);
+    if (!x)
+        return NULL;
+    if (x->type != J_STR) {
+        snprintf(errbuf, sizeof errbuf, "\"%s\" must be a string", key);
+        return errbuf;
+    }
+    *out = x->str;
+    return NULL;
+}
+
+/*
+ * The turn's fields of a line into *turn (risk flags into risk[MAX_RISK]):
+ * an error message for a field of the wrong type or out of range, so that
+ * no value is silently read as 0.
+ */
+static const char *read_turn(const jval *v, kefu_turn *turn, const char **risk)
+{
+    const jval *cust = json_get(v, "customer"), *x;
+    const char *err;
+    double time_ms = 0, wait_ms = -1, ext = -1, contacts = 0, value = 0;
+    if ((err = num_field(v, "time_ms", -EXACT, EXACT, &time_ms)) ||
+        (err = num_field(v, "wait_ms", -EXACT, EXACT, &wait_ms)) ||
+        (err = num_field(v, "external_emotion", -1, 100, &ext)) ||
+        (err = num_field(v, "contacts_7d", 0, 4294967295.0, &contacts)) ||
+        (err = str_field(v, "channel", &turn->channel)))
+        return err;
+    turn->time_ms = (int64_t)time_ms;
+    turn->wait_ms = (int64_t)wait_ms;
+    turn->external_emotion = (int32_t)ext;
+    turn->contacts_7d = (uint32_t)contacts;
+    if ((x = json_get(v, "bot_failed"))) {
+        if (x->type != J_BOOL)
+            return "\"bot_failed\" must be true or false";
+        turn->bot_failed = x->num != 0;
+    }
+    if (!cust)
+        return NULL;
+    if (cust->type != J_OBJ)
+        return "\"customer\" must be an object";
+    if ((err = str_field(cust, "tier", &turn->customer_tier)) ||
+        (err = num_field(cust, "value", -1e300, 1e300, &value)))
+        return err;
+    turn->customer_value = value;
+    if ((x = json_get(cust, "risk"))) {
+        if (x->type == J_STR) {
+            risk[0] = x->str;
+            turn->customer_risk_count = 1;
+        } else if (x->type == J_ARR && x->n <= MAX_RISK) {
+            for (size_t j = 0; j < x->n; j++) {
+                if (x->items[j]->type != J_STR)
+                    return "\"risk\" must be a string or a list of strings";
+                risk[turn->customer_risk_count++] = x->items[j]->str;
+            }
+        } else {
+            return "\"risk\" must be a string or a list of at most 32 strings";
         }
+        turn->customer_risk = risk;
     }
     return NULL;
 }
@@ -196,7 +310,7 @@ int cmd_triage(int argc, char **argv)
     const char *model = NULL, *rules = NULL, *path = NULL;
     int trace = 0, failed = 0;
     kefu_model *m = NULL;
-    kefu_ruleset *rs = NULL;
+    kefu_ruleset *rs = NULL, *frs;
     kefu_rules_slot *slot = NULL;
     kefu_diag *d;
     conv *table[NBUCKETS] = {0};
@@ -242,11 +356,13 @@ int cmd_triage(int argc, char **argv)
             kefu_diag_free(d);
             return 1;
         }
-        kefu_ruleset_free(rs);
     }
+    /* the rule set of every session, kept for the scratch facts below */
+    frs = rs ? rs : kefu_model_rules(m);
     if (path && strcmp(path, "-") && !(in = fopen(path, "rb"))) {
         perror(path);
         kefu_rules_slot_free(slot);
+        kefu_ruleset_free(rs);
         kefu_model_free(m);
         kefu_diag_free(d);
         return 1;
@@ -254,13 +370,13 @@ int cmd_triage(int argc, char **argv)
     while ((n = cli_getline(&line, &cap, in)) >= 0) {
         const char *err = NULL;
         jval *v;
-        const jval *id, *text, *cust, *x;
+        const jval *id, *text, *x;
         char idbuf[64];
         const char *conv_id;
         conv *c;
         kefu_turn turn;
         kefu_triage t;
-        const char *risk[32];
+        const char *risk[MAX_RISK];
         int rc;
         if (n == 0)
             continue;
@@ -301,41 +417,30 @@ int cmd_triage(int argc, char **argv)
         kefu_turn_init(&turn);
         if (trace)
             turn.flags |= KEFU_TURN_TRACE;
-        if ((x = json_get(v, "time_ms")) && x->type == J_NUM)
-            turn.time_ms = (int64_t)x->num;
-        if ((x = json_get(v, "channel")) && x->type == J_STR)
-            turn.channel = x->str;
-        if ((x = json_get(v, "wait_ms")) && x->type == J_NUM)
-            turn.wait_ms = (int64_t)x->num;
-        if ((x = json_get(v, "external_emotion")) && x->type == J_NUM)
-            turn.external_emotion = (int32_t)x->num;
-        if ((x = json_get(v, "contacts_7d")) && x->type == J_NUM)
-            turn.contacts_7d = (uint32_t)x->num;
-        if ((x = json_get(v, "bot_failed")) && x->type == J_BOOL)
-            turn.bot_failed = x->num != 0;
-        if ((cust = json_get(v, "customer"))) {
-            if ((x = json_get(cust, "tier")) && x->type == J_STR)
-                turn.customer_tier = x->str;
-            if ((x = json_get(cust, "value")) && x->type == J_NUM)
-                turn.customer_value = x->num;
-            if ((x = json_get(cust, "risk"))) {
-                if (x->type == J_STR) {
-                    risk[0] = x->str;
-                    turn.customer_risk_count = 1;
-                } else if (x->type == J_ARR) {
-                    for (size_t j = 0; j < x->n && turn.customer_risk_count < 32; j++)
-                        if (x->items[j]->type == J_STR)
-                            risk[turn.customer_risk_count++] = x->items[j]->str;
-                }
-                turn.customer_risk = risk;
-            }
-        }
-        if ((x = json_get(v, "facts")) && x->type == J_OBJ &&
-            (err = set_host_facts(kefu_session_facts(c->s), x))) {
-            print_error(id, err, KEFU_E_TYPE);
+        if ((err = read_turn(v, &turn, risk))) {
+            print_error(id, err, KEFU_E_ARG);
             json_free(v);
             failed = 1;
             continue;
+        }
+        /* facts: tried on a scratch facts object first, so that a line
+         * with one bad fact changes none of the session's */
+        if ((x = json_get(v, "facts"))) {
+            kefu_facts *tmp = NULL;
+            char msg[400] = "";
+            rc = x->type != J_OBJ ? KEFU_E_TYPE : kefu_facts_new(&tmp, frs, NULL);
+            if (!rc)
+                rc = set_host_facts(tmp, frs, x, msg, sizeof msg);
+            if (!rc)
+                rc = set_host_facts(kefu_session_facts(c->s), frs, x, msg, sizeof msg);
+            kefu_facts_free(tmp);
+            if (rc) {
+                print_error(id, msg[0] ? msg : x->type != J_OBJ
+                                ? "\"facts\" must be an object" : kefu_strerror(rc), rc);
+                json_free(v);
+                failed = 1;
+                continue;
+            }
         }
         memset(&t, 0, sizeof t);
         t.size = sizeof t;
@@ -362,6 +467,7 @@ int cmd_triage(int argc, char **argv)
     if (in != stdin)
         fclose(in);
     kefu_rules_slot_free(slot);
+    kefu_ruleset_free(rs);
     kefu_model_free(m);
     kefu_diag_free(d);
     return failed;

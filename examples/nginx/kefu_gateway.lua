@@ -90,17 +90,9 @@ end
 -- would leak into the next conversation this worker serves).
 local session_facts = {}   -- names currently set on the worker's session
 
-local function list_of_strings(x)
-    local list = {}
-    for _, s in ipairs(x) do
-        if type(s) == "string" then list[#list + 1] = s end
-    end
-    return list
-end
-
 -- Resets the session's host facts to `stored` (decoded JSON or nil), then
 -- applies the request's `facts`; returns the merged table (nil when
--- empty) or nil and an error message.
+-- empty) or nil, the library's error message and its status.
 local function load_facts(stored, facts)
     for name in pairs(session_facts) do session:set_fact(name, nil) end
     session_facts = {}
@@ -111,8 +103,8 @@ local function load_facts(stored, facts)
     end
     local any = false
     for k, x in pairs(merged) do
-        local ok, err = session:set_fact(k, type(x) == "table" and list_of_strings(x) or x)
-        if not ok then return nil, format("fact '%s': %s", k, err) end
+        local ok, err, code = session:set_fact(k, x)
+        if not ok then return nil, err, code end
         session_facts[k] = true
         any = true
     end
@@ -165,11 +157,14 @@ function _M.triage()
     local fkey = "f:" .. conv_id
     local stored_facts = blob and sessions:get(fkey)
     local facts
-    facts, err = load_facts(stored_facts and cjson.decode(stored_facts),
-                            type(v.facts) == "table" and v.facts or nil)
+    if v.facts ~= nil and type(v.facts) ~= "table" then
+        locks:delete(key)
+        return error_reply(400, id, '"facts" must be an object', KEFU_E_TYPE)
+    end
+    facts, err, code = load_facts(stored_facts and cjson.decode(stored_facts), v.facts)
     if err then
         locks:delete(key)
-        return error_reply(400, id, err, KEFU_E_TYPE)
+        return error_reply(400, id, err, code or KEFU_E_TYPE)
     end
     local r
     r, err, code = session:turn(v.text, turn_options(v))

@@ -129,6 +129,37 @@ for bad in "train --epochs 5x" "train --epochs 0" "train --seed -1" "train --lr 
   check "$1 $2 $3: exit 2, says which value is bad" \
     sh -c "test $? -eq 2 && grep -q \"bad value '$3' for $2\" '$work/o.err' && ! test -s '$work/o.out'"
 done
+# triage: a field of the wrong type or out of range is an error line, not
+# 0; a line with one bad fact sets none of its facts
+cat > "$work/tbad.jsonl" <<'EOF_T'
+{"conversation":"t1","text":"hi","time_ms":"soon"}
+{"conversation":"t1","text":"hi","time_ms":1e300}
+{"conversation":"t1","text":"hi","customer":{"value":"high"}}
+{"conversation":"t1","text":"hi","customer":{"risk":["fraud",3]}}
+{"conversation":"t1","text":"hi","bot_failed":1}
+{"conversation":"t1","text":"hi","facts":[1]}
+{"conversation":"t1","text":"我要转账","facts":{"transfer_amount":90000,"no_such_fact":1}}
+{"conversation":"t1","text":"我要转账","facts":{"transfer_amount":"lots"}}
+{"conversation":"t1","text":"我要转账","time_ms":1000}
+EOF_T
+"$kefu" triage -m "$model" "$work/tbad.jsonl" > "$work/tbad.out" 2> /dev/null
+rc=$?
+python3 - "$work/tbad.out" "$rc" <<'EOF'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert sys.argv[2] == "1" and len(d) == 9, (sys.argv[2], len(d))
+want = ['"time_ms" must be a number', '"time_ms" must be a number', '"value" must be a number',
+        '"risk" must be a string or a list of strings', '"bot_failed" must be true or false',
+        '"facts" must be an object', "unknown fact 'no_such_fact'",
+        "fact 'transfer_amount' is a number, not a string"]
+for got, w in zip(d, want):
+    assert w in got.get("error", ""), (w, got)
+assert d[6]["status"] == -12 and d[7]["status"] == -11, d[6:8]
+# the last line is the conversation's first turn, and transfer_amount was
+# never set: no high-risk rule
+assert d[8]["turn"] == 1 and "high_risk_transaction" not in d[8]["rules"], d[8]
+EOF
+check "triage: bad fields are error lines, and a bad fact sets none of the line's facts" test $? -eq 0
 # an empty training file is an error, not a model of nothing
 : > "$work/empty.tsv"
 "$kefu" train --data "$work/empty.tsv" -o "$work/t2.kefu" --quiet 2> "$work/t.err"
