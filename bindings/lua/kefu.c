@@ -1353,6 +1353,32 @@ static int l_session_use_rules(lua_State *L)
     return 1;
 }
 
+/* Sets every fact of the table at index ft on f: KEFU_OK, or the first
+ * failure's status (KEFU_E_ARG for a name that is not a string), the
+ * message in f's diagnostic. */
+static int set_facts_table(lua_State *L, kefu_facts *f, const kefu_ruleset *schema,
+                           int ft)
+{
+    lua_pushnil(L);
+    while (lua_next(L, ft)) {
+        size_t klen;
+        const char *k;
+        int rc;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            return KEFU_E_ARG;
+        }
+        k = lua_tolstring(L, -2, &klen);
+        rc = set_fact(L, f, schema, k, klen);
+        lua_pop(L, 1);
+        if (rc != KEFU_OK) {
+            lua_pop(L, 1); /* the key */
+            return rc;
+        }
+    }
+    return KEFU_OK;
+}
+
 static const kefu_ruleset *session_schema(session_box *b)
 {
     const kefu_ruleset *rs = kefu_session_ruleset(b->s);
@@ -1478,24 +1504,27 @@ static int l_session_turn(lua_State *L)
             t.customer_risk = risk;
         }
         lua_getfield(L, 3, "facts");
-        if (lua_istable(L, -1)) {
-            kefu_facts *f = kefu_session_facts(b->s);
+        if (lua_istable(L, -1) && kefu_session_facts(b->s)) {
+            /* tried on scratch facts first: a table with one bad fact
+             * sets none of them */
+            const kefu_ruleset *schema = session_schema(b);
+            kefu_facts *tmp = NULL;
             int ft = lua_gettop(L);
-            lua_pushnil(L);
-            while (f && lua_next(L, ft)) {
-                if (lua_type(L, -2) != LUA_TSTRING) {
-                    lua_pop(L, 2);
-                    return push_error(L, KEFU_E_ARG, "fact names must be strings");
-                }
-                size_t klen;
-                const char *k = lua_tolstring(L, -2, &klen);
-                rc = set_fact(L, f, session_schema(b), k, klen);
-                if (rc != KEFU_OK) {
-                    const kefu_diag *d = kefu_facts_diag(f);
-                    return push_diag_error(L, rc, d && kefu_diag_status(d) == rc ? d : NULL);
-                }
-                lua_pop(L, 1);
+            /* (kefu_facts_new takes a reference, the set is not changed) */
+            rc = kefu_facts_new(&tmp, (kefu_ruleset *)schema, NULL);
+            if (rc == KEFU_OK && (rc = set_facts_table(L, tmp, schema, ft)) == KEFU_OK)
+                rc = set_facts_table(L, kefu_session_facts(b->s), schema, ft);
+            if (rc != KEFU_OK) {
+                const kefu_diag *d = tmp ? kefu_facts_diag(tmp) : NULL;
+                int n = d && kefu_diag_status(d) == rc
+                            ? push_diag_error(L, rc, d)
+                        : rc == KEFU_E_ARG
+                            ? push_error(L, rc, "fact names must be strings")
+                            : push_diag_error(L, rc, NULL);
+                kefu_facts_free(tmp);
+                return n;
             }
+            kefu_facts_free(tmp);
         }
     }
     memset(&r, 0, sizeof r);

@@ -144,10 +144,22 @@ class Session(Owner):
         """Runs the pipeline on one message: intent, entities, emotion,
         counters, rules, routing request.  `customer` may have ``tier``,
         ``value`` and ``risk`` (a string or a list of strings); `facts`
-        sets host-declared facts first.  On error the session is unchanged."""
+        sets host-declared facts first, all or none: they are tried on
+        scratch facts before any is set.  On error the session is unchanged
+        (facts already set by a valid `facts` stay set if the turn itself
+        then fails)."""
         p = self._h.get()
         if facts:
-            self.facts.update(facts)
+            session_facts = self.facts
+            out = ctypes.c_void_p()
+            errors.check(_lib.kefu_facts_new(ctypes.byref(out),
+                                             session_facts._schema(), None))
+            try:
+                Facts._borrowed(out.value, self._h,
+                                session_facts._schema).update(facts)
+            finally:
+                _lib.kefu_facts_free(out.value)
+            session_facts.update(facts)
         t = _lib.Turn()
         _lib.kefu_turn_init_size(ctypes.byref(t), ctypes.sizeof(t))
         t.flags = 1 if trace else 0

@@ -729,6 +729,12 @@ class TestSession(Base):
                        "script": "vip_script"}, r.as_dict()["actions"])
         r = s.turn("refund please", facts={"vip": False}, time_ms=10)
         self.assertNotIn("vip_refund", r.rules)
+        # facts are all or none: the bad second one keeps vip unset
+        with self.assertRaises(kefu.UnknownError):
+            s.turn("refund please", facts={"vip": True, "no_such": 1},
+                   time_ms=20)
+        r = s.turn("refund please", time_ms=30)
+        self.assertNotIn("vip_refund", r.rules)
         with self.assertRaises(kefu.UnknownError):
             s.facts.set("no.such", 1, type="number")
         s.close()
