@@ -928,8 +928,9 @@ KEFU_API int kefu_session_use_rules(kefu_session *session, kefu_rules_slot *slot
 KEFU_API kefu_facts *kefu_session_facts(kefu_session *session);
 /**
  * Runs the pipeline on one message.  On error (KEFU_E_UTF8,
- * KEFU_E_TOO_LONG, KEFU_E_ARG, ...) the session is unchanged and its diag
- * says why.
+ * KEFU_E_TOO_LONG, KEFU_E_ARG: time_ms before the previous turn's,
+ * external_emotion outside -1..100, wait_ms below -1, a NaN
+ * customer_value, ...) the session is unchanged and its diag says why.
  */
 KEFU_API int kefu_session_turn(kefu_session *session, const char *text,
                                size_t len, const kefu_turn *turn,

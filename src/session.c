@@ -405,11 +405,19 @@ static int turn_run(kefu_session *s, const char *text, size_t len,
     kefu_diag_clear(&s->diag);
     if (!turn || turn->size < sizeof(kefu_turn) || !out ||
         out->size < sizeof(kefu_triage) || (!text && len) ||
-        (turn->customer_risk_count && !turn->customer_risk) ||
-        turn->external_emotion > 100)
+        (turn->customer_risk_count && !turn->customer_risk))
         return kefu_diag_msg(&s->diag, KEFU_E_ARG,
-                             "bad argument (sizes set? NULL text/risk list? "
-                             "external_emotion in -1..100?)");
+                             "bad argument (sizes set? NULL text or risk list?)");
+    if (turn->external_emotion < -1 || turn->external_emotion > 100)
+        return kefu_diag_msg(&s->diag, KEFU_E_ARG,
+                             "external_emotion %d is not -1 (none) or 0..100",
+                             (int)turn->external_emotion);
+    if (turn->wait_ms < -1)
+        return kefu_diag_msg(&s->diag, KEFU_E_ARG,
+                             "wait_ms %lld is not -1 (unknown) or >= 0",
+                             (long long)turn->wait_ms);
+    if (isnan(turn->customer_value))
+        return kefu_diag_msg(&s->diag, KEFU_E_ARG, "customer_value is NaN");
     if (s->st.turns && turn->time_ms < s->st.last_ms)
         return kefu_diag_msg(&s->diag, KEFU_E_ARG,
                              "time_ms %lld is before the previous turn's %lld",

@@ -2,6 +2,7 @@
  * request, blobs, hot swap. */
 #include "testutil.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -204,6 +205,17 @@ static void test_bad_input_changes_nothing(void **st)
     t.time_ms = 3000;
     t.external_emotion = 101;
     assert_int_equal(kefu_session_turn(s, "hi", 2, &t, &r), KEFU_E_ARG);
+    t.external_emotion = -2;
+    assert_int_equal(kefu_session_turn(s, "hi", 2, &t, &r), KEFU_E_ARG);
+    assert_non_null(strstr(kefu_diag_message(kefu_session_diag(s)), "external_emotion"));
+    t.external_emotion = -1;
+    t.wait_ms = -5;
+    assert_int_equal(kefu_session_turn(s, "hi", 2, &t, &r), KEFU_E_ARG);
+    assert_non_null(strstr(kefu_diag_message(kefu_session_diag(s)), "wait_ms"));
+    t.wait_ms = -1;
+    t.customer_value = NAN;
+    assert_int_equal(kefu_session_turn(s, "hi", 2, &t, &r), KEFU_E_ARG);
+    assert_non_null(strstr(kefu_diag_message(kefu_session_diag(s)), "NaN"));
     assert_int_equal(kefu_session_dump(s, b, sizeof b, &lb), KEFU_OK);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
