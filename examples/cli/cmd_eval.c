@@ -2,7 +2,10 @@
  * cmd_eval.c - `kefu eval -m MODEL TEST.tsv [--json]`: accuracy, macro-F1,
  * in-scope accuracy, out-of-scope recall (label `oos`) and the most
  * confused pairs.  --json prints one object with keys n, accuracy,
- * macro_f1, in_scope_accuracy, oos_recall (and confused).
+ * macro_f1, in_scope_accuracy, oos_recall (null when the file has no
+ * in-scope / no `oos` line), errors and confused.  Lines that cannot be
+ * scored are named on stderr by file:line; they, or a file without any
+ * example, make the exit status 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +40,35 @@ static int by_count(const void *a, const void *b)
     return x->n != y->n ? (x->n < y->n ? 1 : -1) : 0;
 }
 
+/* A line that cannot be evaluated: named on stderr (the first ten), and
+ * counted; the command then exits 1. */
+static void bad_line(const char *path, unsigned lineno, const kefu_scratch *s,
+                     int no_tab, unsigned *errors)
+{
+    if (++*errors <= 10)
+        fprintf(stderr, "kefu eval: %s:%u: %s\n", path, lineno,
+                no_tab ? "expected 'label<TAB>text'"
+                       : kefu_diag_message(kefu_scratch_diag(s)));
+}
+
+/* After the loop: lines not named, and a file with nothing to score.
+ * Returns the exit status. */
+static int eval_end(const char *path, unsigned total, unsigned errors)
+{
+    if (errors > 10)
+        fprintf(stderr, "kefu eval: %u more lines could not be evaluated\n",
+                errors - 10);
+    if (!total && !errors)
+        fprintf(stderr, "kefu eval: %s: no 'label<TAB>text' lines\n", path);
+    return errors || !total ? 1 : 0;
+}
+
 /*
  * --task emotion: gold labels may be comma-joined; a line counts as
  * accurate when the predicted label set equals the gold set; F1 per label
  * over all lines, macro-F1 their mean.
  */
-static int eval_emotion(kefu_model *m, FILE *in, int json)
+static int eval_emotion(kefu_model *m, FILE *in, const char *path, int json)
 {
     size_t nl = kefu_model_emotion_label_count(m);
     unsigned *tp = calloc(nl + 1, sizeof *tp), *fp = calloc(nl + 1, sizeof *fp),
@@ -50,7 +76,7 @@ static int eval_emotion(kefu_model *m, FILE *in, int json)
     char *line = NULL, *gold_set = calloc(nl + 1, 1), *pred_set = calloc(nl + 1, 1);
     size_t cap = 0;
     long n;
-    unsigned total = 0, exact = 0, errors = 0;
+    unsigned total = 0, exact = 0, errors = 0, lineno = 0;
     double f1sum = 0;
     kefu_scratch *s = NULL;
     if (!tp || !fp || !fn || !gold_set || !pred_set || kefu_scratch_new(&s, m, NULL)) {
@@ -59,10 +85,11 @@ static int eval_emotion(kefu_model *m, FILE *in, int json)
     }
     while ((n = cli_getline(&line, &cap, in)) >= 0) {
         char *tab = memchr(line, '\t', (size_t)n), *p, *save = NULL;
+        lineno++;
         if (!n)
             continue;
         if (!tab || kefu_emotion_classify(s, tab + 1, (size_t)(line + n - tab - 1), NULL, 0)) {
-            errors++;
+            bad_line(path, lineno, s, !tab, &errors);
             continue;
         }
         *tab = '\0';
@@ -127,7 +154,7 @@ static int eval_emotion(kefu_model *m, FILE *in, int json)
     free(pred_set);
     free(line);
     kefu_scratch_free(s);
-    return errors ? 1 : 0;
+    return eval_end(path, total, errors);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -144,7 +171,7 @@ int cmd_eval(int argc, char **argv)
     label_stats *ls = NULL;
     pair *pairs = NULL;
     unsigned total = 0, correct = 0, ins = 0, ins_ok = 0, oos = 0, oos_ok = 0,
-             errors = 0;
+             errors = 0, lineno = 0;
     double f1sum = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -190,7 +217,7 @@ int cmd_eval(int argc, char **argv)
                             "(train it with --task emotion)\n", model);
             rc = 1;
         } else {
-            rc = eval_emotion(m, in, json);
+            rc = eval_emotion(m, in, path, json);
         }
         fclose(in);
         kefu_model_free(m);
@@ -208,17 +235,18 @@ int cmd_eval(int argc, char **argv)
         char *tab = memchr(line, '\t', (size_t)n);
         kefu_intent_result r;
         int g, p;
+        lineno++;
         if (!n)
             continue;
         if (!tab) {
-            errors++;
+            bad_line(path, lineno, s, 1, &errors);
             continue;
         }
         *tab = '\0';
         memset(&r, 0, sizeof r);
         r.size = sizeof r;
         if (kefu_classify(s, tab + 1, (size_t)(line + n - tab - 1), &r)) {
-            errors++;
+            bad_line(path, lineno, s, 0, &errors);
             continue;
         }
         g = label_id(&ls, &nl, line);
@@ -235,7 +263,12 @@ int cmd_eval(int argc, char **argv)
                 if (pairs[k].gold == g && pairs[k].pred == p)
                     break;
             if (k == npairs) {
-                pairs = realloc(pairs, (npairs + 1) * sizeof *pairs);
+                pair *grown = realloc(pairs, (npairs + 1) * sizeof *pairs);
+                if (!grown) {
+                    fprintf(stderr, "kefu eval: out of memory\n");
+                    exit(1);
+                }
+                pairs = grown;
                 pairs[npairs].gold = g;
                 pairs[npairs].pred = p;
                 pairs[npairs++].n = 0;
@@ -267,9 +300,13 @@ int cmd_eval(int argc, char **argv)
     qsort(pairs, npairs, sizeof *pairs, by_count);
     if (json) {
         printf("{\"n\":%u,\"accuracy\":%.6f,\"macro_f1\":%.6f,"
-               "\"in_scope_accuracy\":%s%.6f%s,\"oos_recall\":",
-               total, total ? (double)correct / total : 0, f1sum, "",
-               ins ? (double)ins_ok / ins : 0, "");
+               "\"in_scope_accuracy\":",
+               total, total ? (double)correct / total : 0, f1sum);
+        if (ins)
+            printf("%.6f", (double)ins_ok / ins);
+        else
+            printf("null");
+        printf(",\"oos_recall\":");
         if (oos)
             printf("%.6f", (double)oos_ok / oos);
         else
@@ -303,5 +340,5 @@ int cmd_eval(int argc, char **argv)
     kefu_scratch_free(s);
     kefu_model_free(m);
     kefu_diag_free(d);
-    return errors ? 1 : 0;
+    return eval_end(path, total, errors);
 }

@@ -160,6 +160,19 @@ assert d[6]["status"] == -12 and d[7]["status"] == -11, d[6:8]
 assert d[8]["turn"] == 1 and "high_risk_transaction" not in d[8]["rules"], d[8]
 EOF
 check "triage: bad fields are error lines, and a bad fact sets none of the line's facts" test $? -eq 0
+# eval names the lines it could not score, and refuses a file with none
+printf 'greeting\thello\nno tab\nthanks\tthank\377s\n' > "$work/emixed.tsv"
+"$kefu" eval -m "$model" "$work/emixed.tsv" --json > "$work/e.out" 2> "$work/e.err"
+check "eval: bad lines named by file:line, counted, exit 1" \
+  sh -c "test $? -eq 1 && grep -q 'emixed.tsv:2: expected' '$work/e.err' && grep -q 'emixed.tsv:3: invalid UTF-8' '$work/e.err' && grep -q '\"errors\":2' '$work/e.out'"
+: > "$work/eempty.tsv"
+"$kefu" eval -m "$model" "$work/eempty.tsv" --json > "$work/e.out" 2> "$work/e.err"
+check "eval: a file without examples exits 1 saying so" \
+  sh -c "test $? -eq 1 && grep -q \"eempty.tsv: no 'label<TAB>text' lines\" '$work/e.err'"
+printf 'oos\tthe weather on mars\n' > "$work/eoos.tsv"
+"$kefu" eval -m "$model" "$work/eoos.tsv" --json > "$work/e.out" 2> "$work/e.err"
+check "eval: in-scope accuracy is null when no line is in scope" \
+  sh -c "test $? -eq 0 && grep -q '\"in_scope_accuracy\":null' '$work/e.out'"
 # an empty training file is an error, not a model of nothing
 : > "$work/empty.tsv"
 "$kefu" train --data "$work/empty.tsv" -o "$work/t2.kefu" --quiet 2> "$work/t.err"
