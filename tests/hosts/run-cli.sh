@@ -173,6 +173,24 @@ printf 'oos\tthe weather on mars\n' > "$work/eoos.tsv"
 "$kefu" eval -m "$model" "$work/eoos.tsv" --json > "$work/e.out" 2> "$work/e.err"
 check "eval: in-scope accuracy is null when no line is in scope" \
   sh -c "test $? -eq 0 && grep -q '\"in_scope_accuracy\":null' '$work/e.out'"
+# kefu emotion with a model trained on emotion labels: its labels and
+# their probabilities beside the built-in scores
+i=0; : > "$work/emo.tsv"
+while [ $i -lt 12 ]; do
+  printf 'angry\tI hate this %d\nhappy\tI love it %d\n' $i $i >> "$work/emo.tsv"
+  i=$((i + 1))
+done
+"$kefu" train --task emotion --data "$work/emo.tsv" -o "$work/emo.kefu" --quiet
+printf 'I hate this\nI love it\n' | "$kefu" emotion -m "$work/emo.kefu" > "$work/emo.out"
+python3 - "$work/emo.out" <<'EOF'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [x["labels"] for x in d] == [["angry"], ["happy"]], d
+for x in d:
+    assert set(x["probs"]) == {"angry", "happy"} and abs(sum(x["probs"].values()) - 1) < 1e-3, x
+    assert "anger" in x and "negativity" in x, x
+EOF
+check "emotion -m TRAINED: the model's labels and probabilities with the built-in scores" test $? -eq 0
 # an empty training file is an error, not a model of nothing
 : > "$work/empty.tsv"
 "$kefu" train --data "$work/empty.tsv" -o "$work/t2.kefu" --quiet 2> "$work/t.err"
