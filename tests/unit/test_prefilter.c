@@ -437,6 +437,45 @@ static void test_set_scan(void **state)
     assert_true(found > 5000);
 }
 
+/*
+ * Builds the filter of every pattern in the file `rel` (below the source
+ * tree) that follows `open` up to the quote `close`, unquoted as its format
+ * says (YAML single quotes: '' is one quote; the rule language's double
+ * quotes: a backslash escapes), with the case-folded option.  Adds to
+ * *total and, for each one that gets a filter, to *filtered; fails on one
+ * without a filter that is not anchored with ^.
+ */
+static void check_patterns(const char *rel, const char *open, char close,
+                           unsigned *total, unsigned *filtered)
+{
+    char path[512], pat[1024];
+    size_t len;
+    char *src, *p;
+    snprintf(path, sizeof path, "%s/%s", KEFU_SOURCE_DIR, rel);
+    src = tu_read_file(path, &len);
+    assert_non_null(src);
+    for (p = strstr(src, open); p; p = strstr(p, open)) {
+        size_t n = 0;
+        kefu_prefilter *f;
+        p += strlen(open);
+        while (*p && !(p[0] == close && !(close == '\'' && p[1] == '\''))) {
+            if ((close == '\'' && p[0] == '\'' && p[1] == '\'') ||
+                (close == '"' && p[0] == '\\' && p[1]))
+                p++;
+            assert_true(n + 1 < sizeof pat);
+            pat[n++] = *p++;
+        }
+        pat[n] = '\0';
+        f = build_opts(pat, KEFU_PREFILTER_FOLDED);
+        (*total)++;
+        *filtered += f != NULL;
+        if (!f && pat[0] != '^')
+            fail_msg("%s: no filter for %s", rel, pat);
+        kefu_prefilter_free(&mem, f);
+    }
+    free(src);
+}
+
 /* The default model's intent patterns (the examples/model YAML files, as `regex:
  * '...'`): every one that is not anchored with ^ gets a filter on the
  * case-folded text, as doc/intents.md says (53 of 57). */
@@ -448,32 +487,9 @@ static void test_default_model_patterns(void **state)
     unsigned total = 0, filtered = 0;
     (void)state;
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        char path[512], pat[1024];
-        size_t len;
-        char *src, *p;
-        snprintf(path, sizeof path, "%s/examples/model/%s.yaml", KEFU_SOURCE_DIR,
-                 files[i]);
-        src = tu_read_file(path, &len);
-        assert_non_null(src);
-        for (p = strstr(src, "regex: '"); p; p = strstr(p, "regex: '")) {
-            size_t n = 0;
-            kefu_prefilter *f;
-            p += strlen("regex: '");
-            while (*p && !(p[0] == '\'' && p[1] != '\'')) {
-                if (p[0] == '\'' && p[1] == '\'')   /* '' is one quote */
-                    p++;
-                assert_true(n + 1 < sizeof pat);
-                pat[n++] = *p++;
-            }
-            pat[n] = '\0';
-            f = build_opts(pat, KEFU_PREFILTER_FOLDED);
-            total++;
-            filtered += f != NULL;
-            if (!f && pat[0] != '^')
-                fail_msg("%s: no filter for %s", files[i], pat);
-            kefu_prefilter_free(&mem, f);
-        }
-        free(src);
+        char rel[128];
+        snprintf(rel, sizeof rel, "examples/model/%s.yaml", files[i]);
+        check_patterns(rel, "regex: '", '\'', &total, &filtered);
     }
     assert_int_equal(total, 57);
     assert_int_equal(filtered, 53);
@@ -485,33 +501,12 @@ static void test_default_model_patterns(void **state)
  * "(the )?caller", would leave a pattern without one). */
 static void test_default_rule_patterns(void **state)
 {
-    char path[512], pat[1024];
-    size_t len;
-    unsigned total = 0;
-    char *src, *p;
+    unsigned total = 0, filtered = 0;
     (void)state;
-    snprintf(path, sizeof path, "%s/examples/default-rules.yaml", KEFU_SOURCE_DIR);
-    src = tu_read_file(path, &len);
-    assert_non_null(src);
-    for (p = strstr(src, "matches \""); p; p = strstr(p, "matches \"")) {
-        size_t n = 0;
-        kefu_prefilter *f;
-        p += strlen("matches \"");
-        while (*p && *p != '"') {
-            if (p[0] == '\\' && p[1]) /* the rule language's escapes */
-                p++;
-            assert_true(n + 1 < sizeof pat);
-            pat[n++] = *p++;
-        }
-        pat[n] = '\0';
-        f = build_opts(pat, KEFU_PREFILTER_FOLDED);
-        total++;
-        if (!f)
-            fail_msg("default-rules.yaml: no filter for %s", pat);
-        kefu_prefilter_free(&mem, f);
-    }
-    free(src);
+    check_patterns("examples/default-rules.yaml", "matches \"", '"', &total,
+                   &filtered);
     assert_int_equal(total, 3);
+    assert_int_equal(filtered, 3);
 }
 
 int main(void)
