@@ -945,7 +945,10 @@ static void usage(FILE *out)
             "[--json] [--svg FILE]\n");
 }
 
-static double num_arg(int argc, char **argv, int *i)
+/* The value of option argv[*i], a number from 0 to hi (exit 2 otherwise:
+ * a cast of a larger value to the option's integer type, or a run of
+ * years of simulated traffic, is not what anyone asked for). */
+static double num_arg(int argc, char **argv, int *i, double hi)
 {
     char *end;
     double v;
@@ -954,13 +957,16 @@ static double num_arg(int argc, char **argv, int *i)
         exit(2);
     }
     v = strtod(argv[++*i], &end);
-    if (*end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "kefu-sim: bad value '%s' for %s\n", argv[*i],
-                argv[*i - 1]);
+    if (!*argv[*i] || *end || !isfinite(v) || v < 0 || v > hi) {
+        fprintf(stderr, "kefu-sim: bad value '%s' for %s (0 to %g)\n", argv[*i],
+                argv[*i - 1], hi);
         exit(2);
     }
     return v;
 }
+
+#define MAX_SIM_AGENTS 100000
+#define MAX_SIM_HOURS 8760 /* a year */
 
 int main(int argc, char **argv)
 {
@@ -975,23 +981,23 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--agents"))
-            s.agents = (uint32_t)num_arg(argc, argv, &i);
+            s.agents = (uint32_t)num_arg(argc, argv, &i, MAX_SIM_AGENTS);
         else if (!strcmp(a, "--arrival-rate"))
-            s.lambda = num_arg(argc, argv, &i);
+            s.lambda = num_arg(argc, argv, &i, 1e6);
         else if (!strcmp(a, "--aht"))
-            s.aht = num_arg(argc, argv, &i);
+            s.aht = num_arg(argc, argv, &i, 1e6);
         else if (!strcmp(a, "--patience"))
-            s.patience = num_arg(argc, argv, &i);
+            s.patience = num_arg(argc, argv, &i, 1e6);
         else if (!strcmp(a, "--sl-target"))
-            s.sl_target = num_arg(argc, argv, &i);
+            s.sl_target = num_arg(argc, argv, &i, 1e6);
         else if (!strcmp(a, "--hours"))
-            s.hours = num_arg(argc, argv, &i), hours_given = 1;
+            s.hours = num_arg(argc, argv, &i, MAX_SIM_HOURS), hours_given = 1;
         else if (!strcmp(a, "--seed"))
-            s.seed = (uint64_t)num_arg(argc, argv, &i), seed_given = 1;
+            s.seed = (uint64_t)num_arg(argc, argv, &i, 9007199254740992.0), seed_given = 1;
         else if (!strcmp(a, "--scenario") && i + 1 < argc)
             scenario = argv[++i];
         else if (!strcmp(a, "--cv"))
-            s.cv = num_arg(argc, argv, &i);
+            s.cv = num_arg(argc, argv, &i, 100);
         else if (!strcmp(a, "--json"))
             json = 1;
         else if (!strcmp(a, "--compare"))
