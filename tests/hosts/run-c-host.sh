@@ -9,12 +9,9 @@ cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
 work=${1:-build/hosts/c-host}
 mkdir -p "$work" || exit 1
+host=c-host
 . tests/hosts/lib.sh
-
-if ! command -v cc >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-  echo "c-host: skipped (needs cc and python3)"
-  echo "0 passed, 0 failed"; exit 0
-fi
+need cc python3
 model=examples/default-model.yaml
 host=build/default/bin/chat_host
 kefu=build/default/bin/kefu

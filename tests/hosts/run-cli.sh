@@ -9,12 +9,9 @@
 cd "$(dirname "$0")/../.." || exit 1
 work=${1:-build/hosts/cli}
 mkdir -p "$work" || exit 1
+host=cli
 . tests/hosts/lib.sh
-
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "cli: skipped (needs python3)"
-  echo "0 passed, 0 failed"; exit 0
-fi
+need python3
 model=examples/default-model.yaml
 kefu=build/default/bin/kefu
 make -s "$kefu" >/dev/null 2>&1 || { bad "build kefu"; finish; }

@@ -7,8 +7,8 @@
 # stops Kamailio by its PID.  Prints "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
+host=kamailio
 . tests/hosts/lib.sh
-skip() { echo "kamailio: skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
 
 KAMAILIO=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 [ -x "$KAMAILIO" ] || skip "kamailio is not installed (Debian: sh tools/deps.sh --hosts)"
@@ -20,7 +20,7 @@ if [ -z "$KMOD" ]; then
   done
 fi
 [ -n "$KMOD" ] || skip "Kamailio's app_lua is not installed (Debian: kamailio-lua-modules)"
-command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
+need python3
 pkg-config --exists lua5.1 2>/dev/null ||
   skip "no Lua 5.1 headers to build the kefu module (Debian: liblua5.1-0-dev)"
 

@@ -6,8 +6,8 @@
 # Prints "N passed, N failed"; exits non-zero on failure.
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
+host=nginx
 . tests/hosts/lib.sh
-skip() { echo "nginx: skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 MODULES=${NGINX_MODULES:-/usr/lib/nginx/modules}
@@ -15,7 +15,7 @@ MODULES=${NGINX_MODULES:-/usr/lib/nginx/modules}
 [ -f "$MODULES/ngx_http_lua_module.so" ] ||
   skip "the nginx Lua module is not installed (Debian: libnginx-mod-http-lua; note that Debian's luajit / libluajit-5.1-dev remove it - use luajit2 / libluajit2-5.1-dev)"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed"
-command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
+need python3
 pkg-config --exists luajit 2>/dev/null ||
   skip "no LuaJIT headers to build the kefu module (Debian: libluajit2-5.1-dev)"
 

@@ -8,12 +8,9 @@
 cd "$(dirname "$0")/../.." || exit 1
 work=${1:-build/hosts/sim}
 mkdir -p "$work" || exit 1
+host=sim
 . tests/hosts/lib.sh
-
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "sim: skipped (needs python3)"
-  echo "0 passed, 0 failed"; exit 0
-fi
+need python3
 sim=build/default/bin/kefu-sim
 make -s "$sim" build/default/bin/kefu >/dev/null 2>&1 || { bad "build kefu-sim"; finish; }
 
