@@ -163,7 +163,9 @@ KEFU_API int kefu_model_train(kefu_model **out, const char *config,
             b->cfg.learn.lr = opts->learning_rate;
         if (opts->seed)
             b->cfg.learn.seed = opts->seed;
-        if (opts->progress) {
+        /* a caller's struct may end before progress and user (the
+         * smallest size accepted above): they are read only if it holds them */
+        if (KEFU_COVERS(opts->size, kefu_train_options, user) && opts->progress) {
             b->progress = bridge;
             b->progress_user = (void *)opts;
         }

@@ -709,6 +709,17 @@ static void test_train_tsv(void **st)
     assert_null(m);
     o.task = 99;
     assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &o, NULL, d), KEFU_E_ARG);
+    /* a struct that ends before progress and user: they are not read
+     * (the garbage pointer here would crash if called) */
+    {
+        kefu_train_options shorter;
+        memset(&shorter, 0xAB, sizeof shorter);
+        kefu_train_options_init_size(&shorter, (uint32_t)offsetof(kefu_train_options, progress));
+        shorter.epochs = 2;
+        assert_int_equal(kefu_model_train(&m, NULL, tr, NULL, &shorter, NULL, d), KEFU_OK);
+        kefu_model_free(m);
+        m = NULL;
+    }
     /* the YAML's ranges hold for the options too: a binding passing -1
      * as epochs gets an error, not four billion epochs */
     o.task = KEFU_TASK_INTENT;
