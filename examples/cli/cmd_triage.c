@@ -12,6 +12,7 @@
  * are kept per conversation id.  A bad line gets {"error": ...} and the
  * run goes on; the exit status is then 1.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,11 +396,22 @@ int cmd_triage(int argc, char **argv)
             failed = 1;
             continue;
         }
+        if (id && !(id->type == J_STR ||
+                    (id->type == J_NUM && id->num == floor(id->num) &&
+                     fabs(id->num) <= EXACT))) {
+            /* an object, a fraction ... would otherwise join another
+             * conversation */
+            print_error(NULL, "\"conversation\" must be a string or a whole number",
+                        KEFU_E_ARG);
+            json_free(v);
+            failed = 1;
+            continue;
+        }
         if (id && id->type == J_NUM) {
             snprintf(idbuf, sizeof idbuf, "%.0f", id->num);
             conv_id = idbuf;
         } else {
-            conv_id = id && id->type == J_STR ? id->str : "";
+            conv_id = id ? id->str : ""; /* none: one unnamed conversation */
         }
         for (c = table[hash_str(conv_id)]; c && strcmp(c->id, conv_id); c = c->next)
             ;

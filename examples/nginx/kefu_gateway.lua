@@ -141,8 +141,12 @@ function _M.triage()
     if type(v.text) ~= "string" then
         return error_reply(400, id, '"text" (a string) is required', KEFU_E_ARG)
     end
-    local conv_id = type(id) == "number" and format("%.0f", id)
-        or (type(id) == "string" and id or "")
+    if id ~= nil and type(id) ~= "string" and
+       not (type(id) == "number" and id == math.floor(id) and math.abs(id) <= 2^53) then
+        -- an object, a fraction ... would otherwise join another conversation
+        return error_reply(400, nil, '"conversation" must be a string or a whole number', KEFU_E_ARG)
+    end
+    local conv_id = type(id) == "number" and format("%.0f", id) or id or ""
 
     local key = "c:" .. conv_id
     if not lock(key) then

@@ -138,13 +138,17 @@ cat > "$work/tbad.jsonl" <<'EOF_T'
 {"conversation":"t1","text":"我要转账","facts":{"transfer_amount":90000,"no_such_fact":1}}
 {"conversation":"t1","text":"我要转账","facts":{"transfer_amount":"lots"}}
 {"conversation":"t1","text":"我要转账","time_ms":1000}
+{"conversation":{"id":1},"text":"hi"}
+{"conversation":1.5,"text":"hi"}
 EOF_T
 "$kefu" triage -m "$model" "$work/tbad.jsonl" > "$work/tbad.out" 2> /dev/null
 rc=$?
 python3 - "$work/tbad.out" "$rc" <<'EOF'
 import json, sys
 d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert sys.argv[2] == "1" and len(d) == 9, (sys.argv[2], len(d))
+assert sys.argv[2] == "1" and len(d) == 11, (sys.argv[2], len(d))
+for x in d[9:]:  # would have joined another conversation
+    assert "must be a string or a whole number" in x["error"] and "conversation" not in x, x
 want = ['"time_ms" must be a number', '"time_ms" must be a number', '"value" must be a number',
         '"risk" must be a string or a list of strings', '"bot_failed" must be true or false',
         '"facts" must be an object', "unknown fact 'no_such_fact'",

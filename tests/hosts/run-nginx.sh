@@ -145,6 +145,12 @@ exp=$(printf '%s\n' "$bad_line" | "$kefu" triage -m "$model" 2>/dev/null)
 got=$(post "$bad_line")
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$bad_line" "$url")
 check "a message without text: 400 and kefu triage's error line" test "$code $got" = "400 $exp"
+bad_line='{"conversation": {"id": 1}, "text": "hi"}'
+exp=$(printf '%s\n' "$bad_line" | "$kefu" triage -m "$model" 2>/dev/null)
+got=$(post "$bad_line")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$bad_line" "$url")
+check "a conversation id that is an object: 400 and kefu triage's error line" \
+  sh -c "test '$code' = 400 && test '$got' = '$exp' && echo '$got' | grep -q 'must be a string or a whole number'"
 bad_utf8=$(printf '{"conversation":"e2","text":"\377\376"}')
 code=$(curl -s -o "$work/utf8.out" -w '%{http_code}' -X POST --data-binary "$bad_utf8" "$url")
 check "invalid UTF-8 text: 400 with an error" sh -c "test $code = 400 && grep -q '\"error\"' '$work/utf8.out'"
