@@ -57,28 +57,71 @@ end
 
 local KEFU_E_ARG, KEFU_E_SYNTAX, KEFU_E_TYPE = -2, -6, -11
 
-local function num(v) return type(v) == "number" and v or nil end
-local function str(v) return type(v) == "string" and v or nil end
+local str_of = { number = "a number", string = "a string" }
+local EXACT = 2^53   -- whole numbers a double holds
 
--- The turn options of the Lua module from a kefu triage input object.
-local function turn_options(v)
-    local o = { time_ms = num(v.time_ms) or 0, channel = str(v.channel),
-                wait_ms = num(v.wait_ms), external_emotion = num(v.external_emotion),
-                contacts_7d = num(v.contacts_7d), bot_failed = v.bot_failed == true }
-    local c = v.customer
-    if type(c) == "table" then
-        local risk = c.risk
-        if type(risk) == "table" then
-            local list = {}
-            for _, x in ipairs(risk) do
-                if type(x) == "string" then list[#list + 1] = x end
-            end
-            risk = list
-        elseif type(risk) ~= "string" then
-            risk = nil
+-- A field of `t`: nil when absent, else its value when it has the type
+-- (and for numbers the range), else nil and kefu triage's message.
+local function field(t, k, kind, lo, hi)
+    local x = t[k]
+    if x == nil then return nil end
+    if kind == "number" then
+        if type(x) ~= "number" or not (x >= lo and x <= hi) then
+            return nil, format('"%s" must be a number from %s to %s', k,
+                               lo == -EXACT and "-9007199254740992" or
+                               lo == -1e300 and "-1e+300" or format("%d", lo),
+                               hi == EXACT and "9007199254740992" or
+                               hi == 1e300 and "1e+300" or format("%d", hi))
         end
-        o.customer = { tier = str(c.tier), value = num(c.value) or 0, risk = risk }
+    elseif type(x) ~= kind then
+        return nil, format('"%s" must be %s', k, str_of[kind])
     end
+    return x
+end
+
+-- The turn options of the Lua module from a kefu triage input object, or
+-- nil and kefu triage's message for a field of the wrong type or range.
+local function turn_options(v)
+    local o, err = {}
+    o.time_ms, err = field(v, "time_ms", "number", -EXACT, EXACT)
+    if err then return nil, err end
+    o.wait_ms, err = field(v, "wait_ms", "number", -EXACT, EXACT)
+    if err then return nil, err end
+    o.external_emotion, err = field(v, "external_emotion", "number", -1, 100)
+    if err then return nil, err end
+    o.contacts_7d, err = field(v, "contacts_7d", "number", 0, 4294967295)
+    if err then return nil, err end
+    o.channel, err = field(v, "channel", "string")
+    if err then return nil, err end
+    o.time_ms = o.time_ms or 0
+    if v.bot_failed ~= nil and type(v.bot_failed) ~= "boolean" then
+        return nil, '"bot_failed" must be true or false'
+    end
+    o.bot_failed = v.bot_failed == true
+    local c = v.customer
+    if c == nil then return o end
+    if type(c) ~= "table" then return nil, '"customer" must be an object' end
+    local cust = {}
+    cust.tier, err = field(c, "tier", "string")
+    if err then return nil, err end
+    cust.value, err = field(c, "value", "number", -1e300, 1e300)
+    if err then return nil, err end
+    cust.value = cust.value or 0
+    local risk = c.risk
+    if type(risk) == "table" then
+        if #risk > 32 then
+            return nil, '"risk" must be a string or a list of at most 32 strings'
+        end
+        for _, x in ipairs(risk) do
+            if type(x) ~= "string" then
+                return nil, '"risk" must be a string or a list of strings'
+            end
+        end
+    elseif risk ~= nil and type(risk) ~= "string" then
+        return nil, '"risk" must be a string or a list of at most 32 strings'
+    end
+    cust.risk = risk
+    o.customer = cust
     return o
 end
 
@@ -147,6 +190,10 @@ function _M.triage()
         return error_reply(400, nil, '"conversation" must be a string or a whole number', KEFU_E_ARG)
     end
     local conv_id = type(id) == "number" and format("%.0f", id) or id or ""
+    local opts, terr = turn_options(v)
+    if not opts then
+        return error_reply(400, id, terr, KEFU_E_ARG)
+    end
 
     local key = "c:" .. conv_id
     if not lock(key) then
@@ -171,7 +218,7 @@ function _M.triage()
         return error_reply(400, id, err, code or KEFU_E_TYPE)
     end
     local r
-    r, err, code = session:turn(v.text, turn_options(v))
+    r, err, code = session:turn(v.text, opts)
     if not r then
         locks:delete(key)
         return error_reply(400, id, err, code or KEFU_E_ARG)

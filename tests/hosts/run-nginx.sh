@@ -151,6 +151,17 @@ got=$(post "$bad_line")
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$bad_line" "$url")
 check "a conversation id that is an object: 400 and kefu triage's error line" \
   sh -c "test '$code' = 400 && test '$got' = '$exp' && echo '$got' | grep -q 'must be a string or a whole number'"
+# fields of the wrong type or range: the same error line as kefu triage
+: > "$work/fields.exp"; : > "$work/fields.got"
+for f in '"time_ms":"soon"' '"time_ms":1e300' '"wait_ms":-5e300' '"external_emotion":101' \
+         '"contacts_7d":-1' '"channel":7' '"bot_failed":1' '"customer":{"value":"high"}' \
+         '"customer":{"risk":["fraud",3]}' '"customer":{"tier":5}' '"customer":"vip"'; do
+  line='{"conversation":"e4","text":"hi",'"$f"'}'
+  printf '%s\n' "$line" | "$kefu" triage -m "$model" >> "$work/fields.exp" 2>/dev/null
+  post "$line" >> "$work/fields.got"
+done
+check "fields of the wrong type or range: kefu triage's error lines, one per field" \
+  sh -c "cmp -s '$work/fields.exp' '$work/fields.got' && test \$(grep -c '\"error\"' '$work/fields.got') -eq 11"
 bad_utf8=$(printf '{"conversation":"e2","text":"\377\376"}')
 code=$(curl -s -o "$work/utf8.out" -w '%{http_code}' -X POST --data-binary "$bad_utf8" "$url")
 check "invalid UTF-8 text: 400 with an error" sh -c "test $code = 400 && grep -q '\"error\"' '$work/utf8.out'"
