@@ -95,6 +95,16 @@ local function now_ms()
     return ms or os.time() * 1000
 end
 
+-- A numeric header: nil when absent, false when it is not a number in
+-- [lo, hi] (answered 400: a mistyped header is not read as 0).
+local function num_hdr(name, lo, hi)
+    local v = hdr(name)
+    if v == nil then return nil end
+    local x = tonumber(v)
+    if not x or x ~= x or x < lo or x > hi then return false end
+    return x
+end
+
 local function triage_message()
     -- A transaction first: a UDP retransmission of a MESSAGE being (or
     -- already) answered is absorbed by tm instead of being triaged as
@@ -118,13 +128,19 @@ local function triage_message()
         return reply(500, "Triage Unavailable", { "X-Kefu-Error: " .. clean(load_error) })
     end
     local conv = KSR.pv.get("$fU") or KSR.pv.get("$ci") or ""
+    local time_ms = num_hdr("X-Time-Ms", -2^53, 2^53)
+    local tier, value, risk = hdr("X-Customer-Tier"), num_hdr("X-Customer-Value", -1e300, 1e300),
+                              hdr("X-Customer-Risk")
+    if time_ms == false or value == false then
+        return reply(400, "Bad Header", { "X-Kefu-Error: " .. (time_ms == false and
+            "X-Time-Ms must be a number of milliseconds" or "X-Customer-Value must be a number") })
+    end
     local opts = {
-        time_ms = tonumber(hdr("X-Time-Ms") or "") or now_ms(),
+        time_ms = time_ms or now_ms(),
         channel = hdr("X-Channel") or "messaging",
     }
-    local tier, value, risk = hdr("X-Customer-Tier"), hdr("X-Customer-Value"), hdr("X-Customer-Risk")
     if tier or value or risk then
-        opts.customer = { tier = tier, value = tonumber(value or "") or 0, risk = risk }
+        opts.customer = { tier = tier, value = value or 0, risk = risk }
     end
 
     -- One message of a conversation at a time across all processes.

@@ -173,6 +173,12 @@ def main():
     result(code == 400, "empty MESSAGE: %s %s" % (code, reason))
     code, reason, _, _, _ = phone.request("MESSAGE", "e3", b"<p>hi</p>", ctype="text/html")
     result(code == 415, "text/html MESSAGE: %s %s" % (code, reason))
+    code, reason, h, _, _ = phone.request("MESSAGE", "e5", b"hi", extra=["X-Time-Ms: soon"])
+    result(code == 400 and "X-Time-Ms" in (h.get("x-kefu-error") or [""])[0],
+           "a time header that is not a number: %s %s %s" % (code, reason, h.get("x-kefu-error")))
+    code, reason, h, _, _ = phone.request("MESSAGE", "e6", b"hi", extra=["X-Customer-Value: high"])
+    result(code == 400 and "X-Customer-Value" in (h.get("x-kefu-error") or [""])[0],
+           "a customer value header that is not a number: %s %s %s" % (code, reason, h.get("x-kefu-error")))
     code, reason, _, _, _ = phone.request("INVITE", "e4")
     result(code == 405, "INVITE: %s %s" % (code, reason))
     code, reason, h, body, _ = phone.request("MESSAGE", "e1", "我的订单到哪了".encode("utf-8"))
