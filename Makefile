@@ -59,7 +59,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 CASE_RUNNER := $(B)/tests/case_runner
 
 .PHONY: all lib cli check check-unit check-cases check-exports check-header \
-        check-install check-fuzz check-bindings asan ubsan tsan valgrind fuzz \
+        check-install check-fuzz check-bindings check-cli asan ubsan tsan valgrind fuzz \
         bench install uninstall clean deps run
 
 all: lib cli
@@ -166,10 +166,19 @@ check-install: lib
 check-bindings: lib
 	@sh tools/check-bindings.sh $(B)/results
 
+# The command line's host test on this build's kefu: `make asan` runs it
+# under ASan/UBSan (the CLI's own option and JSON-line parsing).
+check-cli: $(CLI)
+	@mkdir -p $(B)/results
+	@KEFU_CLI=$(CLI) sh tests/hosts/run-cli.sh $(B)/hosts/cli > $(B)/results/cli.log 2>&1; \
+	    rc=$$?; grep '^FAIL' $(B)/results/cli.log; \
+	    tail -n 1 $(B)/results/cli.log | sed 's/^/cli: /'; \
+	    tail -n 1 $(B)/results/cli.log | awk '{print $$1, $$3}' > $(B)/results/cli.count; exit $$rc
+
 asan:
 	$(MAKE) B=build/asan OUTLIB=build/asan/lib OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    WERROR=-Werror check-unit check-cases check-fuzz
+	    WERROR=-Werror check-unit check-cases check-fuzz check-cli
 
 # ThreadSanitizer: the suites that share a model, a rule set or a slot
 # between threads (intent, session, rules) and the rest alike.

@@ -297,7 +297,8 @@ int cmd_eval(int argc, char **argv)
         }
         f1sum = counted ? f1sum / counted : 0;
     }
-    qsort(pairs, npairs, sizeof *pairs, by_count);
+    if (npairs) /* qsort may not be given NULL, even for no elements */
+        qsort(pairs, npairs, sizeof *pairs, by_count);
     if (json) {
         printf("{\"n\":%u,\"accuracy\":%.6f,\"macro_f1\":%.6f,"
                "\"in_scope_accuracy\":",
