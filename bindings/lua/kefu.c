@@ -60,6 +60,13 @@ static void keep_ref(lua_State *L, int idx)
 #endif
 }
 
+/* Whether the C cast of v to int64_t is defined (its fraction dropped):
+ * not for NaN or beyond the range. */
+static int fits_i64(double v)
+{
+    return v > -9223372036854775809.0 && v < 9223372036854775808.0;
+}
+
 static int64_t check_i64(lua_State *L, int idx)
 {
 #if LUA_VERSION_NUM >= 503
@@ -68,9 +75,7 @@ static int64_t check_i64(lua_State *L, int idx)
 #endif
     {
         double v = luaL_checknumber(L, idx);
-        /* a double outside int64_t's range (or NaN) cannot be cast; a
-         * fraction is dropped, as a C cast does */
-        if (!(v > -9223372036854775809.0 && v < 9223372036854775808.0))
+        if (!fits_i64(v))
             return luaL_argerror(L, idx, "a number in the int64 range expected");
         return (int64_t)v;
     }
@@ -1057,8 +1062,8 @@ static int set_fact(lua_State *L, kefu_facts *facts, const kefu_ruleset *rs,
     case LUA_TNUMBER:
         if (ft == KEFU_FACT_DURATION) {
             double ms = lua_tonumber(L, -1);
-            if (!(ms > -9223372036854775809.0 && ms < 9223372036854775808.0))
-                return KEFU_E_ARG; /* no int64_t: the cast would be undefined */
+            if (!fits_i64(ms))
+                return KEFU_E_ARG;
             return kefu_facts_set_duration(facts, k, klen, (int64_t)ms);
         }
         return kefu_facts_set_number(facts, k, klen, lua_tonumber(L, -1));

@@ -67,11 +67,8 @@ local function field(t, k, kind, lo, hi)
     if x == nil then return nil end
     if kind == "number" then
         if type(x) ~= "number" or not (x >= lo and x <= hi) then
-            return nil, format('"%s" must be a number from %s to %s', k,
-                               lo == -EXACT and "-9007199254740992" or
-                               lo == -1e300 and "-1e+300" or format("%d", lo),
-                               hi == EXACT and "9007199254740992" or
-                               hi == 1e300 and "1e+300" or format("%d", hi))
+            -- %.16g as kefu triage writes the bounds
+            return nil, format('"%s" must be a number from %.16g to %.16g', k, lo, hi)
         end
     elseif type(x) ~= kind then
         return nil, format('"%s" must be %s', k, str_of[kind])
