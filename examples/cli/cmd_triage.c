@@ -74,7 +74,7 @@ static int set_host_facts(kefu_facts *f, const kefu_ruleset *rs,
         const char *k = facts->keys[i];
         size_t klen = strlen(k);
         const jval *v = facts->items[i];
-        int rc = KEFU_E_TYPE, own = 0; /* own: the message is this host's */
+        int rc;
         if (v->type == J_NULL) {
             rc = kefu_facts_unset(f, k, klen);
         } else if (v->type == J_BOOL) {
@@ -83,10 +83,11 @@ static int set_host_facts(kefu_facts *f, const kefu_ruleset *rs,
             rc = kefu_facts_set_string(f, k, klen, v->str, v->len);
         } else if (v->type == J_NUM &&
                    kefu_ruleset_fact_type(rs, k, klen) == KEFU_FACT_DURATION) {
-            if (v->num >= -EXACT && v->num <= EXACT)
-                rc = kefu_facts_set_duration(f, k, klen, (int64_t)v->num);
-            else
-                own = snprintf(msg, cap, "fact '%s': %g ms is out of range", k, v->num);
+            if (!(v->num >= -EXACT && v->num <= EXACT)) {
+                snprintf(msg, cap, "fact '%s': %g ms is out of range", k, v->num);
+                return KEFU_E_TYPE;
+            }
+            rc = kefu_facts_set_duration(f, k, klen, (int64_t)v->num);
         } else if (v->type == J_NUM) {
             rc = kefu_facts_set_number(f, k, klen, v->num);
         } else if (v->type == J_ARR && v->n <= MAX_LIST) {
@@ -99,26 +100,27 @@ static int set_host_facts(kefu_facts *f, const kefu_ruleset *rs,
                 else if (v->items[j]->type == J_NUM)
                     nums[nnum++] = v->items[j]->num;
             }
-            if (nnum == v->n && nnum)
-                rc = kefu_facts_set_numbers(f, k, klen, nums, nnum);
-            else if (nstr == v->n)
-                rc = kefu_facts_set_strings(f, k, klen, items, NULL, nstr);
-            else
-                own = snprintf(msg, cap, "fact '%s': a list of strings or of "
-                               "numbers is expected", k);
+            if (nnum != v->n && nstr != v->n) {
+                snprintf(msg, cap, "fact '%s': a list of strings or of numbers "
+                         "is expected", k);
+                return KEFU_E_TYPE;
+            }
+            rc = nnum == v->n && nnum
+                     ? kefu_facts_set_numbers(f, k, klen, nums, nnum)
+                     : kefu_facts_set_strings(f, k, klen, items, NULL, nstr);
         } else {
-            own = snprintf(msg, cap, "fact '%s': a number, boolean, string, "
-                           "list (at most %d items) or null is expected", k, MAX_LIST);
+            snprintf(msg, cap, "fact '%s': a number, boolean, string, list "
+                     "(at most %d items) or null is expected", k, MAX_LIST);
+            return KEFU_E_TYPE;
         }
-        if (rc && !own) {
+        if (rc) { /* the library's message when it left one */
             const kefu_diag *d = kefu_facts_diag(f);
             if (kefu_diag_status(d) == rc && kefu_diag_message(d)[0])
                 snprintf(msg, cap, "%s", kefu_diag_message(d));
             else
                 snprintf(msg, cap, "fact '%s': %s", k, kefu_strerror(rc));
-        }
-        if (rc)
             return rc;
+        }
     }
     return KEFU_OK;
 }

@@ -144,14 +144,18 @@ cat > "$work/tbad.jsonl" <<'EOF_T'
 {"conversation":"t1","text":"我要转账","time_ms":1000}
 {"conversation":{"id":1},"text":"hi"}
 {"conversation":1.5,"text":"hi"}
+{"conversation":"t2","text":"hi","facts":{"transfer_amount":[1,"a"]}}
+{"conversation":"t2","text":"hi","facts":{"transfer_amount":{"a":1}}}
 EOF_T
 "$kefu" triage -m "$model" "$work/tbad.jsonl" > "$work/tbad.out" 2> /dev/null
 rc=$?
 python3 - "$work/tbad.out" "$rc" <<'EOF'
 import json, sys
 d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert sys.argv[2] == "1" and len(d) == 11, (sys.argv[2], len(d))
-for x in d[9:]:  # would have joined another conversation
+assert sys.argv[2] == "1" and len(d) == 13, (sys.argv[2], len(d))
+assert "a list of strings or of numbers is expected" in d[11]["error"], d[11]
+assert "or null is expected" in d[12]["error"], d[12]
+for x in d[9:11]:  # would have joined another conversation
     assert "must be a string or a whole number" in x["error"] and "conversation" not in x, x
 want = ['"time_ms" must be a number', '"time_ms" must be a number', '"value" must be a number',
         '"risk" must be a string or a list of strings', '"bot_failed" must be true or false',
@@ -196,6 +200,18 @@ for x in d:
     assert "anger" in x and "negativity" in x, x
 EOF
 check "emotion -m TRAINED: the model's labels and probabilities with the built-in scores" test $? -eq 0
+# ... and a line of invalid UTF-8 or one too long is an error line there too
+{ printf 'I hate this\n\377 bad\n'; head -c 70000 /dev/zero | tr '\0' a; printf '\nI love it\n'; } |
+  "$kefu" emotion -m "$work/emo.kefu" > "$work/emo.out"
+rc=$?
+python3 - "$work/emo.out" "$rc" <<'EOF'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert sys.argv[2] == "1" and len(d) == 4, (sys.argv[2], len(d))
+assert d[0]["labels"] == ["angry"] and d[3]["labels"] == ["happy"], d
+assert d[1]["status"] == -3 and d[2]["status"] == -4, d[1:3]
+EOF
+check "emotion -m TRAINED: invalid UTF-8 and too-long lines are error lines, the others answered" test $? -eq 0
 # an empty training file is an error, not a model of nothing
 : > "$work/empty.tsv"
 "$kefu" train --data "$work/empty.tsv" -o "$work/t2.kefu" --quiet 2> "$work/t.err"
