@@ -314,6 +314,7 @@ int cmd_triage(int argc, char **argv)
     int trace = 0, failed = 0;
     kefu_model *m = NULL;
     kefu_ruleset *rs = NULL, *frs;
+    kefu_facts *scratch_facts = NULL; /* one for the run: frs is fixed */
     kefu_rules_slot *slot = NULL;
     kefu_diag *d;
     conv *table[NBUCKETS] = {0};
@@ -440,14 +441,16 @@ int cmd_triage(int argc, char **argv)
         /* facts: tried on a scratch facts object first, so that a line
          * with one bad fact changes none of the session's */
         if ((x = json_get(v, "facts"))) {
-            kefu_facts *tmp = NULL;
             char msg[400] = "";
-            rc = x->type != J_OBJ ? KEFU_E_TYPE : kefu_facts_new(&tmp, frs, NULL);
-            if (!rc)
-                rc = set_host_facts(tmp, frs, x, msg, sizeof msg);
+            rc = x->type != J_OBJ ? KEFU_E_TYPE
+                 : scratch_facts ? KEFU_OK
+                                 : kefu_facts_new(&scratch_facts, frs, NULL);
+            if (!rc) {
+                kefu_facts_clear(scratch_facts);
+                rc = set_host_facts(scratch_facts, frs, x, msg, sizeof msg);
+            }
             if (!rc)
                 rc = set_host_facts(kefu_session_facts(c->s), frs, x, msg, sizeof msg);
-            kefu_facts_free(tmp);
             if (rc) {
                 print_error(id, msg[0] ? msg : x->type != J_OBJ
                                 ? "\"facts\" must be an object" : kefu_strerror(rc), rc);
@@ -480,6 +483,7 @@ int cmd_triage(int argc, char **argv)
     free(line);
     if (in != stdin)
         fclose(in);
+    kefu_facts_free(scratch_facts);
     kefu_rules_slot_free(slot);
     kefu_ruleset_free(rs);
     kefu_model_free(m);
