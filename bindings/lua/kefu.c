@@ -1267,6 +1267,8 @@ typedef struct session_box {
     kefu_session *s;
     model_box *mb;            /* kept alive by the user value */
     kefu_rules_slot *slot;    /* the session's rules, NULL: the model's */
+    kefu_facts *scratch;      /* where a turn's facts are tried first */
+    const kefu_ruleset *scratch_rs; /* its rule set (it holds a reference) */
 } session_box;
 
 static int session_close(lua_State *L)
@@ -1277,6 +1279,8 @@ static int session_close(lua_State *L)
         b->s = NULL;
         kefu_rules_slot_free(b->slot);
         b->slot = NULL;
+        kefu_facts_free(b->scratch);
+        b->scratch = NULL;
         model_unuse(b->mb);
         b->mb = NULL;
     }
@@ -1513,23 +1517,26 @@ static int l_session_turn(lua_State *L)
             /* tried on scratch facts first: a table with one bad fact
              * sets none of them */
             const kefu_ruleset *schema = session_schema(b);
-            kefu_facts *tmp = NULL;
             int ft = lua_gettop(L);
-            /* (kefu_facts_new takes a reference, the set is not changed) */
-            rc = kefu_facts_new(&tmp, (kefu_ruleset *)schema, NULL);
-            if (rc == KEFU_OK && (rc = set_facts_table(L, tmp, schema, ft)) == KEFU_OK)
+            rc = KEFU_OK;
+            if (b->scratch && b->scratch_rs == schema) {
+                kefu_facts_clear(b->scratch);
+            } else { /* first use, or the session's rules were swapped */
+                kefu_facts_free(b->scratch);
+                b->scratch = NULL;
+                /* (kefu_facts_new takes a reference; the set is not changed) */
+                rc = kefu_facts_new(&b->scratch, (kefu_ruleset *)schema, NULL);
+                b->scratch_rs = schema;
+            }
+            if (rc == KEFU_OK &&
+                (rc = set_facts_table(L, b->scratch, schema, ft)) == KEFU_OK)
                 rc = set_facts_table(L, kefu_session_facts(b->s), schema, ft);
             if (rc != KEFU_OK) {
-                const kefu_diag *d = tmp ? kefu_facts_diag(tmp) : NULL;
-                int n = d && kefu_diag_status(d) == rc
-                            ? push_diag_error(L, rc, d)
-                        : rc == KEFU_E_ARG
-                            ? push_error(L, rc, "fact names must be strings")
-                            : push_diag_error(L, rc, NULL);
-                kefu_facts_free(tmp);
-                return n;
+                const kefu_diag *d = b->scratch ? kefu_facts_diag(b->scratch) : NULL;
+                return d && kefu_diag_status(d) == rc ? push_diag_error(L, rc, d)
+                       : rc == KEFU_E_ARG ? push_error(L, rc, "fact names must be strings")
+                                          : push_diag_error(L, rc, NULL);
             }
-            kefu_facts_free(tmp);
         }
     }
     memset(&r, 0, sizeof r);
